@@ -1,0 +1,133 @@
+# Build, run and test the engine.  `make help` lists the targets.
+#
+#   make run        install missing packages, build, analyse pcaps/ with the default scripts
+#   make test       install missing packages, build, run every test (also under ASan+UBSan)
+#
+# Flavours: `make SANITIZE=1` builds into build/asan with AddressSanitizer and
+# UndefinedBehaviorSanitizer.  Dependency files come from -MMD.
+
+CC       ?= gcc
+PKGS     := luajit libpcap zlib libedit
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -MMD -MP \
+            -D_GNU_SOURCE -Iengine -Idecoders
+LDLIBS   += -lm -lpthread
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build/asan
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+else
+BUILD    ?= build
+endif
+
+# pkg-config is asked only when building (not for `make deps`/`help`/`clean`)
+ifeq ($(filter deps help clean distclean,$(MAKECMDGOALS)),)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+endif
+CFLAGS  += $(PKG_CFLAGS)
+
+# the core library: everything in engine/ and decoders/ but the CLI and the Lua bridge
+CLI_SRC   := engine/cli.c
+LUA_SRC   := $(wildcard engine/lua_*.c)
+CORE_SRC  := $(filter-out $(CLI_SRC) $(LUA_SRC),$(wildcard engine/*.c)) $(wildcard decoders/*.c)
+CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
+LUA_OBJ   := $(LUA_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRC  := $(wildcard tests/tools/*.c)
+TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+
+ENGINE    := $(BUILD)/engine
+LIBA      := $(BUILD)/libengine.a
+LIBSO     := $(BUILD)/libengine.so
+
+.PHONY: all deps run test test-quick unit e2e asan fuzz fuzz-run bench clean help
+
+all: $(ENGINE) $(LIBA) $(LIBSO) $(UNIT_BIN) $(TOOL_BIN)
+
+help:
+	@echo "make run        build and analyse pcaps/ with the default scripts (JSON logs to build/run/)"
+	@echo "make test       every test: unit, Lua, end-to-end, and the same under ASan+UBSan"
+	@echo "make test-quick the tests without the sanitizer pass"
+	@echo "make fuzz       build the fuzz targets (clang, libFuzzer) into build/fuzz/"
+	@echo "make fuzz-run   run each fuzz target for FUZZ_SECONDS (default 60)"
+	@echo "make deps       install the Debian packages the build and tests need"
+	@echo "make SANITIZE=1 build with ASan+UBSan into build/asan"
+
+# ---- packages -------------------------------------------------------------
+deps:
+	@sh tests/deps.sh
+
+# ---- build ----------------------------------------------------------------
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBA): $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIBSO): $(CORE_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+# -Wl,-E: the Lua side reaches the engine's functions through ffi.C
+$(ENGINE): $(CLI_OBJ) $(LUA_OBJ) $(LIBA)
+	$(CC) $(LDFLAGS) -Wl,-E -o $@ $(CLI_OBJ) $(LUA_OBJ) -Wl,--whole-archive $(LIBA) \
+	    -Wl,--no-whole-archive $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBA) tests/unit/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBA) $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(PKG_LIBS) $(LDLIBS)
+
+# ---- run ------------------------------------------------------------------
+RUN_PCAP ?= pcaps/http-curl.pcap
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p build/run
+	$(ENGINE) -r $(RUN_PCAP) -o build/run --stats
+	@echo "logs written to build/run/:"; ls -l build/run
+
+# ---- tests ----------------------------------------------------------------
+# test: the whole suite with the normal build, then again under ASan+UBSan.
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory SANITIZE=1 all
+	@sh tests/run.sh build build/asan
+
+test-quick: all
+	@sh tests/run.sh build
+
+# ---- fuzzing --------------------------------------------------------------
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_CORE := $(CORE_SRC)
+FUZZ_SECONDS ?= 60
+
+fuzz: $(FUZZ_BIN)
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_CORE) $(wildcard engine/*.h decoders/*.h)
+	@mkdir -p build/fuzz
+	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -Iengine -Idecoders $(PKG_CFLAGS) \
+	    -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_CORE) $(PKG_LIBS) $(LDLIBS)
+
+fuzz-run: fuzz
+	@for f in $(FUZZ_BIN); do \
+	    mkdir -p build/fuzz/corpus-$$(basename $$f); \
+	    echo "== $$f for $(FUZZ_SECONDS)s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus-$$(basename $$f) \
+	        tests/fuzz/seeds || exit 1; \
+	done
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

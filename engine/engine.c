@@ -1,0 +1,293 @@
+/* engine.c - an instance: its life cycle, network time (ticks, timeouts,
+ * wake-ups), the path of one packet from the wire to the transport layer, and
+ * the delivery of reassembled stream bytes to events and decoders.
+ *
+ *   eng_feed -> layers_decode (link.c, ip.c, frag.c)
+ *            -> tcp_input (tcp.c) -> flow_lookup (flow.c) -> reasm_segment (reasm.c)
+ *                 -> eng_stream_data -> tcp.data event, decoder->data
+ *            -> udp_input -> udp.data event, decoder->datagram
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "decoder.h"
+#include "internal.h"
+
+eng_t *eng_new(void) {
+    eng_t *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    cfg_defaults(&e->cfg);
+    flow_table_init(&e->ft);
+    reasm_ctx_init(&e->reasm, &tcp_reasm_sink);
+    e->reasm.max_ooo = e->cfg.tcp_max_ooo_bytes;
+    e->reasm.max_total = e->cfg.tcp_max_total_bytes;
+    e->reasm.overlap_policy = e->cfg.tcp_overlap;
+    e->frags = frag_new();
+    if (!e->frags) {
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
+void eng_start(eng_t *e) {
+    if (e->started) return;
+    e->started = 1;
+    if (eng_wants(e, ENG_EV_ENGINE_INIT)) {
+        eng_event_t ev;
+        ev_init(&ev, ENG_EV_ENGINE_INIT, NULL);
+        eng_fire(e, &ev);
+    }
+}
+
+static void fire_wakeup(eng_t *e) {
+    while (e->wakeup_at && e->now >= e->wakeup_at) {
+        void (*fn)(eng_t *, void *) = e->wakeup_fn;
+        e->wakeup_at = 0;
+        if (fn) fn(e, e->wakeup_user); /* may set the next wake-up */
+    }
+}
+
+/* move network time forward: ticks, flow and fragment timeouts, wake-ups */
+static void set_time(eng_t *e, int64_t ts) {
+    if (ts <= e->now) return;
+    e->now = ts;
+    if (!e->next_tick) e->next_tick = (ts / NS_PER_SEC + 1) * NS_PER_SEC;
+    while (e->now >= e->next_tick) {
+        if (eng_wants(e, ENG_EV_ENGINE_TICK)) {
+            eng_event_t ev;
+            ev_init(&ev, ENG_EV_ENGINE_TICK, NULL);
+            ev_set(&ev, ENG_F_ENGINE_TICK_ts, ev_num((double)(e->next_tick / NS_PER_SEC)));
+            eng_fire(e, &ev);
+        }
+        e->next_tick += NS_PER_SEC;
+        /* a long silence in the capture: one tick per second for at most an hour */
+        if (e->now - e->next_tick > 3600 * NS_PER_SEC)
+            e->next_tick = (e->now / NS_PER_SEC + 1) * NS_PER_SEC - 3600 * NS_PER_SEC;
+    }
+    flow_expire(e);
+    frag_expire(e, e->now);
+    fire_wakeup(e);
+}
+
+void eng_advance(eng_t *e, int64_t ts) {
+    if (!e->started) eng_start(e);
+    if (e->finished) return;
+    set_time(e, ts);
+}
+
+int64_t eng_now(const eng_t *e) { return e->now; }
+
+void eng_set_wakeup(eng_t *e, int64_t at, void (*fn)(eng_t *, void *), void *user) {
+    e->wakeup_at = at;
+    e->wakeup_fn = fn;
+    e->wakeup_user = user;
+}
+
+/* ---- transport ----------------------------------------------------------- */
+
+static void udp_input(eng_t *e, pkt_t *p) {
+    if (p->l4_len < 8) {
+        eng_weird(e, NULL, "truncated_udp_header", "%u bytes captured", p->l4_len);
+        e->stats.truncated++;
+        return;
+    }
+    bcur_t c = bcur(p->l4, p->l4_len);
+    uint16_t sport = bc_be16(&c), dport = bc_be16(&c), ulen = bc_be16(&c);
+    uint32_t plen = p->l4_len - 8;
+    int dir, created;
+    flow_t *f = flow_lookup(e, p, sport, dport, &dir, &created);
+    if (!f) return;
+    e->stats.udp_datagrams++;
+    if (created && eng_wants(e, ENG_EV_FLOW_START)) {
+        eng_event_t ev;
+        ev_init(&ev, ENG_EV_FLOW_START, &f->pub);
+        eng_fire(e, &ev);
+        if (f->pub.ended) return;
+    }
+    if (ulen < 8 || ulen > p->l4_wire) {
+        eng_weird(e, &f->pub, "bad_udp_length", "length field %u, %u bytes in IP", ulen, p->l4_wire);
+    } else if (ulen - 8u < plen) {
+        plen = ulen - 8u; /* trailing bytes beyond the UDP length */
+    }
+    e->cur_flow = f;
+    f->pub.last_ns = p->ts;
+    f->pub.pkts[dir]++;
+    f->pub.bytes[dir] += (ulen >= 8 ? ulen - 8u : plen);
+    flow_touch(e, f);
+    if (!f->pub.skipped) {
+        const uint8_t *data = p->l4 + 8;
+        if (eng_wants(e, ENG_EV_UDP_DATA)) {
+            eng_event_t ev;
+            ev_init(&ev, ENG_EV_UDP_DATA, &f->pub);
+            ev_set(&ev, ENG_F_UDP_DATA_dir, ev_dir(dir));
+            ev_set(&ev, ENG_F_UDP_DATA_data, ev_str(data, plen, ENG_NO_OFFSET));
+            eng_fire(e, &ev);
+        }
+        if (f->dec && f->dec->datagram && !f->pub.ended)
+            f->dec->datagram(e, &f->pub, f->dec_state, dir, data, plen);
+    }
+    e->cur_flow = NULL;
+}
+
+static void other_input(eng_t *e, pkt_t *p) {
+    int dir, created;
+    flow_t *f = flow_lookup(e, p, 0, 0, &dir, &created);
+    if (!f) return;
+    if (created && eng_wants(e, ENG_EV_FLOW_START)) {
+        eng_event_t ev;
+        ev_init(&ev, ENG_EV_FLOW_START, &f->pub);
+        eng_fire(e, &ev);
+        if (f->pub.ended) return;
+    }
+    f->pub.last_ns = p->ts;
+    f->pub.pkts[dir]++;
+    f->pub.bytes[dir] += p->l4_wire;
+    flow_touch(e, f);
+}
+
+void eng_feed(eng_t *e, int64_t ts, int linktype, const uint8_t *pkt, uint32_t caplen,
+              uint32_t wirelen) {
+    if (!e->started) eng_start(e);
+    if (e->finished) return;
+    e->stats.packets++;
+    e->stats.bytes += wirelen;
+    set_time(e, ts);
+    pkt_t p;
+    if (!layers_decode(e, e->now, linktype, pkt, caplen, wirelen, &p)) return;
+    switch (p.proto) {
+    case 6: tcp_input(e, &p); break;
+    case 17: udp_input(e, &p); break;
+    default: other_input(e, &p); break;
+    }
+}
+
+void eng_finish(eng_t *e) {
+    if (!e->started) eng_start(e);
+    if (e->finished) return;
+    flow_end_all(e, "eof");
+    fire_wakeup(e);
+    if (eng_wants(e, ENG_EV_ENGINE_DONE)) {
+        eng_event_t ev;
+        ev_init(&ev, ENG_EV_ENGINE_DONE, NULL);
+        eng_fire(e, &ev);
+    }
+    e->finished = 1;
+}
+
+void eng_free(eng_t *e) {
+    if (!e) return;
+    if (e->started && !e->finished) eng_finish(e);
+    flow_table_free(e);
+    frag_free(e->frags);
+    for (int k = 0; k < ENG_EV_COUNT; k++) free(e->subs[k].v);
+    for (int i = 0; i < e->nweirds; i++) free(e->weirds[i].name);
+    free(e->weirds);
+    cfg_free_extra(e);
+    free(e);
+}
+
+/* ---- reassembled streams ------------------------------------------------- */
+
+void eng_stream_data(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len) {
+    f->pub.bytes[dir] += len;
+    if (f->pub.skipped) return;
+    if (eng_wants(e, ENG_EV_TCP_DATA)) {
+        eng_event_t ev;
+        ev_init(&ev, ENG_EV_TCP_DATA, &f->pub);
+        ev_set(&ev, ENG_F_TCP_DATA_dir, ev_dir(dir));
+        ev_set(&ev, ENG_F_TCP_DATA_offset, ev_int((int64_t)off));
+        ev_set(&ev, ENG_F_TCP_DATA_data, ev_str(p, len, off));
+        eng_fire(e, &ev);
+    }
+    if (f->dec && !f->pub.skipped && f->dec->data)
+        f->dec->data(e, &f->pub, f->dec_state, dir, off, p, len);
+}
+
+void eng_stream_gap(eng_t *e, flow_t *f, int dir, uint64_t off, uint64_t len) {
+    f->pub.bytes[dir] += len;
+    f->pub.missed_bytes += len;
+    e->stats.tcp_gaps++;
+    e->stats.tcp_gap_bytes += len;
+    if (f->pub.skipped) return;
+    if (eng_wants(e, ENG_EV_TCP_GAP)) {
+        eng_event_t ev;
+        ev_init(&ev, ENG_EV_TCP_GAP, &f->pub);
+        ev_set(&ev, ENG_F_TCP_GAP_dir, ev_dir(dir));
+        ev_set(&ev, ENG_F_TCP_GAP_offset, ev_int((int64_t)off));
+        ev_set(&ev, ENG_F_TCP_GAP_len, ev_int((int64_t)len));
+        eng_fire(e, &ev);
+    }
+    if (f->dec && f->dec->gap) f->dec->gap(e, &f->pub, f->dec_state, dir, off, len);
+}
+
+/* ---- flows: the public accessors ----------------------------------------- */
+
+char *eng_flow_addr(const eng_flow_t *f, int dir, char *buf, size_t len) {
+    const uint8_t *a = dir == ENG_ORIG ? f->orig_addr : f->resp_addr;
+    if (!inet_ntop(f->family == 6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)len) && len) buf[0] = 0;
+    return buf;
+}
+
+const char *eng_proto_name(int proto) {
+    switch (proto) {
+    case 1: return "icmp";
+    case 2: return "igmp";
+    case 6: return "tcp";
+    case 17: return "udp";
+    case 41: return "ipv6";
+    case 47: return "gre";
+    case 50: return "esp";
+    case 51: return "ah";
+    case 58: return "icmp6";
+    case 89: return "ospf";
+    case 132: return "sctp";
+    default: return NULL;
+    }
+}
+
+void eng_flow_skip(eng_t *e, eng_flow_t *pf) {
+    flow_t *f = FLOW(pf);
+    if (pf->skipped) return;
+    pf->skipped = 1;
+    if (f->dec) {
+        if (f->dec->end) f->dec->end(e, pf, f->dec_state);
+        free(f->dec_state);
+        f->dec = NULL;
+        f->dec_state = NULL;
+    }
+    reasm_dir_free(&e->reasm, &f->rd[0]);
+    reasm_dir_free(&e->reasm, &f->rd[1]);
+}
+
+int eng_flow_attach(eng_t *e, eng_flow_t *pf, const eng_decoder_t *d, const char *by) {
+    flow_t *f = FLOW(pf);
+    if (pf->ended || pf->skipped) return -1;
+    void *st = d->state_size ? calloc(1, d->state_size) : NULL;
+    if (d->state_size && !st) return -1;
+    if (f->dec) {
+        if (f->dec->end) f->dec->end(e, pf, f->dec_state);
+        free(f->dec_state);
+    }
+    f->dec = d;
+    f->dec_state = st;
+    pf->service = d->name;
+    if (d->init) d->init(e, pf, st);
+    if (eng_wants(e, ENG_EV_FLOW_SERVICE)) {
+        eng_event_t ev;
+        ev_init(&ev, ENG_EV_FLOW_SERVICE, pf);
+        ev_set(&ev, ENG_F_FLOW_SERVICE_service, ev_cstr(d->name));
+        ev_set(&ev, ENG_F_FLOW_SERVICE_by, ev_cstr(by));
+        eng_fire(e, &ev);
+    }
+    return 0;
+}
+
+int eng_flow_set_service(eng_t *e, eng_flow_t *f, const char *name) {
+    const eng_decoder_t *d = eng_decoder_find(name);
+    if (!d) return -1;
+    return eng_flow_attach(e, f, d, "script");
+}

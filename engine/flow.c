@@ -1,0 +1,296 @@
+/* flow.c - the flow table: bidirectional flows keyed by a symmetric hash of
+ * the 5-tuple plus VLAN, Zeek-style uids, inactivity timeouts in network
+ * time, and the flow.max cap with least-recently-active eviction.
+ *
+ * Each flow sits in one of three activity lists (open TCP, closed TCP, other),
+ * least recently active first. Within a list every flow has the same timeout,
+ * so expiry only ever looks at list heads: O(1) per packet when nothing
+ * expires. Ending flows at end of input walks the lists in activity order, so
+ * the order of flow.end events is deterministic.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "decoder.h"
+#include "internal.h"
+
+static inline uint64_t mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+/* keyed per instance (random), so that crafted tuples cannot pile into one
+ * bucket; no output depends on bucket order */
+static uint64_t hash_key(void) {
+    uint64_t k = 0;
+    if (getrandom(&k, sizeof k, GRND_NONBLOCK) != (ssize_t)sizeof k) k = (uint64_t)(uintptr_t)&k;
+    return k | 1;
+}
+
+static uint32_t endpoint_hash(uint64_t key, const uint8_t *a, uint16_t port) {
+    uint64_t w0, w1;
+    memcpy(&w0, a, 8);
+    memcpy(&w1, a + 8, 8);
+    return (uint32_t)mix64(key ^ mix64(w0 ^ mix64(w1 ^ port)));
+}
+
+static uint32_t tuple_hash(const eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport) {
+    uint64_t key = e->ft.key;
+    /* symmetric: the sum of both endpoints' hashes does not depend on direction */
+    uint32_t h = endpoint_hash(key, p->src, sport) + endpoint_hash(key, p->dst, dport);
+    return (uint32_t)mix64(h ^ ((uint64_t)p->proto << 32) ^ ((uint64_t)p->family << 40) ^
+                           ((uint64_t)(p->has_vlan ? p->vlan + 1u : 0) << 48) ^ key);
+}
+
+void flow_table_init(flow_table_t *t) {
+    memset(t, 0, sizeof *t);
+    t->key = hash_key();
+}
+
+static int grow(flow_table_t *t) {
+    uint32_t n = t->nbuckets ? t->nbuckets * 2 : 1024;
+    flow_t **b = calloc(n, sizeof *b);
+    if (!b) return -1;
+    for (uint32_t i = 0; i < t->nbuckets; i++) {
+        flow_t *f = t->buckets[i];
+        while (f) {
+            flow_t *nx = f->hnext;
+            f->hnext = b[f->hash & (n - 1)];
+            b[f->hash & (n - 1)] = f;
+            f = nx;
+        }
+    }
+    free(t->buckets);
+    t->buckets = b;
+    t->nbuckets = n;
+    return 0;
+}
+
+static void list_unlink(flow_table_t *t, flow_t *f) {
+    int c = f->tclass;
+    if (f->prev) f->prev->next = f->next; else t->head[c] = f->next;
+    if (f->next) f->next->prev = f->prev; else t->tail[c] = f->prev;
+    f->prev = f->next = NULL;
+}
+
+static void list_append(flow_table_t *t, flow_t *f) {
+    int c = f->tclass;
+    f->next = NULL;
+    f->prev = t->tail[c];
+    if (t->tail[c]) t->tail[c]->next = f; else t->head[c] = f;
+    t->tail[c] = f;
+}
+
+void flow_touch(eng_t *e, flow_t *f) {
+    if (e->ft.tail[f->tclass] == f) return;
+    list_unlink(&e->ft, f);
+    list_append(&e->ft, f);
+}
+
+void flow_set_class(eng_t *e, flow_t *f, int tclass) {
+    if (f->tclass == tclass) return;
+    list_unlink(&e->ft, f);
+    f->tclass = (uint8_t)tclass;
+    list_append(&e->ft, f);
+}
+
+static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/* "C" and 17 base-62 digits of 96 bits derived from (seed, counter): stable
+ * for the same input and seed, never from the clock */
+static void make_uid(char *out, uint64_t seed, uint64_t n) {
+    uint64_t a = mix64(seed * 0x9e3779b97f4a7c15ULL + n), b = mix64(a ^ (n << 1) ^ 0x5bd1e995);
+    out[0] = 'C';
+    for (int i = 1; i <= 17; i++) {
+        uint64_t *w = i <= 10 ? &a : &b;
+        out[i] = b62[*w % 62];
+        *w /= 62;
+    }
+    out[18] = 0;
+}
+
+static int same_ep(const uint8_t *a, uint16_t ap, const uint8_t *b, uint16_t bp) {
+    return ap == bp && !memcmp(a, b, 16);
+}
+
+static flow_t *find(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, uint32_t h, int *dir) {
+    if (!e->ft.nbuckets) return NULL;
+    for (flow_t *f = e->ft.buckets[h & (e->ft.nbuckets - 1)]; f; f = f->hnext) {
+        if (f->hash != h || f->pub.proto != p->proto || f->pub.family != p->family) continue;
+        if (f->pub.has_vlan != p->has_vlan || (p->has_vlan && f->pub.vlan != p->vlan)) continue;
+        if (same_ep(f->pub.orig_addr, f->pub.orig_port, p->src, sport) &&
+            same_ep(f->pub.resp_addr, f->pub.resp_port, p->dst, dport)) {
+            *dir = ENG_ORIG;
+            return f;
+        }
+        if (same_ep(f->pub.resp_addr, f->pub.resp_port, p->src, sport) &&
+            same_ep(f->pub.orig_addr, f->pub.orig_port, p->dst, dport)) {
+            *dir = ENG_RESP;
+            return f;
+        }
+    }
+    return NULL;
+}
+
+static flow_t *least_recent(eng_t *e) {
+    flow_t *best = NULL;
+    for (int c = 0; c < TO_NCLASS; c++) {
+        flow_t *h = e->ft.head[c];
+        if (h && (!best || h->pub.last_ns < best->pub.last_ns ||
+                  (h->pub.last_ns == best->pub.last_ns && h->pub.id < best->pub.id)))
+            best = h;
+    }
+    return best;
+}
+
+flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, int *dir,
+                    int *created) {
+    uint32_t h = tuple_hash(e, p, sport, dport);
+    *created = 0;
+    flow_t *f = find(e, p, sport, dport, h, dir);
+    if (f) return f;
+
+    if (e->cfg.flow_max && e->ft.count >= e->cfg.flow_max) {
+        flow_t *old = least_recent(e);
+        if (old) {
+            e->stats.flows_evicted++;
+            flow_end(e, old, "evicted");
+        }
+    }
+    if (e->ft.count >= e->ft.nbuckets && grow(&e->ft)) {
+        eng_weird(e, NULL, "out_of_memory", "flow table");
+        return NULL;
+    }
+    f = calloc(1, sizeof *f);
+    if (!f) {
+        eng_weird(e, NULL, "out_of_memory", "flow");
+        return NULL;
+    }
+    f->hash = h;
+    f->eng = e;
+    f->pub.id = ++e->ft.next_id;
+    make_uid(f->pub.uid, e->cfg.seed, f->pub.id);
+    f->pub.proto = p->proto;
+    f->pub.family = p->family;
+    f->pub.has_vlan = p->has_vlan;
+    f->pub.vlan = p->has_vlan ? p->vlan : 0;
+    memcpy(f->pub.orig_addr, p->src, 16);
+    memcpy(f->pub.resp_addr, p->dst, 16);
+    f->pub.orig_port = sport;
+    f->pub.resp_port = dport;
+    f->pub.start_ns = f->pub.last_ns = p->ts;
+    f->tclass = p->proto == 6 ? TO_TCP : TO_OTHER;
+    reasm_dir_init(&f->rd[0], f, ENG_ORIG);
+    reasm_dir_init(&f->rd[1], f, ENG_RESP);
+    flow_t **b = &e->ft.buckets[h & (e->ft.nbuckets - 1)];
+    f->hnext = *b;
+    *b = f;
+    list_append(&e->ft, f);
+    e->ft.count++;
+    e->stats.flows++;
+    e->stats.flows_active = e->ft.count;
+    *dir = ENG_ORIG;
+    *created = 1;
+    return f;
+}
+
+void flow_flip(flow_t *f) {
+    uint8_t a[16];
+    memcpy(a, f->pub.orig_addr, 16);
+    memcpy(f->pub.orig_addr, f->pub.resp_addr, 16);
+    memcpy(f->pub.resp_addr, a, 16);
+    uint16_t p = f->pub.orig_port;
+    f->pub.orig_port = f->pub.resp_port;
+    f->pub.resp_port = p;
+    uint64_t t;
+    t = f->pub.bytes[0]; f->pub.bytes[0] = f->pub.bytes[1]; f->pub.bytes[1] = t;
+    t = f->pub.pkts[0]; f->pub.pkts[0] = f->pub.pkts[1]; f->pub.pkts[1] = t;
+    tcp_half_t h = f->tcp[0];
+    f->tcp[0] = f->tcp[1];
+    f->tcp[1] = h;
+    /* reassembly state is only swapped before any byte was delivered */
+    reasm_dir_t r0 = f->rd[0], r1 = f->rd[1];
+    f->rd[0] = r1;
+    f->rd[1] = r0;
+    f->rd[0].dir = ENG_ORIG;
+    f->rd[1].dir = ENG_RESP;
+    f->flipped = !f->flipped;
+}
+
+void flow_end(eng_t *e, flow_t *f, const char *reason) {
+    if (f->pub.proto == 6) tcp_flow_end(e, f);
+    if (f->dec) {
+        if (f->dec->end) f->dec->end(e, &f->pub, f->dec_state);
+        free(f->dec_state);
+        f->dec = NULL;
+        f->dec_state = NULL;
+    }
+    if (eng_wants(e, ENG_EV_FLOW_END)) {
+        eng_event_t ev;
+        ev_init(&ev, ENG_EV_FLOW_END, &f->pub);
+        ev_set(&ev, ENG_F_FLOW_END_reason, ev_cstr(reason));
+        eng_fire(e, &ev);
+    }
+    f->pub.ended = 1;
+    /* unlink */
+    flow_t **pp = &e->ft.buckets[f->hash & (e->ft.nbuckets - 1)];
+    while (*pp && *pp != f) pp = &(*pp)->hnext;
+    if (*pp) *pp = f->hnext;
+    list_unlink(&e->ft, f);
+    reasm_dir_free(&e->reasm, &f->rd[0]);
+    reasm_dir_free(&e->reasm, &f->rd[1]);
+    e->ft.count--;
+    e->stats.flows_active = e->ft.count;
+    if (e->cur_flow == f) e->cur_flow = NULL;
+    free(f);
+}
+
+static const char *close_reason(const flow_t *f, const char *dflt) {
+    if (f->pub.proto != 6 || !f->closing) return dflt;
+    return f->tcp[0].state == EP_RESET || f->tcp[1].state == EP_RESET ? "reset" : "closed";
+}
+
+static int64_t timeout_of(const eng_t *e, int c) {
+    return c == TO_TCP ? e->cfg.tcp_timeout_ns
+         : c == TO_TCP_CLOSED ? e->cfg.tcp_closed_timeout_ns : e->cfg.udp_timeout_ns;
+}
+
+void flow_expire(eng_t *e) {
+    for (int c = 0; c < TO_NCLASS; c++) {
+        int64_t to = timeout_of(e, c);
+        flow_t *f;
+        while ((f = e->ft.head[c]) && f != e->cur_flow && f->pub.last_ns + to <= e->now) {
+            if (c != TO_TCP_CLOSED) e->stats.flows_timed_out++;
+            flow_end(e, f, close_reason(f, "timeout"));
+        }
+    }
+}
+
+void flow_end_all(eng_t *e, const char *reason) {
+    flow_t *f;
+    while ((f = least_recent(e))) flow_end(e, f, close_reason(f, reason));
+}
+
+void flow_table_free(eng_t *e) {
+    /* flows left (eng_free without eng_finish) are released without events */
+    for (int c = 0; c < TO_NCLASS; c++) {
+        flow_t *f = e->ft.head[c];
+        while (f) {
+            flow_t *nx = f->next;
+            if (f->dec && f->dec->end) f->dec->end(e, &f->pub, f->dec_state);
+            free(f->dec_state);
+            reasm_dir_free(&e->reasm, &f->rd[0]);
+            reasm_dir_free(&e->reasm, &f->rd[1]);
+            free(f);
+            f = nx;
+        }
+    }
+    free(e->ft.buckets);
+    memset(&e->ft, 0, sizeof e->ft);
+}

@@ -1,0 +1,192 @@
+/* internal.h - the instance structure and what the core's modules share.
+ * Not part of the public API (engine.h is). */
+#ifndef ENGINE_INTERNAL_H
+#define ENGINE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "layers.h"
+#include "reasm.h"
+
+#define NS_PER_SEC 1000000000LL
+
+/* ---- configuration (config.c) ------------------------------------------- */
+typedef struct eng_cfg {
+    int tcp_overlap;                 /* REASM_FIRST / REASM_LAST */
+    uint64_t tcp_max_ooo_bytes;
+    uint64_t tcp_max_total_bytes;
+    uint64_t flow_max;
+    int64_t tcp_timeout_ns, tcp_closed_timeout_ns, udp_timeout_ns;
+    int64_t frag_timeout_ns;
+    uint64_t max_frag_bytes;
+    uint64_t max_line;               /* stream.max_line: longest line a decoder buffers */
+    uint64_t http_max_body;          /* 0 = unlimited */
+    uint64_t mime_max_depth;
+    int lua_strict;
+    uint64_t lua_handler_timeout_ms;
+    uint64_t seed;
+} eng_cfg_t;
+
+typedef struct cfg_extra cfg_extra_t; /* keys kept for scripts */
+
+void cfg_defaults(eng_cfg_t *c);
+void cfg_free_extra(eng_t *e);
+
+/* ---- subscribers (bus.c) ------------------------------------------------ */
+typedef struct eng_sub {
+    int id;
+    eng_callback_t cb;
+    void *user;
+} eng_sub_t;
+
+typedef struct eng_subs {
+    eng_sub_t *v;
+    int n, cap;
+} eng_subs_t;
+
+/* ---- flows (flow.c, tcp.c) ---------------------------------------------- */
+/* Zeek's endpoint states, from which conn_state is derived */
+enum { EP_INACTIVE = 0, EP_SYN_SENT, EP_SYN_ACK_SENT, EP_PARTIAL, EP_ESTABLISHED, EP_CLOSED, EP_RESET };
+
+typedef struct tcp_half {
+    uint8_t state;       /* EP_* */
+    uint32_t isn;
+    uint32_t last_ack;
+    uint8_t syn, fin, rst, ack_seen, data; /* flags seen from this side */
+    uint8_t synack;      /* a SYN with ACK came from this side */
+    uint8_t win0;        /* last advertised window was zero */
+    uint32_t n_rexmit, n_zero, n_gap; /* for Zeek's repeated letters at 1, 10, 100... */
+} tcp_half_t;
+
+struct eng_decoder;
+
+enum { TO_TCP = 0, TO_TCP_CLOSED = 1, TO_OTHER = 2, TO_NCLASS = 3 };
+
+typedef struct flow {
+    eng_flow_t pub;                 /* must be first */
+    eng_t *eng;                     /* the instance (reassembly callbacks reach it) */
+    struct flow *hnext;             /* hash chain */
+    struct flow *prev, *next;       /* activity list of its timeout class */
+    uint32_t hash;
+    uint8_t tclass;                 /* TO_* */
+    uint8_t flipped;                /* orientation was flipped after creation */
+    uint8_t closing;                /* both FINs or a RST seen */
+    uint8_t end_reason_hint;
+    tcp_half_t tcp[2];
+    reasm_dir_t rd[2];
+    const struct eng_decoder *dec;  /* attached decoder, or NULL */
+    void *dec_state;
+} flow_t;
+
+typedef struct flow_table {
+    flow_t **buckets;
+    uint32_t nbuckets;              /* power of two */
+    uint64_t count;
+    flow_t *head[TO_NCLASS], *tail[TO_NCLASS]; /* least recently active first */
+    uint64_t next_id;
+    uint64_t key;                   /* hash key, random per instance */
+} flow_table_t;
+
+static inline flow_t *FLOW(eng_flow_t *f) { return (flow_t *)f; }
+
+/* ---- the instance -------------------------------------------------------- */
+struct weird_count {
+    char *name;
+    uint64_t n;
+};
+
+struct eng {
+    eng_cfg_t cfg;
+    cfg_extra_t *extra;
+    char **cfg_text;                /* effective values as text, for eng_config_value */
+    eng_stats_t stats;
+    int timing;
+    eng_subs_t subs[ENG_EV_COUNT];
+    int next_sub_id;
+    flow_table_t ft;
+    reasm_ctx_t reasm;
+    frag_table_t *frags;
+    int started, finished;
+    int64_t now;                    /* network time, ns */
+    int64_t next_tick;              /* next engine.tick, ns (0 = not yet set) */
+    int64_t next_expire;            /* earliest time a flow or fragment could expire */
+    int64_t wakeup_at;
+    void (*wakeup_fn)(eng_t *, void *);
+    void *wakeup_user;
+    eng_progress_t progress;
+    void *progress_user;
+    struct weird_count *weirds;
+    int nweirds, capweirds;
+    flow_t *cur_flow;               /* flow whose packet is being processed */
+};
+
+/* ---- event helpers (bus.c) ---------------------------------------------- */
+static inline int eng_wants(const eng_t *e, int kind) { return e->subs[kind].n != 0; }
+void eng_fire(eng_t *e, eng_event_t *ev); /* counts and calls subscribers */
+
+static inline void ev_init(eng_event_t *ev, int kind, eng_flow_t *f) {
+    ev->kind = kind;
+    ev->nfields = 0;
+    ev->flow = f;
+}
+static inline void ev_set(eng_event_t *ev, int i, eng_value_t v) {
+    ev->f[i] = v;
+    if (ev->nfields <= i) {
+        for (int k = ev->nfields; k < i; k++) ev->f[k].type = ENG_T_NIL;
+        ev->nfields = i + 1;
+    }
+}
+static inline eng_value_t ev_str(const void *p, size_t len, uint64_t off) {
+    eng_value_t v;
+    v.type = ENG_T_STR; v.len = (uint32_t)len; v.u.s = (const uint8_t *)p; v.offset = off;
+    return v;
+}
+static inline eng_value_t ev_cstr(const char *s);
+static inline eng_value_t ev_int(int64_t i) {
+    eng_value_t v;
+    v.type = ENG_T_INT; v.len = 0; v.u.i = i; v.offset = ENG_NO_OFFSET;
+    return v;
+}
+static inline eng_value_t ev_num(double n) {
+    eng_value_t v;
+    v.type = ENG_T_NUM; v.len = 0; v.u.n = n; v.offset = ENG_NO_OFFSET;
+    return v;
+}
+static inline eng_value_t ev_bool(int b) {
+    eng_value_t v;
+    v.type = ENG_T_BOOL; v.len = 0; v.u.i = b ? 1 : 0; v.offset = ENG_NO_OFFSET;
+    return v;
+}
+#include <string.h>
+static inline eng_value_t ev_cstr(const char *s) { return ev_str(s, strlen(s), ENG_NO_OFFSET); }
+static inline eng_value_t ev_dir(int dir) { return ev_str(dir ? "resp" : "orig", 4, ENG_NO_OFFSET); }
+
+/* ---- module entry points ------------------------------------------------ */
+/* flow.c */
+void flow_table_init(flow_table_t *t);
+void flow_table_free(eng_t *e);
+/* find or create the flow of a packet; *dir is set to the packet's direction */
+flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, int *dir,
+                    int *created);
+void flow_touch(eng_t *e, flow_t *f);          /* activity: move to the end of its list */
+void flow_set_class(eng_t *e, flow_t *f, int tclass);
+void flow_end(eng_t *e, flow_t *f, const char *reason); /* fires flow.end, frees */
+void flow_expire(eng_t *e);                   /* end flows idle past their timeout */
+void flow_end_all(eng_t *e, const char *reason);
+void flow_flip(flow_t *f);                    /* swap originator and responder */
+
+/* tcp.c */
+void tcp_input(eng_t *e, pkt_t *p);
+void tcp_flow_end(eng_t *e, flow_t *f);      /* flush reassembly before flow.end */
+extern const reasm_sink_t tcp_reasm_sink;
+
+/* deliver reassembled stream bytes (engine.c): tcp.data event and decoder */
+void eng_stream_data(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len);
+void eng_stream_gap(eng_t *e, flow_t *f, int dir, uint64_t off, uint64_t len);
+
+/* weird.c */
+void eng_vweird(eng_t *e, eng_flow_t *f, const char *name, const char *fmt, va_list ap);
+
+#endif

@@ -1,0 +1,47 @@
+/* layers.h - from a captured frame to a transport payload.
+ *
+ * link.c strips the link layer (Ethernet with 802.1Q/802.1ad/QinQ, Linux SLL
+ * and SLL2, raw IP, BSD null/loopback), ip.c parses IPv4 and IPv6 (extension
+ * headers), frag.c reassembles fragments. Every header read is bounds-checked
+ * against the captured length; anything malformed or cut short is counted
+ * and reported with eng_weird(), never read past.
+ */
+#ifndef ENGINE_LAYERS_H
+#define ENGINE_LAYERS_H
+
+#include <stdint.h>
+
+#include "engine.h"
+
+typedef struct pkt {
+    int64_t ts;
+    uint16_t vlan;      /* outermost VLAN id, when has_vlan */
+    uint8_t has_vlan;
+    uint8_t family;     /* 4 or 6 */
+    uint8_t proto;      /* transport protocol (after IPv6 extension headers) */
+    uint8_t fragmented; /* l4 is a reassembled datagram */
+    uint8_t src[16], dst[16];
+    const uint8_t *l4;  /* transport header and payload, captured bytes only */
+    uint32_t l4_len;    /* captured bytes at l4 */
+    uint32_t l4_wire;   /* length the IP header gives for it (>= l4_len when cut by snaplen) */
+} pkt_t;
+
+/* Decode link and network layers of one frame. Returns 1 when `out` holds a
+ * transport payload to process, 0 when the frame is consumed (not IP, bad or
+ * truncated - reported -, or a fragment held for reassembly). `out->l4` may
+ * point into reassembly memory that stays valid until the next call. */
+int layers_decode(eng_t *e, int64_t ts, int linktype, const uint8_t *p, uint32_t caplen,
+                  uint32_t wirelen, pkt_t *out);
+
+/* fragment reassembly state of an instance */
+typedef struct frag_table frag_table_t;
+frag_table_t *frag_new(void);
+void frag_free(frag_table_t *t);
+/* drop fragment sets older than ip.frag_timeout (weird frag_timeout) */
+void frag_expire(eng_t *e, int64_t now);
+/* offer one fragment (IPv4 or IPv6); when it completes a datagram, fills
+ * out->l4/l4_len/l4_wire (pointing into the table's memory) and returns 1 */
+int frag_add(eng_t *e, pkt_t *out, uint32_t id, uint32_t frag_off, int more,
+             const uint8_t *data, uint32_t len);
+
+#endif

@@ -1,0 +1,36 @@
+/* lua_bridge.h - the LuaJIT layer over one engine instance.
+ *
+ * A bridge owns one Lua state bound to one eng_t. It loads lua/engine.lua (the
+ * `engine` module), then user scripts; `engine.on` subscribes to the C event
+ * bus only for kinds that have handlers, so unhandled events cost nothing.
+ */
+#ifndef ENGINE_LUA_BRIDGE_H
+#define ENGINE_LUA_BRIDGE_H
+
+#include <stddef.h>
+
+#include "engine.h"
+
+typedef struct lua_bridge lbr_t;
+
+/* Create the Lua state and load the engine module. `home` is the folder
+ * holding lua/ and scripts/ (NULL: found from the executable's path or the
+ * ENGINE_HOME environment variable). `outdir` is the -o folder, NULL for
+ * standard output. NULL on failure, with a message in err. */
+lbr_t *lbr_new(eng_t *e, const char *home, const char *outdir, char *err, size_t errlen);
+/* Load and run a script file. 0, or -1 with "file:line: message" in err. */
+int lbr_load_file(lbr_t *b, const char *path, char *err, size_t errlen);
+/* Run a chunk of Lua (-e). 0, or -1 with the message in err. */
+int lbr_load_string(lbr_t *b, const char *code, const char *chunkname, char *err, size_t errlen);
+/* Load scripts/default.lua (no -s and no -e given) */
+int lbr_load_default(lbr_t *b, char *err, size_t errlen);
+/* Set when the run must stop: a handler error under lua.strict, or a log
+ * that cannot be written. The message is in lbr_error(). */
+int lbr_failed(const lbr_t *b);
+const char *lbr_error(const lbr_t *b);
+/* flush and close the logs, close the Lua state (after eng_finish) */
+void lbr_free(lbr_t *b);
+/* the Lua state, for the REPL */
+struct lua_State *lbr_state(lbr_t *b);
+
+#endif

@@ -1,0 +1,110 @@
+/* reasm.h - TCP reassembly of one direction of a connection.
+ *
+ * The reassembler turns TCP segments (sequence number, payload, flags) into an
+ * in-order byte stream whose offsets count from the first stream byte (the
+ * byte after the SYN, or the first byte seen when the connection was picked
+ * up mid-stream). It knows nothing of flows or events: it reports through a
+ * reasm_sink_t of three callbacks.
+ *
+ *  - In-order data is delivered straight from the segment, without copying.
+ *  - Out-of-order segments are copied into a sorted list of buffered ranges,
+ *    bounded per direction (max_ooo) and across all directions of a
+ *    reasm_ctx_t (max_total). Past a bound, the hole before the first
+ *    buffered range is declared a gap and the stream skips ahead.
+ *  - Bytes that overlap bytes already delivered or buffered are reported
+ *    (overlap callback); `conflict` is set when they differ from bytes still
+ *    buffered (delivered bytes are not kept, so overlaps with them report
+ *    conflict = 0). With REASM_LAST, new bytes replace buffered ones.
+ *  - A hole is declared a gap when the peer acknowledges past it
+ *    (reasm_ack), at FIN/RST (reasm_flush), at timeout and at end of input.
+ *  - Sequence numbers are unwrapped to 64-bit offsets, so streams cross 2^32.
+ *  - Keep-alives (1 or 0 bytes at next-1) are ignored; a 1-byte zero-window
+ *    probe is held back until acknowledged or sent again.
+ */
+#ifndef ENGINE_REASM_H
+#define ENGINE_REASM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct reasm_seg reasm_seg_t; /* a buffered out-of-order range */
+
+enum { REASM_FIRST = 0, REASM_LAST = 1 };
+
+typedef struct reasm_sink {
+    /* bytes [off, off+len) of direction `dir`, in order, each exactly once */
+    void (*data)(void *ctx, int dir, uint64_t off, const uint8_t *p, size_t len);
+    /* bytes [off, off+len) will never be delivered; the stream continues after */
+    void (*gap)(void *ctx, int dir, uint64_t off, uint64_t len);
+    /* a segment overlapped [off, off+len) already delivered or buffered */
+    void (*overlap)(void *ctx, int dir, uint64_t off, uint64_t len, int conflict);
+} reasm_sink_t;
+
+struct reasm_dir;
+
+/* Shared by all directions of one engine instance: limits and counters. */
+typedef struct reasm_ctx {
+    const reasm_sink_t *sink;
+    uint64_t max_ooo;   /* tcp.max_ooo_bytes, per direction */
+    uint64_t max_total; /* tcp.max_total_bytes, all directions */
+    int overlap_policy; /* REASM_FIRST or REASM_LAST */
+    uint64_t buffered;  /* bytes buffered now, all directions */
+    uint64_t buffered_peak;
+    /* directions holding buffered bytes, oldest first (for max_total) */
+    struct reasm_dir *oldest, *newest;
+    /* counters */
+    uint64_t segments, in_order, out_of_order, retransmitted, overlaps, conflicts;
+    uint64_t gaps, gap_bytes, delivered, keepalives, probes;
+    uint64_t after_fin; /* segments with bytes past the FIN or after a RST (ignored) */
+} reasm_ctx_t;
+
+/* One direction. Zero-initialised memory is a valid fresh direction. */
+typedef struct reasm_dir {
+    void *sink_ctx;       /* passed to the sink callbacks (the flow) */
+    uint64_t next;        /* offset of the next byte to deliver */
+    uint64_t fin_off;     /* offset of the FIN, when has_fin */
+    uint64_t probe_off;   /* held-back zero-window probe byte offset */
+    uint32_t base_seq;    /* sequence number of offset 0 */
+    uint32_t ooo_bytes;   /* bytes buffered in this direction */
+    uint8_t dir;          /* 0 orig, 1 resp: passed to the sink */
+    uint8_t started;      /* base_seq is set */
+    uint8_t has_fin;
+    uint8_t closed;       /* flushed after FIN/RST: later data is ignored */
+    uint8_t has_probe;
+    uint8_t probe_byte;
+    uint16_t nsegs;       /* buffered ranges (bounded, see reasm.c) */
+    reasm_seg_t *segs;    /* buffered ranges, sorted, disjoint */
+    struct reasm_dir *older, *newer; /* in ctx's list while ooo_bytes > 0 */
+} reasm_dir_t;
+
+enum {
+    REASM_SYN = 1,
+    REASM_FIN = 2,
+    REASM_RST = 4,
+    REASM_PEER_WIN0 = 8 /* the receiver advertised a zero window */
+};
+
+void reasm_ctx_init(reasm_ctx_t *c, const reasm_sink_t *sink);
+/* a direction with sink context and direction number */
+void reasm_dir_init(reasm_dir_t *d, void *sink_ctx, int dir);
+/* The SYN (or SYN-ACK) of this direction: offset 0 is isn+1. Ignored once started. */
+void reasm_syn(reasm_ctx_t *c, reasm_dir_t *d, uint32_t isn);
+/* A segment of this direction. flags: REASM_*. A segment whose data begins
+ * before offset 0 is trimmed. A SYN flag means the payload starts at seq+1. */
+void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *p, size_t len,
+                   int flags);
+/* The peer acknowledged everything before `ack` in this direction: holes
+ * below it are gaps (the receiver got bytes we did not see). */
+void reasm_ack(reasm_ctx_t *c, reasm_dir_t *d, uint32_t ack);
+/* Declare every hole a gap and deliver everything buffered (FIN/RST with a
+ * hole, timeout, end of input). */
+void reasm_flush(reasm_ctx_t *c, reasm_dir_t *d);
+/* release buffered bytes without delivering them (flow destroyed) */
+void reasm_dir_free(reasm_ctx_t *c, reasm_dir_t *d);
+/* swap two directions (e.g. both of a flow whose orientation flips), keeping
+ * the ctx's list of buffering directions consistent: never swap by value */
+void reasm_dir_swap(reasm_ctx_t *c, reasm_dir_t *a, reasm_dir_t *b);
+/* offset of the next byte expected (for conn log missed-bytes and tests) */
+static inline uint64_t reasm_next(const reasm_dir_t *d) { return d->next; }
+
+#endif

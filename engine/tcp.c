@@ -1,0 +1,254 @@
+/* tcp.c - TCP per flow: orientation, endpoint states, Zeek's history letters
+ * and conn_state, and feeding each direction's reassembler.
+ *
+ * Endpoint states follow Zeek's analyzer (INACTIVE, SYN_SENT, SYN_ACK_SENT,
+ * PARTIAL, ESTABLISHED, CLOSED, RESET); conn_state is derived from the pair
+ * the way Zeek's conn.log defines it. History: upper case for the
+ * originator, lower case for the responder, each letter once per direction,
+ * except t/w/g which are repeated at the 1st, 10th, 100th... occurrence.
+ */
+#include <string.h>
+
+#include "bytes.h"
+#include "decoder.h"
+#include "internal.h"
+
+enum { TH_FIN = 0x01, TH_SYN = 0x02, TH_RST = 0x04, TH_PSH = 0x08, TH_ACK = 0x10 };
+
+static void hist_add(flow_t *f, int dir, char c) {
+    char l = dir == ENG_ORIG ? (char)(c & ~0x20) : (char)(c | 0x20);
+    if (c == '^') l = '^';
+    char *h = f->pub.history;
+    size_t n = strlen(h);
+    if (n + 1 >= sizeof f->pub.history) return;
+    h[n] = l;
+    h[n + 1] = 0;
+}
+
+static int hist_has(const flow_t *f, int dir, char c) {
+    char l = dir == ENG_ORIG ? (char)(c & ~0x20) : (char)(c | 0x20);
+    return strchr(f->pub.history, l) != NULL;
+}
+
+static void hist_once(flow_t *f, int dir, char c) {
+    if (!hist_has(f, dir, c)) hist_add(f, dir, c);
+}
+
+/* repeated letters: recorded at occurrence 1, 10, 100, 1000... */
+static void hist_count(flow_t *f, int dir, char c, uint32_t *n) {
+    uint32_t k = ++*n;
+    while (k >= 10 && k % 10 == 0) k /= 10;
+    if (k == 1) hist_add(f, dir, c);
+}
+
+/* ---- reassembly sink: from reasm.c to the engine's stream delivery ------ */
+
+static void sink_data(void *ctx, int dir, uint64_t off, const uint8_t *p, size_t len) {
+    flow_t *f = ctx;
+    eng_stream_data(f->eng, f, dir, off, p, len);
+}
+
+static void sink_gap(void *ctx, int dir, uint64_t off, uint64_t len) {
+    flow_t *f = ctx;
+    hist_count(f, dir, 'G', &f->tcp[dir].n_gap);
+    eng_stream_gap(f->eng, f, dir, off, len);
+}
+
+static void sink_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int conflict) {
+    flow_t *f = ctx;
+    eng_t *e = f->eng;
+    if (!eng_wants(e, ENG_EV_TCP_OVERLAP)) return;
+    eng_event_t ev;
+    ev_init(&ev, ENG_EV_TCP_OVERLAP, &f->pub);
+    ev_set(&ev, ENG_F_TCP_OVERLAP_dir, ev_dir(dir));
+    ev_set(&ev, ENG_F_TCP_OVERLAP_offset, ev_int((int64_t)off));
+    ev_set(&ev, ENG_F_TCP_OVERLAP_len, ev_int((int64_t)len));
+    ev_set(&ev, ENG_F_TCP_OVERLAP_conflict, ev_bool(conflict));
+    eng_fire(e, &ev);
+}
+
+const reasm_sink_t tcp_reasm_sink = {sink_data, sink_gap, sink_overlap};
+
+/* ---- endpoint states ----------------------------------------------------- */
+
+static void update_states(flow_t *f, int dir, int flags, uint32_t plen) {
+    tcp_half_t *me = &f->tcp[dir], *peer = &f->tcp[!dir];
+    if (flags & TH_RST) {
+        me->state = EP_RESET;
+        return;
+    }
+    if (me->state == EP_RESET) return;
+    if (flags & TH_SYN) {
+        if (flags & TH_ACK) {
+            if (me->state == EP_INACTIVE || me->state == EP_SYN_SENT || me->state == EP_PARTIAL)
+                me->state = EP_SYN_ACK_SENT;
+        } else if (me->state == EP_INACTIVE || me->state == EP_PARTIAL) {
+            me->state = EP_SYN_SENT;
+        }
+    } else if (flags & TH_ACK) {
+        /* the handshake completes when a side that sent SYN or SYN-ACK acknowledges */
+        if ((me->state == EP_SYN_SENT || me->state == EP_SYN_ACK_SENT) &&
+            (peer->state == EP_SYN_SENT || peer->state == EP_SYN_ACK_SENT ||
+             peer->state == EP_ESTABLISHED)) {
+            me->state = EP_ESTABLISHED;
+            if (peer->state == EP_SYN_SENT || peer->state == EP_SYN_ACK_SENT) peer->state = EP_ESTABLISHED;
+        } else if (me->state == EP_INACTIVE) {
+            me->state = EP_PARTIAL;
+        }
+    } else if (me->state == EP_INACTIVE && plen) {
+        me->state = EP_PARTIAL;
+    }
+    if (flags & TH_FIN) me->state = EP_CLOSED;
+}
+
+/* Zeek's conn_state from the two endpoint states */
+const char *eng_flow_state(const eng_flow_t *pf) {
+    const flow_t *f = (const flow_t *)pf;
+    if (pf->proto == 17) {
+        int o = pf->pkts[0] > 0, r = pf->pkts[1] > 0;
+        return o ? (r ? "SF" : "S0") : (r ? "SHR" : "OTH");
+    }
+    if (pf->proto != 6) return "OTH";
+    int os = f->tcp[0].state, rs = f->tcp[1].state;
+    int o_inactive = os == EP_INACTIVE || os == EP_PARTIAL;
+    int r_inactive = rs == EP_INACTIVE || rs == EP_PARTIAL;
+    if (rs == EP_RESET) {
+        if (os == EP_SYN_SENT || os == EP_SYN_ACK_SENT ||
+            (os == EP_RESET && pf->bytes[0] == 0 && pf->bytes[1] == 0))
+            return "REJ";
+        return o_inactive ? "RSTRH" : "RSTR";
+    }
+    if (os == EP_RESET) {
+        if (r_inactive) {
+            /* history ^?S[^HAFGIQ]*R.*: a SYN, then a reset, nothing in between */
+            const char *h = pf->history;
+            if (*h == '^') h++;
+            if (*h == 'S') {
+                for (h++; *h && !strchr("HAFGIQ", *h); h++)
+                    if (*h == 'R') return "RSTOS0";
+            }
+            return "OTH";
+        }
+        return "RSTO";
+    }
+    if (rs == EP_CLOSED && os == EP_CLOSED) return "SF";
+    if (os == EP_CLOSED) return r_inactive ? "SH" : "S2";
+    if (rs == EP_CLOSED) return o_inactive ? "SHR" : "S3";
+    if (os == EP_SYN_SENT && rs == EP_INACTIVE) return "S0";
+    if (os == EP_ESTABLISHED && rs == EP_ESTABLISHED) return "S1";
+    return "OTH";
+}
+
+/* ---- packets ------------------------------------------------------------- */
+
+static int well_known(uint16_t p) { return p > 0 && p < 1024; }
+
+void tcp_input(eng_t *e, pkt_t *p) {
+    if (p->l4_len < 20) {
+        eng_weird(e, NULL, "truncated_tcp_header", "%u bytes captured", p->l4_len);
+        e->stats.truncated++;
+        return;
+    }
+    bcur_t c = bcur(p->l4, p->l4_len);
+    uint16_t sport = bc_be16(&c), dport = bc_be16(&c);
+    uint32_t seq = bc_be32(&c), ack = bc_be32(&c);
+    uint8_t off = bc_u8(&c), flags = bc_u8(&c);
+    uint16_t win = bc_be16(&c);
+    uint32_t hlen = (uint32_t)(off >> 4) * 4;
+    if (hlen < 20 || hlen > p->l4_len) {
+        eng_weird(e, NULL, hlen < 20 ? "bad_tcp_header_len" : "truncated_tcp_header",
+                  "data offset %u, %u bytes captured", hlen, p->l4_len);
+        return;
+    }
+    const uint8_t *payload = p->l4 + hlen;
+    uint32_t plen = p->l4_len - hlen;
+    e->stats.tcp_segments++;
+
+    int dir, created;
+    flow_t *f = flow_lookup(e, p, sport, dport, &dir, &created);
+    if (!f) return;
+    /* port reuse: a new SYN on a closed connection starts a new flow */
+    if (!created && (flags & (TH_SYN | TH_ACK)) == TH_SYN && f->closing &&
+        !(dir == ENG_ORIG && f->tcp[0].syn && seq == f->tcp[0].isn)) {
+        flow_end(e, f, f->tcp[0].state == EP_RESET || f->tcp[1].state == EP_RESET ? "reset" : "closed");
+        f = flow_lookup(e, p, sport, dport, &dir, &created);
+        if (!f) return;
+    }
+    if (created) {
+        /* the SYN sender is the originator; a SYN-ACK seen first flips; without a
+         * handshake, a packet from a well-known port to a high one is the server's */
+        int flip = (flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) ||
+                   (!(flags & TH_SYN) && well_known(sport) && !well_known(dport));
+        if (flip) {
+            flow_flip(f);
+            dir = ENG_RESP;
+            hist_add(f, ENG_ORIG, '^');
+        }
+        if (eng_wants(e, ENG_EV_FLOW_START)) {
+            eng_event_t ev;
+            ev_init(&ev, ENG_EV_FLOW_START, &f->pub);
+            eng_fire(e, &ev);
+        }
+        if (f->pub.ended) return; /* a handler ended it */
+    }
+    e->cur_flow = f;
+    f->pub.last_ns = p->ts;
+    f->pub.pkts[dir]++;
+    flow_touch(e, f);
+
+    tcp_half_t *me = &f->tcp[dir];
+    /* history */
+    if ((flags & TH_SYN) && (flags & (TH_FIN | TH_RST))) hist_once(f, dir, 'Q');
+    else if ((flags & TH_FIN) && (flags & TH_RST)) hist_once(f, dir, 'I');
+    if (flags & TH_SYN) hist_once(f, dir, (flags & TH_ACK) ? 'H' : 'S');
+    if ((flags & TH_ACK) && !(flags & (TH_SYN | TH_FIN | TH_RST)) && !plen) hist_once(f, dir, 'A');
+    if (plen) hist_once(f, dir, 'D');
+    if (flags & TH_FIN) hist_once(f, dir, 'F');
+    if (flags & TH_RST) hist_once(f, dir, 'R');
+    if (!win && !(flags & TH_RST)) hist_count(f, dir, 'W', &me->n_zero);
+
+    if (flags & TH_SYN) {
+        if (!me->syn) {
+            me->isn = seq;
+            me->syn = 1;
+        }
+        if (flags & TH_ACK) me->synack = 1;
+    }
+    update_states(f, dir, flags, plen);
+
+    if (!f->pub.skipped) {
+        reasm_ctx_t *rc = &e->reasm;
+        uint64_t rexmit = rc->retransmitted;
+        if (flags & TH_SYN) reasm_syn(rc, &f->rd[dir], seq);
+        int rflags = ((flags & TH_SYN) ? REASM_SYN : 0) | ((flags & TH_FIN) ? REASM_FIN : 0) |
+                     ((flags & TH_RST) ? REASM_RST : 0) | (f->tcp[!dir].win0 ? REASM_PEER_WIN0 : 0);
+        if (plen || (flags & (TH_SYN | TH_FIN)))
+            reasm_segment(rc, &f->rd[dir], seq, payload, plen, rflags);
+        if (rc->retransmitted != rexmit) hist_count(f, dir, 'T', &me->n_rexmit);
+        if ((flags & TH_ACK) && f->rd[!dir].started && !(flags & TH_RST))
+            reasm_ack(rc, &f->rd[!dir], ack);
+        if (flags & TH_RST) {
+            reasm_flush(rc, &f->rd[0]);
+            reasm_flush(rc, &f->rd[1]);
+        }
+    } else {
+        f->pub.bytes[dir] += plen;
+    }
+    me->win0 = !win && !(flags & TH_RST);
+    if (flags & TH_ACK) me->last_ack = ack;
+    if (flags & TH_FIN) me->fin = 1;
+    if (flags & TH_RST) me->rst = 1;
+
+    if (!f->closing && (me->state == EP_RESET ||
+                        (f->tcp[0].state == EP_CLOSED && f->tcp[1].state == EP_CLOSED))) {
+        f->closing = 1;
+        flow_set_class(e, f, TO_TCP_CLOSED);
+    }
+    e->cur_flow = NULL;
+}
+
+void tcp_flow_end(eng_t *e, flow_t *f) {
+    if (f->pub.skipped) return;
+    reasm_flush(&e->reasm, &f->rd[0]);
+    reasm_flush(&e->reasm, &f->rd[1]);
+}

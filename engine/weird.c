@@ -1,0 +1,58 @@
+/* weird.c - `weird` reports: malformed or odd input, counted by name and
+ * fired as the `weird` event (Zeek's weird.log). Names are stable snake_case
+ * identifiers; the detail text is formatted only when someone listens. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void count(eng_t *e, const char *name) {
+    for (int i = 0; i < e->nweirds; i++)
+        if (!strcmp(e->weirds[i].name, name)) {
+            e->weirds[i].n++;
+            return;
+        }
+    if (e->nweirds == e->capweirds) {
+        int cap = e->capweirds ? e->capweirds * 2 : 16;
+        struct weird_count *w = realloc(e->weirds, cap * sizeof *w);
+        if (!w) return;
+        e->weirds = w;
+        e->capweirds = cap;
+    }
+    char *n = strdup(name);
+    if (!n) return;
+    e->weirds[e->nweirds++] = (struct weird_count){n, 1};
+}
+
+void eng_vweird(eng_t *e, eng_flow_t *f, const char *name, const char *fmt, va_list ap) {
+    e->stats.weirds++;
+    count(e, name);
+    if (!eng_wants(e, ENG_EV_WEIRD)) return;
+    char detail[512];
+    int n = 0;
+    if (fmt && *fmt) {
+        n = vsnprintf(detail, sizeof detail, fmt, ap);
+        if (n < 0) n = 0;
+        if (n >= (int)sizeof detail) n = sizeof detail - 1;
+    }
+    eng_event_t ev;
+    ev_init(&ev, ENG_EV_WEIRD, f);
+    ev_set(&ev, ENG_F_WEIRD_name, ev_cstr(name));
+    if (n > 0) ev_set(&ev, ENG_F_WEIRD_detail, ev_str(detail, (size_t)n, ENG_NO_OFFSET));
+    eng_fire(e, &ev);
+}
+
+void eng_weird(eng_t *e, eng_flow_t *f, const char *name, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    eng_vweird(e, f, name, fmt, ap);
+    va_end(ap);
+}
+
+const char *eng_weird_name(const eng_t *e, int i, uint64_t *n) {
+    if (i < 0 || i >= e->nweirds) return NULL;
+    if (n) *n = e->weirds[i].n;
+    return e->weirds[i].name;
+}
