@@ -33,9 +33,9 @@ CFLAGS  += $(PKG_CFLAGS)
 CLI_SRC   := engine/cli.c
 LUA_SRC   := $(wildcard engine/lua_*.c)
 CORE_SRC  := $(filter-out $(CLI_SRC) $(LUA_SRC),$(wildcard engine/*.c)) $(wildcard decoders/*.c)
-CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
-LUA_OBJ   := $(LUA_SRC:%.c=$(BUILD)/%.o)
-CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
+CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+LUA_OBJ   := $(LUA_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -64,7 +64,7 @@ deps:
 	@sh tests/deps.sh
 
 # ---- build ----------------------------------------------------------------
-$(BUILD)/%.o: %.c
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -1,0 +1,60 @@
+#!/bin/sh
+# Run every test suite against one or more build folders and add up the results.
+#   sh tests/run.sh build [build/asan]
+# Each suite prints "PASS/FAIL/SKIP" lines and ends with "N passed, M failed";
+# this script sums them and fails when any suite fails, crashes, prints no
+# summary, or when no test ran at all.
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+[ $# -gt 0 ] || set -- build
+total_pass=0 total_fail=0 total_skip=0 broken=""
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+run_suite() { # name command...
+    name=$1; shift
+    out="$log/out"
+    "$@" >"$out" 2>&1
+    rc=$?
+    summary=$(grep -E '(^|: )[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+    if [ -z "$summary" ]; then
+        cat "$out"
+        echo "FAIL $name: no summary line (exit $rc)"
+        broken="$broken $name"
+        return
+    fi
+    p=$(echo "$summary" | sed -E 's/.*(^|[^0-9])([0-9]+) passed.*/\2/')
+    f=$(echo "$summary" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    s=$(echo "$summary" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
+    total_pass=$((total_pass + p)); total_fail=$((total_fail + f)); total_skip=$((total_skip + ${s:-0}))
+    if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then
+        grep -vE '^(PASS|ok) ' "$out" | tail -n 60
+        echo "FAIL $name: $summary (exit $rc)"
+        [ "$f" -ne 0 ] || broken="$broken $name"
+    else
+        grep -E '^SKIP' "$out"
+        echo "ok   $name: $summary"
+    fi
+}
+
+for b in "$@"; do
+    [ -x "$b/engine" ] || { echo "no $b/engine: build first (make all)"; exit 1; }
+    echo "== tests with $b"
+    for t in "$b"/tests/test_*; do
+        [ -x "$t" ] || continue
+        run_suite "$b/$(basename "$t")" "$t"
+    done
+    for t in tests/e2e/test_*.sh; do
+        [ -f "$t" ] || continue
+        run_suite "$b:$(basename "$t" .sh)" sh "$t" "$b"
+    done
+    if ls tests/spec/*_spec.lua >/dev/null 2>&1; then
+        run_suite "$b:busted" env ENGINE_BUILD="$b" luajit /usr/bin/busted --ignore-lua -o utfTerminal tests/spec
+    fi
+done
+
+echo
+[ -n "$broken" ] && echo "suites that did not finish:$broken"
+echo "total: $total_pass passed, $total_fail failed, $total_skip skipped"
+[ "$total_pass" -gt 0 ] || { echo "no test ran"; exit 1; }
+[ "$total_fail" -eq 0 ] && [ -z "$broken" ]

@@ -1,0 +1,285 @@
+/* test_flow.c - flows through the whole core with hand-made packets:
+ * orientation, Zeek history and conn_state, flow.end reasons, timeouts,
+ * eviction, port reuse, uids, and tcp.data/tcp.gap delivery. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "engine.h"
+#include "pktbuild.h"
+
+#define SEC 1000000000LL
+#define T0 (1700000000LL * SEC)
+
+typedef struct rec {
+    char ends[16][64];   /* "uid reason state history" of each flow.end */
+    int nends, nstarts;
+    uint8_t data[2][4096];
+    size_t ndata[2];
+    uint64_t gaps[2];
+    int nticks;
+    char weird[64];
+} rec_t;
+
+static void on_end(eng_t *e, const eng_event_t *ev, void *u) {
+    rec_t *r = u;
+    if (r->nends < 16)
+        snprintf(r->ends[r->nends], 64, "%.*s %s %s", (int)ev->f[0].len, ev->f[0].u.s,
+                 eng_flow_state(ev->flow), ev->flow->history);
+    r->nends++;
+}
+static void on_start(eng_t *e, const eng_event_t *ev, void *u) { ((rec_t *)u)->nstarts++; }
+static void on_data(eng_t *e, const eng_event_t *ev, void *u) {
+    rec_t *r = u;
+    int d = ev->f[ENG_F_TCP_DATA_dir].u.s[0] == 'r';
+    const eng_value_t *v = &ev->f[ENG_F_TCP_DATA_data];
+    CHECK_EQ_INT(ev->f[ENG_F_TCP_DATA_offset].u.i, r->ndata[d] + r->gaps[d]);
+    if (r->ndata[d] + v->len <= sizeof r->data[d]) memcpy(r->data[d] + r->ndata[d], v->u.s, v->len);
+    r->ndata[d] += v->len;
+}
+static void on_gap(eng_t *e, const eng_event_t *ev, void *u) {
+    rec_t *r = u;
+    int d = ev->f[ENG_F_TCP_GAP_dir].u.s[0] == 'r';
+    r->gaps[d] += (uint64_t)ev->f[ENG_F_TCP_GAP_len].u.i;
+}
+static void on_tick(eng_t *e, const eng_event_t *ev, void *u) { ((rec_t *)u)->nticks++; }
+static void on_weird(eng_t *e, const eng_event_t *ev, void *u) {
+    rec_t *r = u;
+    snprintf(r->weird, sizeof r->weird, "%.*s", (int)ev->f[0].len, ev->f[0].u.s);
+}
+
+static eng_t *new_engine(rec_t *r) {
+    memset(r, 0, sizeof *r);
+    eng_t *e = eng_new();
+    eng_on(e, ENG_EV_FLOW_END, on_end, r);
+    eng_on(e, ENG_EV_FLOW_START, on_start, r);
+    eng_on(e, ENG_EV_TCP_DATA, on_data, r);
+    eng_on(e, ENG_EV_TCP_GAP, on_gap, r);
+    eng_on(e, ENG_EV_ENGINE_TICK, on_tick, r);
+    eng_on(e, ENG_EV_WEIRD, on_weird, r);
+    return e;
+}
+
+static uint8_t buf[4096];
+/* client 10.0.0.1:40000, server 10.0.0.2:80 */
+static void cli(eng_t *e, int64_t t, uint32_t seq, uint32_t ack, uint8_t fl, const char *d) {
+    size_t n = pb_tcp4(buf, "10.0.0.1", 40000, "10.0.0.2", 80, seq, ack, fl, d, d ? strlen(d) : 0, 1000);
+    eng_feed(e, t, 1, buf, (uint32_t)n, (uint32_t)n);
+}
+static void srv(eng_t *e, int64_t t, uint32_t seq, uint32_t ack, uint8_t fl, const char *d) {
+    size_t n = pb_tcp4(buf, "10.0.0.2", 80, "10.0.0.1", 40000, seq, ack, fl, d, d ? strlen(d) : 0, 1000);
+    eng_feed(e, t, 1, buf, (uint32_t)n, (uint32_t)n);
+}
+
+TEST(full_connection_sf) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    cli(e, T0, 100, 0, PB_SYN, NULL);
+    srv(e, T0 + 1, 500, 101, PB_SYN | PB_ACK, NULL);
+    cli(e, T0 + 2, 101, 501, PB_ACK, NULL);
+    cli(e, T0 + 3, 101, 501, PB_ACK | PB_PSH, "GET / HTTP/1.0\r\n\r\n");
+    srv(e, T0 + 4, 501, 119, PB_ACK | PB_PSH, "HTTP/1.0 200 OK\r\n\r\nhi");
+    srv(e, T0 + 5, 522, 119, PB_ACK | PB_FIN, NULL);
+    cli(e, T0 + 6, 119, 523, PB_ACK | PB_FIN, NULL);
+    srv(e, T0 + 7, 523, 120, PB_ACK, NULL);
+    CHECK_EQ_INT(r.nends, 0); /* closed flows linger for stragglers */
+    eng_finish(e);
+    CHECK_EQ_INT(r.nstarts, 1);
+    CHECK_EQ_INT(r.nends, 1);
+    CHECK_STR(r.ends[0], "closed SF ShADdfFa");
+    CHECK_MEM(r.data[0], r.ndata[0], "GET / HTTP/1.0\r\n\r\n", 18);
+    CHECK_MEM(r.data[1], r.ndata[1], "HTTP/1.0 200 OK\r\n\r\nhi", 21);
+    eng_free(e);
+}
+
+TEST(rejected) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    cli(e, T0, 100, 0, PB_SYN, NULL);
+    srv(e, T0 + 1, 0, 101, PB_RST | PB_ACK, NULL);
+    eng_finish(e);
+    CHECK_EQ_INT(r.nends, 1);
+    CHECK_STR(r.ends[0], "reset REJ Sr");
+    eng_free(e);
+}
+
+TEST(syn_only_s0_and_timeout) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    cli(e, T0, 100, 0, PB_SYN, NULL);
+    eng_advance(e, T0 + 299 * SEC);
+    CHECK_EQ_INT(r.nends, 0);
+    eng_advance(e, T0 + 301 * SEC);
+    CHECK_EQ_INT(r.nends, 1);
+    CHECK_STR(r.ends[0], "timeout S0 S");
+    CHECK_EQ_INT(eng_stats(e)->flows_timed_out, 1);
+    CHECK(r.nticks >= 300);
+    eng_free(e);
+}
+
+TEST(synack_first_flips) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    srv(e, T0, 500, 101, PB_SYN | PB_ACK, NULL);
+    cli(e, T0 + 1, 101, 501, PB_ACK | PB_PSH, "abc");
+    eng_finish(e);
+    CHECK_EQ_INT(r.nends, 1);
+    /* the client (SYN-ACK's receiver) is the originator */
+    CHECK(strstr(r.ends[0], "^hAD") != NULL || strstr(r.ends[0], "^hD") != NULL);
+    CHECK_MEM(r.data[0], r.ndata[0], "abc", 3);
+    eng_free(e);
+}
+
+static void on_end_orig(eng_t *e, const eng_event_t *ev, void *u) {
+    char a[64];
+    eng_flow_addr(ev->flow, ENG_ORIG, a, sizeof a);
+    snprintf(u, 64, "%.50s:%u", a, ev->flow->orig_port);
+}
+
+TEST(midstream_server_first_is_not_swapped) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    char orig[64] = "";
+    eng_on(e, ENG_EV_FLOW_END, on_end_orig, orig);
+    srv(e, T0, 1000, 2000, PB_ACK | PB_PSH, "220 hello\r\n");
+    cli(e, T0 + 1, 2000, 1011, PB_ACK | PB_PSH, "HELO x\r\n");
+    eng_finish(e);
+    CHECK_STR(orig, "10.0.0.1:40000");
+    CHECK_MEM(r.data[0], r.ndata[0], "HELO x\r\n", 8);
+    CHECK_MEM(r.data[1], r.ndata[1], "220 hello\r\n", 11);
+    CHECK(strstr(r.ends[0], "eof OTH ^") != NULL);
+    eng_free(e);
+}
+
+TEST(rsto_and_port_reuse) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    cli(e, T0, 100, 0, PB_SYN, NULL);
+    srv(e, T0 + 1, 500, 101, PB_SYN | PB_ACK, NULL);
+    cli(e, T0 + 2, 101, 501, PB_ACK, NULL);
+    cli(e, T0 + 3, 101, 501, PB_RST | PB_ACK, NULL);
+    /* the same 5-tuple, a new SYN: a new flow */
+    cli(e, T0 + 4, 9000, 0, PB_SYN, NULL);
+    CHECK_EQ_INT(r.nends, 1);
+    CHECK_STR(r.ends[0], "reset RSTO ShAR");
+    eng_finish(e);
+    CHECK_EQ_INT(r.nstarts, 2);
+    CHECK_EQ_INT(r.nends, 2);
+    CHECK_STR(r.ends[1], "eof S0 S");
+    eng_free(e);
+}
+
+TEST(lost_segment_gap_on_ack) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    cli(e, T0, 100, 0, PB_SYN, NULL);
+    srv(e, T0 + 1, 500, 101, PB_SYN | PB_ACK, NULL);
+    cli(e, T0 + 2, 101, 501, PB_ACK, NULL);
+    cli(e, T0 + 3, 101, 501, PB_ACK, "aaaa");
+    /* "bbbb" at 105 is lost */
+    cli(e, T0 + 4, 109, 501, PB_ACK, "cccc");
+    srv(e, T0 + 5, 501, 113, PB_ACK, NULL); /* the server got all of it */
+    CHECK_EQ_INT(r.gaps[0], 4);
+    CHECK_MEM(r.data[0], r.ndata[0], "aaaacccc", 8);
+    eng_finish(e);
+    CHECK(strstr(r.ends[0], "G") != NULL);
+    eng_free(e);
+}
+
+TEST(eviction_at_flow_max) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    char err[128];
+    CHECK_EQ_INT(eng_config_set(e, "flow.max", "2", err, sizeof err), 0);
+    for (int i = 0; i < 5; i++) {
+        char src[32];
+        snprintf(src, sizeof src, "10.0.1.%d", i + 1);
+        size_t n = pb_tcp4(buf, src, 1000, "10.0.0.2", 25, 1, 0, PB_SYN, NULL, 0, 100);
+        eng_feed(e, T0 + i, 1, buf, (uint32_t)n, (uint32_t)n);
+    }
+    CHECK_EQ_INT(r.nends, 3);
+    CHECK_STR(r.ends[0], "evicted S0 S");
+    CHECK_EQ_INT(eng_stats(e)->flows_evicted, 3);
+    CHECK_EQ_INT(eng_stats(e)->flows_active, 2);
+    eng_finish(e);
+    CHECK_EQ_INT(r.nends, 5);
+    eng_free(e);
+}
+
+static void on_start_uid(eng_t *e, const eng_event_t *ev, void *u) {
+    strcat((char *)u, ev->flow->uid);
+    strcat((char *)u, ",");
+}
+
+TEST(uids_deterministic_and_seeded) {
+    char a[256] = "", b[256] = "", c[256] = "";
+    char *outs[3] = {a, b, c};
+    for (int k = 0; k < 3; k++) {
+        eng_t *e = eng_new();
+        char err[64];
+        if (k == 2) eng_config_set(e, "engine.seed", "7", err, sizeof err);
+        eng_on(e, ENG_EV_FLOW_START, on_start_uid, outs[k]);
+        size_t n = pb_udp4(buf, "10.0.0.1", 53, "10.0.0.2", 5353, "x", 1);
+        eng_feed(e, T0, 1, buf, (uint32_t)n, (uint32_t)n);
+        n = pb_udp4(buf, "10.0.0.3", 53, "10.0.0.2", 5353, "x", 1);
+        eng_feed(e, T0, 1, buf, (uint32_t)n, (uint32_t)n);
+        eng_free(e);
+    }
+    CHECK(strlen(a) == 2 * 19);
+    CHECK(a[0] == 'C');
+    CHECK_STR(a, b);
+    CHECK(strcmp(a, c) != 0);
+}
+
+TEST(udp_flow_and_state) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    size_t n = pb_udp4(buf, "10.0.0.1", 5000, "10.0.0.2", 53, "query", 5);
+    eng_feed(e, T0, 1, buf, (uint32_t)n, (uint32_t)n);
+    n = pb_udp4(buf, "10.0.0.2", 53, "10.0.0.1", 5000, "answer", 6);
+    eng_feed(e, T0 + SEC, 1, buf, (uint32_t)n, (uint32_t)n);
+    eng_advance(e, T0 + 62 * SEC);
+    CHECK_EQ_INT(r.nends, 1);
+    CHECK_STR(r.ends[0], "timeout SF ");
+    eng_free(e);
+}
+
+TEST(ipv6_flow) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    char orig[64] = "";
+    eng_on(e, ENG_EV_FLOW_END, on_end_orig, orig);
+    size_t n = pb_tcp(buf, 1, "2001:db8::1", 40000, "2001:db8::2", 80, 1, 0, PB_SYN, NULL, 0, 100);
+    eng_feed(e, T0, 1, buf, (uint32_t)n, (uint32_t)n);
+    eng_finish(e);
+    CHECK_STR(orig, "2001:db8::1:40000");
+    eng_free(e);
+}
+
+TEST(truncated_tcp_header_is_weird) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    size_t n = pb_tcp4(buf, "10.0.0.1", 1, "10.0.0.2", 2, 1, 0, PB_SYN, NULL, 0, 100);
+    for (uint32_t cut = 0; cut < n; cut++) eng_feed(e, T0, 1, buf, cut, (uint32_t)n);
+    CHECK(eng_stats(e)->weirds > 0);
+    CHECK(r.weird[0] != 0);
+    CHECK_EQ_INT(r.nstarts, 0);
+    eng_free(e);
+}
+
+int main(void) {
+    RUN(full_connection_sf);
+    RUN(rejected);
+    RUN(syn_only_s0_and_timeout);
+    RUN(synack_first_flips);
+    RUN(midstream_server_first_is_not_swapped);
+    RUN(rsto_and_port_reuse);
+    RUN(lost_segment_gap_on_ack);
+    RUN(eviction_at_flow_max);
+    RUN(uids_deterministic_and_seeded);
+    RUN(udp_flow_and_state);
+    RUN(ipv6_flow);
+    RUN(truncated_tcp_header_is_weird);
+    return check_report("flow");
+}
