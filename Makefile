@@ -7,7 +7,7 @@
 # UndefinedBehaviorSanitizer.  Dependency files come from -MMD.
 
 CC       ?= gcc
-PKGS     := luajit libpcap zlib libedit
+PKGS     := luajit libpcap zlib libedit libmagic nettle
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -MMD -MP \

@@ -89,6 +89,8 @@ void eng_set_wakeup(eng_t *e, int64_t at, void (*fn)(eng_t *, void *), void *use
 
 /* ---- transport ----------------------------------------------------------- */
 
+static void detect(eng_t *e, flow_t *f, int dir, const uint8_t *p, size_t len, int udp);
+
 static void udp_input(eng_t *e, pkt_t *p) {
     if (p->l4_len < 8) {
         eng_weird(e, NULL, "truncated_udp_header", "%u bytes captured", p->l4_len);
@@ -127,6 +129,7 @@ static void udp_input(eng_t *e, pkt_t *p) {
             ev_set(&ev, ENG_F_UDP_DATA_data, ev_str(data, plen, ENG_NO_OFFSET));
             eng_fire(e, &ev);
         }
+        if (!f->dec && !f->detect_done && !f->pub.ended) detect(e, f, dir, data, plen, 1);
         if (f->dec && f->dec->datagram && !f->pub.ended)
             f->dec->datagram(e, &f->pub, f->dec_state, dir, data, plen);
     }
@@ -190,6 +193,39 @@ void eng_free(eng_t *e) {
     free(e);
 }
 
+/* ---- protocol detection --------------------------------------------------
+
+ * By content first: each decoder's probe looks at the first bytes of each
+ * direction (1 = mine, 0 = not mine, -1 = cannot tell yet). Ports are only a
+ * hint, used when no probe said yes and a probe whose port matches could not
+ * tell. Once decided (or after DETECT_MAX bytes), a flow costs nothing more. */
+#define DETECT_MAX 1024
+
+static void detect(eng_t *e, flow_t *f, int dir, const uint8_t *p, size_t len, int udp) {
+    const eng_decoder_t *port_match = NULL;
+    int undecided = 0;
+    for (int i = 0; i < eng_decoder_count(); i++) {
+        const eng_decoder_t *d = eng_decoder_at(i);
+        if (udp ? !d->datagram : !d->data) continue;
+        int r = d->probe ? d->probe(p, len, dir) : -1;
+        if (r == 1) {
+            f->detect_done = 1;
+            eng_flow_attach(e, &f->pub, d, "detect");
+            return;
+        }
+        if (r < 0) {
+            undecided = 1;
+            for (const uint16_t *pp = d->ports; pp && *pp && !port_match; pp++)
+                if (*pp == f->pub.resp_port) port_match = d;
+        }
+    }
+    f->detect_bytes = (uint16_t)(f->detect_bytes + (len > DETECT_MAX ? DETECT_MAX : len));
+    if (!undecided || f->detect_bytes >= DETECT_MAX) {
+        f->detect_done = 1;
+        if (port_match) eng_flow_attach(e, &f->pub, port_match, "port");
+    }
+}
+
 /* ---- reassembled streams ------------------------------------------------- */
 
 void eng_stream_data(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len) {
@@ -203,6 +239,7 @@ void eng_stream_data(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *
         ev_set(&ev, ENG_F_TCP_DATA_data, ev_str(p, len, off));
         eng_fire(e, &ev);
     }
+    if (!f->dec && !f->detect_done && !f->pub.skipped && !f->pub.ended) detect(e, f, dir, p, len, 0);
     if (f->dec && !f->pub.skipped && f->dec->data)
         f->dec->data(e, &f->pub, f->dec_state, dir, off, p, len);
 }

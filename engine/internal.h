@@ -78,6 +78,8 @@ typedef struct flow {
     reasm_dir_t rd[2];
     const struct eng_decoder *dec;  /* attached decoder, or NULL */
     void *dec_state;
+    uint8_t detect_done;            /* content detection decided (or gave up) */
+    uint16_t detect_bytes;          /* bytes offered to the probes so far */
 } flow_t;
 
 typedef struct flow_table {

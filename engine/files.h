@@ -1,0 +1,35 @@
+/* files.h - the files framework: any decoder that carries a file (an HTTP
+ * body, a MIME part, an FTP transfer) hands its decoded bytes here, and the
+ * framework fires file.begin / file.data / file.done with a fuid, the MIME
+ * type sniffed from the first bytes (libmagic), and md5/sha1/sha256 computed
+ * incrementally (nettle) - hashing and sniffing run only when some
+ * subscriber wants file.begin or file.done.
+ *
+ *   eng_file_t *fl = eng_file_begin(e, flow, "http", filename_or_NULL);
+ *   eng_file_data(e, fl, p, n);            any number of times
+ *   eng_file_gap(e, fl, n);                bytes that were lost (missing_bytes)
+ *   eng_file_end(e, fl);                   fires file.done, frees fl
+ */
+#ifndef ENGINE_FILES_H
+#define ENGINE_FILES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+typedef struct eng_file eng_file_t;
+
+/* a new file; NULL when nobody listens to file events (then the other calls
+ * accept NULL and do nothing) */
+eng_file_t *eng_file_begin(eng_t *e, eng_flow_t *f, const char *source, const char *filename,
+                           size_t filename_len);
+void eng_file_data(eng_t *e, eng_file_t *fl, const uint8_t *p, size_t n);
+void eng_file_gap(eng_t *e, eng_file_t *fl, uint64_t n);
+void eng_file_end(eng_t *e, eng_file_t *fl);
+/* the fuid ("F..."), or NULL */
+const char *eng_file_fuid(const eng_file_t *fl);
+/* the sniffed MIME type once known (after the first bytes), or NULL */
+const char *eng_file_mime(const eng_file_t *fl);
+
+#endif

@@ -1,0 +1,780 @@
+/* test_layers.c - link layers, IPv4/IPv6 parsing and fragment reassembly,
+ * on hand-built frames. Every frame is also decoded at every captured length
+ * (under ASan in `make test`). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "internal.h"
+
+#define NS NS_PER_SEC
+
+/* ---- an instance with just what the layers use ------------------------------ */
+
+static char last_weird[64], last_detail[512];
+static int verbose;
+
+static void on_weird(eng_t *e, const eng_event_t *ev, void *user) {
+    size_t n = ev->f[0].len < sizeof last_weird - 1 ? ev->f[0].len : sizeof last_weird - 1;
+    memcpy(last_weird, ev->f[0].u.s, n);
+    last_weird[n] = 0;
+    last_detail[0] = 0;
+    if (ev->nfields > 1 && ev->f[1].type == ENG_T_STR) {
+        n = ev->f[1].len < sizeof last_detail - 1 ? ev->f[1].len : sizeof last_detail - 1;
+        memcpy(last_detail, ev->f[1].u.s, n);
+        last_detail[n] = 0;
+    }
+    if (verbose) fprintf(stderr, "  weird %s: %s\n", last_weird, last_detail);
+}
+
+static eng_t *mk_eng(void) {
+    eng_t *e = calloc(1, sizeof *e);
+    e->cfg.frag_timeout_ns = 30 * NS;
+    e->cfg.max_frag_bytes = 64u << 20;
+    e->frags = frag_new();
+    eng_on(e, ENG_EV_WEIRD, on_weird, NULL);
+    last_weird[0] = 0;
+    return e;
+}
+
+static void free_eng(eng_t *e) {
+    frag_free(e->frags);
+    for (int i = 0; i < e->nweirds; i++) free(e->weirds[i].name);
+    free(e->weirds);
+    for (int k = 0; k < ENG_EV_COUNT; k++) free(e->subs[k].v);
+    free(e);
+}
+
+static uint64_t weird_n(const eng_t *e, const char *name) {
+    uint64_t n;
+    const char *w;
+    for (int i = 0; (w = eng_weird_name(e, i, &n)); i++)
+        if (!strcmp(w, name)) return n;
+    return 0;
+}
+
+/* ---- frame builders ------------------------------------------------------------ */
+
+static const uint8_t A4[4] = {10, 0, 0, 1}, B4[4] = {192, 168, 1, 2};
+static const uint8_t A6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+static const uint8_t B6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+
+/* a TCP-ish transport payload: 20-byte header then text */
+static const uint8_t L4[] = "\x04\xd2\x00\x50\x00\x00\x00\x01\x00\x00\x00\x00\x50\x18\xff\xff"
+                            "\x00\x00\x00\x00GET / HTTP/1.1\r\n\r\n";
+#define L4_LEN (sizeof L4 - 1)
+
+static void be16(uint8_t *p, unsigned v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+
+static size_t ip4(uint8_t *b, uint8_t proto, uint16_t id, uint16_t fo, const uint8_t *pl, size_t n) {
+    memset(b, 0, 20);
+    b[0] = 0x45;
+    be16(b + 2, (unsigned)(20 + n));
+    be16(b + 4, id);
+    be16(b + 6, fo);
+    b[8] = 64;
+    b[9] = proto;
+    memcpy(b + 12, A4, 4);
+    memcpy(b + 16, B4, 4);
+    memcpy(b + 20, pl, n);
+    return 20 + n;
+}
+
+static size_t ip6(uint8_t *b, uint8_t nh, const uint8_t *pl, size_t n) {
+    memset(b, 0, 40);
+    b[0] = 0x60;
+    be16(b + 4, (unsigned)n);
+    b[6] = nh;
+    b[7] = 64;
+    memcpy(b + 8, A6, 16);
+    memcpy(b + 24, B6, 16);
+    memcpy(b + 40, pl, n);
+    return 40 + n;
+}
+
+static size_t eth(uint8_t *b, unsigned type, const uint8_t *in, size_t n) {
+    for (int i = 0; i < 12; i++) b[i] = (uint8_t)(0x10 + i);
+    be16(b + 12, type);
+    memcpy(b + 14, in, n);
+    return 14 + n;
+}
+
+/* decode and check a TCP packet between A and B with L4 as payload */
+static void check_tcp(eng_t *e, int lt, const uint8_t *f, size_t n, int family) {
+    pkt_t o;
+    CHECK_EQ_INT(layers_decode(e, 1, lt, f, (uint32_t)n, (uint32_t)n, &o), 1);
+    CHECK_EQ_INT(o.family, family);
+    CHECK_EQ_INT(o.proto, 6);
+    CHECK_EQ_INT(o.fragmented, 0);
+    if (family == 4) {
+        CHECK_MEM(o.src, 4, A4, 4);
+        CHECK_MEM(o.dst, 4, B4, 4);
+    } else {
+        CHECK_MEM(o.src, 16, A6, 16);
+        CHECK_MEM(o.dst, 16, B6, 16);
+    }
+    CHECK_MEM(o.l4, o.l4_len, L4, L4_LEN);
+    CHECK_EQ_INT(o.l4_wire, L4_LEN);
+}
+
+/* every captured length below n: no crash, and either a truncated packet is
+ * returned or the frame is reported; with the frame really that short (no
+ * snaplen), a weird too */
+static void cut_everywhere(int lt, const uint8_t *f, size_t n) {
+    for (size_t cap = 0; cap <= n; cap++) {
+        eng_t *e = mk_eng();
+        uint8_t *copy = malloc(cap ? cap : 1); /* exact size: ASan sees any over-read */
+        memcpy(copy, f, cap);
+        pkt_t o;
+        int r = layers_decode(e, 1, lt, copy, (uint32_t)cap, (uint32_t)n, &o);
+        if (cap == n) {
+            CHECK_EQ_INT(r, 1);
+            CHECK_EQ_INT(e->stats.weirds, 0);
+        } else if (r) {
+            CHECK(o.l4_len < o.l4_wire);
+            CHECK(o.l4 >= copy && o.l4 + o.l4_len <= copy + cap);
+            CHECK_EQ_INT(weird_n(e, "truncated_packet"), 1);
+            CHECK_EQ_INT(e->stats.truncated, 1);
+        } else {
+            CHECK_EQ_INT(e->stats.weirds, 1);
+            CHECK_EQ_INT(e->stats.truncated, 1);
+        }
+        /* the same bytes as a whole frame: malformed, never returned short */
+        eng_t *e2 = mk_eng();
+        r = layers_decode(e2, 1, lt, copy, (uint32_t)cap, (uint32_t)cap, &o);
+        if (cap < n) {
+            CHECK(r == 0 || o.l4_len == o.l4_wire);
+            if (!r) CHECK(e2->stats.weirds >= 1);
+        }
+        free_eng(e2);
+        free(copy);
+        free_eng(e);
+    }
+}
+
+/* ---- link layers --------------------------------------------------------------- */
+
+TEST(ethernet_ipv4) {
+    eng_t *e = mk_eng();
+    uint8_t ip[200], f[300];
+    size_t n = ip4(ip, 6, 1, 0x4000, L4, L4_LEN);
+    size_t fn = eth(f, 0x0800, ip, n);
+    check_tcp(e, 1, f, fn, 4);
+    pkt_t o;
+    layers_decode(e, 1, 1, f, (uint32_t)fn, (uint32_t)fn, &o);
+    CHECK_EQ_INT(o.has_vlan, 0);
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    cut_everywhere(1, f, fn);
+    free_eng(e);
+}
+
+TEST(ethernet_padding) {
+    eng_t *e = mk_eng();
+    uint8_t ip[100], f[100];
+    size_t n = ip4(ip, 6, 1, 0, L4, 20); /* 40-byte datagram in a 60-byte frame */
+    memset(f, 0xee, sizeof f);
+    eth(f, 0x0800, ip, n);
+    pkt_t o;
+    CHECK_EQ_INT(layers_decode(e, 1, 1, f, 60, 60, &o), 1);
+    CHECK_EQ_INT(o.l4_len, 20);
+    CHECK_EQ_INT(o.l4_wire, 20);
+    CHECK_MEM(o.l4, 20, L4, 20);
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    free_eng(e);
+}
+
+TEST(vlan_single) {
+    eng_t *e = mk_eng();
+    uint8_t ip[200], in[220], f[300];
+    size_t n = ip4(ip, 6, 1, 0, L4, L4_LEN);
+    be16(in, 0x2000 | 100); /* priority 1, id 100 */
+    be16(in + 2, 0x0800);
+    memcpy(in + 4, ip, n);
+    size_t fn = eth(f, 0x8100, in, n + 4);
+    check_tcp(e, 1, f, fn, 4);
+    pkt_t o;
+    layers_decode(e, 1, 1, f, (uint32_t)fn, (uint32_t)fn, &o);
+    CHECK_EQ_INT(o.has_vlan, 1);
+    CHECK_EQ_INT(o.vlan, 100);
+    cut_everywhere(1, f, fn);
+    free_eng(e);
+}
+
+TEST(vlan_qinq) {
+    eng_t *e = mk_eng();
+    uint8_t ip[200], in[220], f[300];
+    size_t n = ip6(ip, 6, L4, L4_LEN);
+    be16(in, 0xe000 | 3000); /* outer: 802.1ad id 3000 */
+    be16(in + 2, 0x8100);
+    be16(in + 4, 42); /* inner: 802.1Q id 42 */
+    be16(in + 6, 0x86dd);
+    memcpy(in + 8, ip, n);
+    size_t fn = eth(f, 0x88a8, in, n + 8);
+    check_tcp(e, 1, f, fn, 6);
+    pkt_t o;
+    layers_decode(e, 1, 1, f, (uint32_t)fn, (uint32_t)fn, &o);
+    CHECK_EQ_INT(o.has_vlan, 1);
+    CHECK_EQ_INT(o.vlan, 3000);
+    cut_everywhere(1, f, fn);
+    free_eng(e);
+}
+
+TEST(vlan_too_deep) {
+    eng_t *e = mk_eng();
+    uint8_t f[200];
+    size_t fn = eth(f, 0x9100, (const uint8_t *)"", 0);
+    for (int i = 0; i < 12; i++) { /* 12 tags */
+        be16(f + fn, 7);
+        be16(f + fn + 2, 0x8100);
+        fn += 4;
+    }
+    pkt_t o;
+    CHECK_EQ_INT(layers_decode(e, 1, 1, f, (uint32_t)fn, (uint32_t)fn, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "too_many_vlan_tags"), 1);
+    CHECK_EQ_INT(e->stats.ip_errors, 1);
+    free_eng(e);
+}
+
+TEST(non_ip_silent) {
+    eng_t *e = mk_eng();
+    uint8_t arp[28] = {0, 1, 8, 0, 6, 4, 0, 1}, f[100];
+    size_t fn = eth(f, 0x0806, arp, sizeof arp);
+    pkt_t o;
+    CHECK_EQ_INT(layers_decode(e, 1, 1, f, (uint32_t)fn, (uint32_t)fn, &o), 0);
+    fn = eth(f, 0x88cc, arp, sizeof arp); /* LLDP */
+    CHECK_EQ_INT(layers_decode(e, 1, 1, f, (uint32_t)fn, (uint32_t)fn, &o), 0);
+    uint8_t llc[46] = {0x42, 0x42, 0x03};  /* 802.3 length frame (STP) */
+    fn = eth(f, sizeof llc, llc, sizeof llc);
+    CHECK_EQ_INT(layers_decode(e, 1, 1, f, (uint32_t)fn, (uint32_t)fn, &o), 0);
+    CHECK_EQ_INT(e->stats.non_ip, 3);
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    CHECK_EQ_INT(e->stats.ip_errors, 0);
+    free_eng(e);
+}
+
+TEST(sll_and_sll2) {
+    eng_t *e = mk_eng();
+    uint8_t ip[200], f[300];
+    size_t n = ip4(ip, 6, 1, 0, L4, L4_LEN);
+    memset(f, 0, 16);
+    f[1] = 4;           /* sent by us */
+    be16(f + 2, 1);     /* ARPHRD_ETHER */
+    be16(f + 4, 6);
+    be16(f + 14, 0x0800);
+    memcpy(f + 16, ip, n);
+    check_tcp(e, 113, f, 16 + n, 4);
+    cut_everywhere(113, f, 16 + n);
+
+    n = ip6(ip, 6, L4, L4_LEN);
+    memset(f, 0, 20);
+    be16(f, 0x86dd);
+    f[7] = 2;           /* interface index */
+    be16(f + 8, 1);
+    f[11] = 6;
+    memcpy(f + 20, ip, n);
+    check_tcp(e, 276, f, 20 + n, 6);
+    cut_everywhere(276, f, 20 + n);
+    free_eng(e);
+}
+
+TEST(raw_ip) {
+    eng_t *e = mk_eng();
+    uint8_t ip4f[200], ip6f[200];
+    size_t n4 = ip4(ip4f, 6, 1, 0, L4, L4_LEN), n6 = ip6(ip6f, 6, L4, L4_LEN);
+    int raws[] = {12, 14, 101};
+    for (int i = 0; i < 3; i++) {
+        check_tcp(e, raws[i], ip4f, n4, 4);
+        check_tcp(e, raws[i], ip6f, n6, 6);
+    }
+    check_tcp(e, 228, ip4f, n4, 4);
+    check_tcp(e, 229, ip6f, n6, 6);
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    /* the DLT says IPv4, the packet IPv6 */
+    pkt_t o;
+    CHECK_EQ_INT(layers_decode(e, 1, 228, ip6f, (uint32_t)n6, (uint32_t)n6, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "bad_ip_version"), 1);
+    uint8_t junk[40] = {0x50};
+    CHECK_EQ_INT(layers_decode(e, 1, 101, junk, 40, 40, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "bad_ip_version"), 2);
+    CHECK_EQ_INT(e->stats.ip_errors, 2);
+    cut_everywhere(101, ip4f, n4);
+    cut_everywhere(101, ip6f, n6);
+    free_eng(e);
+}
+
+TEST(null_and_loop) {
+    eng_t *e = mk_eng();
+    uint8_t f[300];
+    size_t n4 = ip4(f + 4, 6, 1, 0, L4, L4_LEN);
+    memcpy(f, "\x02\x00\x00\x00", 4); /* AF_INET, little-endian host */
+    check_tcp(e, 0, f, 4 + n4, 4);
+    memcpy(f, "\x00\x00\x00\x02", 4); /* AF_INET, big-endian host */
+    check_tcp(e, 0, f, 4 + n4, 4);
+    cut_everywhere(0, f, 4 + n4);
+    check_tcp(e, 108, f, 4 + n4, 4); /* loop: network order */
+
+    size_t n6 = ip6(f + 4, 6, L4, L4_LEN);
+    const char *fams[] = {"\x18\x00\x00\x00", "\x1c\x00\x00\x00", "\x1e\x00\x00\x00"};
+    for (int i = 0; i < 3; i++) {
+        memcpy(f, fams[i], 4);
+        check_tcp(e, 0, f, 4 + n6, 6);
+    }
+    memcpy(f, "\x00\x00\x00\x18", 4);
+    check_tcp(e, 108, f, 4 + n6, 6);
+    cut_everywhere(108, f, 4 + n6);
+    memcpy(f, "\x07\x00\x00\x00", 4); /* some other family */
+    pkt_t o;
+    CHECK_EQ_INT(layers_decode(e, 1, 0, f, (uint32_t)(4 + n6), (uint32_t)(4 + n6), &o), 0);
+    CHECK_EQ_INT(e->stats.non_ip, 1);
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    free_eng(e);
+}
+
+TEST(pppoe_mpls) {
+    eng_t *e = mk_eng();
+    uint8_t ip[200], in[220], f[300];
+    size_t n = ip4(ip, 6, 1, 0, L4, L4_LEN);
+    in[0] = 0x11; in[1] = 0;
+    be16(in + 2, 0x1234);
+    be16(in + 4, (unsigned)(n + 2));
+    be16(in + 6, 0x0021);
+    memcpy(in + 8, ip, n);
+    size_t fn = eth(f, 0x8864, in, n + 8);
+    check_tcp(e, 1, f, fn, 4);
+    cut_everywhere(1, f, fn);
+
+    n = ip6(ip, 6, L4, L4_LEN);
+    memcpy(in, "\x00\x01\x00\x40\x00\x02\x01\x40", 8); /* two labels, the second bottom */
+    memcpy(in + 8, ip, n);
+    fn = eth(f, 0x8847, in, n + 8);
+    check_tcp(e, 1, f, fn, 6);
+    cut_everywhere(1, f, fn);
+    free_eng(e);
+}
+
+TEST(unknown_link) {
+    eng_t *e = mk_eng();
+    uint8_t f[40] = {0};
+    pkt_t o;
+    CHECK_EQ_INT(layers_decode(e, 1, 9999, f, 40, 40, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "unsupported_link_type"), 1);
+    CHECK_EQ_INT(layers_decode(e, 1, 1, NULL, 0, 0, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "truncated_header"), 1);
+    free_eng(e);
+}
+
+/* ---- IPv4 ------------------------------------------------------------------------ */
+
+TEST(ipv4_options_and_errors) {
+    eng_t *e = mk_eng();
+    uint8_t b[200];
+    /* 8 bytes of options */
+    memset(b, 0, 28);
+    b[0] = 0x47;
+    be16(b + 2, (unsigned)(28 + L4_LEN));
+    b[9] = 17;
+    memcpy(b + 12, A4, 4);
+    memcpy(b + 16, B4, 4);
+    memset(b + 20, 1, 8); /* NOPs */
+    memcpy(b + 28, L4, L4_LEN);
+    pkt_t o;
+    CHECK_EQ_INT(layers_decode(e, 1, 12, b, (uint32_t)(28 + L4_LEN), (uint32_t)(28 + L4_LEN), &o), 1);
+    CHECK_EQ_INT(o.proto, 17);
+    CHECK_MEM(o.l4, o.l4_len, L4, L4_LEN);
+    cut_everywhere(12, b, 28 + L4_LEN);
+
+    size_t n = ip4(b, 6, 1, 0, L4, L4_LEN);
+    b[0] = 0x44; /* IHL 4 */
+    CHECK_EQ_INT(layers_decode(e, 1, 12, b, (uint32_t)n, (uint32_t)n, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "bad_ip_header_length"), 1);
+    b[0] = 0x45;
+    be16(b + 2, 10); /* total length < header */
+    CHECK_EQ_INT(layers_decode(e, 1, 12, b, (uint32_t)n, (uint32_t)n, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "bad_ip_length"), 1);
+    be16(b + 2, (unsigned)n + 10); /* longer than a frame that was not cut */
+    CHECK_EQ_INT(layers_decode(e, 1, 12, b, (uint32_t)n, (uint32_t)n, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "bad_ip_length"), 2);
+    CHECK_EQ_INT(e->stats.ip_errors, 3);
+    /* the same, cut by the snaplen: goes on, truncated */
+    CHECK_EQ_INT(layers_decode(e, 1, 12, b, (uint32_t)n, (uint32_t)n + 10, &o), 1);
+    CHECK_EQ_INT(o.l4_len, L4_LEN);
+    CHECK_EQ_INT(o.l4_wire, L4_LEN + 10);
+    CHECK_EQ_INT(weird_n(e, "truncated_packet"), 1);
+    CHECK_EQ_INT(e->stats.truncated, 1);
+    /* total length 0 (segmentation offload) */
+    be16(b + 2, 0);
+    CHECK_EQ_INT(layers_decode(e, 1, 12, b, (uint32_t)n, (uint32_t)n, &o), 1);
+    CHECK_MEM(o.l4, o.l4_len, L4, L4_LEN);
+    CHECK_EQ_INT(weird_n(e, "ip_total_length_zero"), 1);
+    free_eng(e);
+}
+
+/* ---- IPv6 ------------------------------------------------------------------------ */
+
+TEST(ipv6_ext_headers) {
+    eng_t *e = mk_eng();
+    uint8_t pl[200], b[300];
+    /* hop-by-hop (8 bytes) -> destination options (16 bytes) -> TCP */
+    memset(pl, 0, 24);
+    pl[0] = 60; pl[1] = 0; pl[2] = 1; pl[3] = 4; /* PadN */
+    pl[8] = 6; pl[9] = 1; pl[10] = 1; pl[11] = 12;
+    memcpy(pl + 24, L4, L4_LEN);
+    size_t n = ip6(b, 0, pl, 24 + L4_LEN);
+    pkt_t o;
+    CHECK_EQ_INT(layers_decode(e, 1, 229, b, (uint32_t)n, (uint32_t)n, &o), 1);
+    CHECK_EQ_INT(o.proto, 6);
+    CHECK_MEM(o.l4, o.l4_len, L4, L4_LEN);
+    CHECK_EQ_INT(o.l4_wire, L4_LEN);
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    cut_everywhere(229, b, n);
+
+    /* routing + AH (len 4 -> 24 bytes) -> UDP */
+    memset(pl, 0, 32);
+    pl[0] = 51; pl[1] = 0; pl[2] = 0; pl[3] = 0;
+    pl[8] = 17; pl[9] = 4;
+    memcpy(pl + 32, L4, L4_LEN);
+    n = ip6(b, 43, pl, 32 + L4_LEN);
+    CHECK_EQ_INT(layers_decode(e, 1, 229, b, (uint32_t)n, (uint32_t)n, &o), 1);
+    CHECK_EQ_INT(o.proto, 17);
+    CHECK_MEM(o.l4, o.l4_len, L4, L4_LEN);
+
+    /* ESP ends the walk */
+    pl[0] = 50;
+    n = ip6(b, 43, pl, 32 + L4_LEN);
+    CHECK_EQ_INT(layers_decode(e, 1, 229, b, (uint32_t)n, (uint32_t)n, &o), 1);
+    CHECK_EQ_INT(o.proto, 50);
+    CHECK_EQ_INT(o.l4_len, 32 + L4_LEN - 8);
+    /* no next header with an empty payload */
+    n = ip6(b, 59, pl, 0);
+    CHECK_EQ_INT(layers_decode(e, 1, 229, b, (uint32_t)n, (uint32_t)n, &o), 1);
+    CHECK_EQ_INT(o.proto, 59);
+    CHECK_EQ_INT(o.l4_len, 0);
+    CHECK_EQ_INT(e->stats.weirds, 0);
+
+    /* jumbogram */
+    n = ip6(b, 0, pl, 0);
+    CHECK_EQ_INT(layers_decode(e, 1, 229, b, 60, 60, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "ipv6_jumbogram"), 1);
+    /* an extension header longer than the payload */
+    memset(pl, 0, 16);
+    pl[0] = 6; pl[1] = 5;
+    n = ip6(b, 60, pl, 16);
+    CHECK_EQ_INT(layers_decode(e, 1, 229, b, (uint32_t)n, (uint32_t)n, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "bad_ipv6_ext_header"), 1);
+    /* a long chain */
+    memset(pl, 0, 160);
+    for (int i = 0; i < 20; i++) pl[i * 8] = 60;
+    n = ip6(b, 60, pl, 160);
+    CHECK_EQ_INT(layers_decode(e, 1, 229, b, (uint32_t)n, (uint32_t)n, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "too_many_ipv6_ext_headers"), 1);
+    CHECK_EQ_INT(e->stats.ip_errors, 3);
+    free_eng(e);
+}
+
+/* ---- fragments ------------------------------------------------------------------- */
+
+static uint8_t DG[3000]; /* a datagram's transport bytes */
+
+static void fill_dg(void) {
+    for (size_t i = 0; i < sizeof DG; i++) DG[i] = (uint8_t)(i * 7 + i / 251);
+}
+
+/* offer an IPv4 fragment of DG[off, off+len) */
+static int frag4(eng_t *e, int64_t ts, uint16_t id, uint32_t off, uint32_t len, int mf, pkt_t *o) {
+    uint8_t b[1600];
+    size_t n = ip4(b, 17, id, (uint16_t)((mf ? 0x2000 : 0) | off / 8), DG + off, len);
+    return layers_decode(e, ts, 12, b, (uint32_t)n, (uint32_t)n, o);
+}
+
+static void check_dg(const pkt_t *o, uint32_t len) {
+    CHECK_EQ_INT(o->family, 4);
+    CHECK_EQ_INT(o->proto, 17);
+    CHECK_EQ_INT(o->fragmented, 1);
+    CHECK_MEM(o->src, 4, A4, 4);
+    CHECK_MEM(o->dst, 4, B4, 4);
+    CHECK_MEM(o->l4, o->l4_len, DG, len);
+    CHECK_EQ_INT(o->l4_wire, len);
+}
+
+TEST(frag4_in_order_and_reversed) {
+    fill_dg();
+    eng_t *e = mk_eng();
+    pkt_t o;
+    CHECK_EQ_INT(frag4(e, 1, 7, 0, 1480, 1, &o), 0);
+    CHECK(e->stats.frag_buffered > 0);
+    CHECK_EQ_INT(frag4(e, 2, 7, 1480, 1480, 1, &o), 0);
+    CHECK_EQ_INT(frag4(e, 3, 7, 2960, 40, 0, &o), 1);
+    check_dg(&o, 3000);
+    CHECK_EQ_INT(e->stats.frags, 3);
+    CHECK_EQ_INT(e->stats.frags_reassembled, 1);
+    CHECK_EQ_INT(e->stats.frag_buffered, 0);
+
+    CHECK_EQ_INT(frag4(e, 4, 8, 2960, 40, 0, &o), 0);
+    CHECK_EQ_INT(frag4(e, 5, 8, 1480, 1480, 1, &o), 0);
+    CHECK_EQ_INT(frag4(e, 6, 8, 0, 1480, 1, &o), 1);
+    check_dg(&o, 3000);
+
+    /* middle first, tiny first fragment (8 bytes: half a TCP header) */
+    CHECK_EQ_INT(frag4(e, 7, 9, 8, 1000, 1, &o), 0);
+    CHECK_EQ_INT(frag4(e, 7, 9, 1008, 992, 0, &o), 0);
+    CHECK_EQ_INT(frag4(e, 7, 9, 0, 8, 1, &o), 1);
+    check_dg(&o, 2000);
+    CHECK_EQ_INT(e->stats.frags_reassembled, 3);
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    CHECK_EQ_INT(e->stats.frag_buffered, 0);
+
+    /* interleaved datagrams with different ids */
+    CHECK_EQ_INT(frag4(e, 8, 10, 0, 16, 1, &o), 0);
+    CHECK_EQ_INT(frag4(e, 8, 11, 16, 16, 0, &o), 0);
+    CHECK_EQ_INT(frag4(e, 8, 11, 0, 16, 1, &o), 1);
+    check_dg(&o, 32);
+    CHECK_EQ_INT(frag4(e, 8, 10, 16, 8, 0, &o), 1);
+    check_dg(&o, 24);
+    free_eng(e);
+}
+
+TEST(frag4_overlap) {
+    fill_dg();
+    eng_t *e = mk_eng();
+    pkt_t o;
+    /* the same bytes again over a part */
+    CHECK_EQ_INT(frag4(e, 1, 1, 0, 64, 1, &o), 0);
+    CHECK_EQ_INT(frag4(e, 1, 1, 32, 64, 1, &o), 0);
+    CHECK_EQ_INT(e->stats.frags_overlapping, 1);
+    CHECK_EQ_INT(weird_n(e, "fragment_overlap"), 1);
+    CHECK_EQ_INT(frag4(e, 1, 1, 96, 100, 0, &o), 1);
+    check_dg(&o, 196);
+
+    /* different bytes: the first ones are kept */
+    CHECK_EQ_INT(frag4(e, 2, 2, 0, 64, 1, &o), 0);
+    uint8_t b[200], alt[64];
+    memset(alt, 0xaa, sizeof alt);
+    size_t n = ip4(b, 17, 2, 0x2000 | 32 / 8, alt, 64); /* bytes 32..96, differing */
+    CHECK_EQ_INT(layers_decode(e, 2, 12, b, (uint32_t)n, (uint32_t)n, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "fragment_overlap_conflict"), 1);
+    CHECK_EQ_INT(e->stats.frags_overlapping, 2);
+    CHECK_EQ_INT(frag4(e, 2, 2, 96, 8, 0, &o), 1);
+    CHECK_EQ_INT(o.l4_len, 104);
+    CHECK_MEM(o.l4, 64, DG, 64);            /* first wins */
+    CHECK_MEM(o.l4 + 64, 32, alt + 32, 32); /* the new part fills the hole */
+    CHECK_MEM(o.l4 + 96, 8, DG + 96, 8);
+
+    /* a fragment that spans two held ranges and the hole between */
+    CHECK_EQ_INT(frag4(e, 3, 3, 0, 16, 1, &o), 0);
+    CHECK_EQ_INT(frag4(e, 3, 3, 32, 16, 1, &o), 0);
+    CHECK_EQ_INT(frag4(e, 3, 3, 8, 48, 1, &o), 0);
+    CHECK_EQ_INT(frag4(e, 3, 3, 56, 8, 0, &o), 1);
+    check_dg(&o, 64);
+    CHECK_EQ_INT(e->stats.frags_overlapping, 3);
+    free_eng(e);
+}
+
+TEST(frag4_duplicate_and_errors) {
+    fill_dg();
+    eng_t *e = mk_eng();
+    pkt_t o;
+    CHECK_EQ_INT(frag4(e, 1, 1, 0, 800, 1, &o), 0);
+    CHECK_EQ_INT(frag4(e, 1, 1, 0, 800, 1, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "fragment_overlap"), 1);
+    CHECK_EQ_INT(frag4(e, 1, 1, 800, 200, 0, &o), 1);
+    check_dg(&o, 1000);
+    /* the last fragment again after completion: a new set that never completes */
+    CHECK_EQ_INT(frag4(e, 1, 1, 800, 200, 0, &o), 0);
+
+    /* not a fragment: offset 0, MF 0 */
+    CHECK_EQ_INT(frag4(e, 1, 2, 0, 100, 0, &o), 1);
+    CHECK_EQ_INT(o.fragmented, 0);
+    CHECK_MEM(o.l4, o.l4_len, DG, 100);
+
+    /* a fragment with more to follow, not a multiple of 8 */
+    CHECK_EQ_INT(frag4(e, 1, 3, 0, 100, 1, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "bad_fragment_size"), 1);
+    /* past 65535 bytes */
+    uint8_t b[100];
+    size_t n = ip4(b, 17, 4, 0x1fff, DG, 16);
+    CHECK_EQ_INT(layers_decode(e, 1, 12, b, (uint32_t)n, (uint32_t)n, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "fragment_too_large"), 1);
+    /* two different ends */
+    CHECK_EQ_INT(frag4(e, 1, 5, 80, 16, 0, &o), 0);
+    CHECK_EQ_INT(frag4(e, 1, 5, 80, 24, 0, &o), 0);
+    CHECK_EQ_INT(frag4(e, 1, 5, 96, 16, 1, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "fragment_inconsistency"), 2);
+    CHECK_EQ_INT(frag4(e, 1, 5, 0, 80, 1, &o), 1);
+    check_dg(&o, 96);
+    CHECK_EQ_INT(e->stats.ip_errors, 4);
+    /* a fragment cut by the snaplen cannot be used */
+    n = ip4(b, 17, 6, 0x2000, DG, 64);
+    CHECK_EQ_INT(layers_decode(e, 1, 12, b, 60, (uint32_t)n, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "truncated_packet"), 1);
+    /* too many fragments for one set */
+    int r = 0;
+    for (int i = 0; i < 300; i++) r |= frag4(e, 1, 7, 0, 8, 1, &o);
+    CHECK_EQ_INT(r, 0);
+    CHECK_EQ_INT(weird_n(e, "too_many_fragments"), 1);
+    /* many holes */
+    for (int i = 0; i < 100; i++) r |= frag4(e, 1, 8, (uint32_t)i * 16, 8, 1, &o);
+    CHECK_EQ_INT(r, 0);
+    CHECK_EQ_INT(weird_n(e, "too_many_fragments"), 2);
+    free_eng(e);
+}
+
+TEST(frag4_timeout) {
+    fill_dg();
+    eng_t *e = mk_eng();
+    pkt_t o;
+    CHECK_EQ_INT(frag4(e, 1 * NS, 1, 0, 800, 1, &o), 0);
+    CHECK_EQ_INT(frag4(e, 20 * NS, 2, 0, 800, 1, &o), 0);
+    frag_expire(e, 30 * NS);
+    CHECK_EQ_INT(e->stats.frags_timed_out, 0);
+    frag_expire(e, 32 * NS);
+    CHECK_EQ_INT(e->stats.frags_timed_out, 1);
+    CHECK_EQ_INT(weird_n(e, "frag_timeout"), 1);
+    CHECK(strstr(last_detail, "10.0.0.1") != NULL);
+    /* the rest of id 1 comes too late; id 2 still completes */
+    CHECK_EQ_INT(frag4(e, 33 * NS, 1, 800, 200, 0, &o), 0);
+    CHECK_EQ_INT(frag4(e, 33 * NS, 2, 800, 200, 0, &o), 1);
+    check_dg(&o, 1000);
+    /* expiry also happens when fragments arrive */
+    CHECK_EQ_INT(frag4(e, 100 * NS, 3, 0, 8, 1, &o), 0);
+    CHECK_EQ_INT(e->stats.frags_timed_out, 2);
+    frag_expire(e, 200 * NS);
+    CHECK_EQ_INT(e->stats.frags_timed_out, 3);
+    CHECK_EQ_INT(e->stats.frag_buffered, 0);
+    free_eng(e);
+}
+
+TEST(frag4_buffer_cap) {
+    fill_dg();
+    eng_t *e = mk_eng();
+    e->cfg.max_frag_bytes = 6000;
+    pkt_t o;
+    CHECK_EQ_INT(frag4(e, 1, 1, 0, 1480, 1, &o), 0);
+    CHECK(e->stats.frag_buffered <= 6000);
+    CHECK_EQ_INT(frag4(e, 2, 2, 0, 1480, 1, &o), 0);
+    CHECK(e->stats.frag_buffered <= 6000);
+    CHECK_EQ_INT(frag4(e, 3, 2, 1480, 1480, 1, &o), 0); /* grows id 2: id 1 goes */
+    CHECK(e->stats.frag_buffered <= 6000);
+    CHECK_EQ_INT(weird_n(e, "frag_buffer_full"), 1);
+    CHECK_EQ_INT(frag4(e, 4, 2, 2960, 40, 0, &o), 1);
+    check_dg(&o, 3000);
+    CHECK_EQ_INT(frag4(e, 5, 1, 1480, 1480, 0, &o), 0); /* id 1 lost its first part */
+    CHECK(e->stats.frag_buffered <= 6000);
+    /* a datagram bigger than the cap on its own */
+    e->cfg.max_frag_bytes = 2000;
+    CHECK_EQ_INT(frag4(e, 6, 3, 0, 1480, 1, &o), 0);
+    CHECK_EQ_INT(frag4(e, 6, 3, 1480, 1480, 0, &o), 0);
+    CHECK(e->stats.frag_buffered <= 2000);
+    CHECK(weird_n(e, "frag_buffer_full") >= 2);
+    free_eng(e);
+}
+
+/* IPv6: fragment header after a hop-by-hop header; the fragmentable part
+ * starts with destination options */
+static int frag6(eng_t *e, uint32_t id, const uint8_t *part, uint32_t off, uint32_t len, int m,
+                 uint8_t nh, pkt_t *o) {
+    uint8_t pl[1700], b[1800];
+    memset(pl, 0, 16);
+    pl[0] = 44; /* hop-by-hop, then the fragment header */
+    pl[8] = nh;
+    be16(pl + 10, off | (m ? 1 : 0));
+    pl[12] = (uint8_t)(id >> 24); pl[13] = (uint8_t)(id >> 16);
+    pl[14] = (uint8_t)(id >> 8); pl[15] = (uint8_t)id;
+    memcpy(pl + 16, part + off, len);
+    size_t n = ip6(b, 0, pl, 16 + len);
+    return layers_decode(e, 1, 229, b, (uint32_t)n, (uint32_t)n, o);
+}
+
+TEST(ipv6_fragments) {
+    fill_dg();
+    eng_t *e = mk_eng();
+    pkt_t o;
+    CHECK_EQ_INT(frag6(e, 0x12345678, DG, 0, 1024, 1, 17, &o), 0);
+    CHECK_EQ_INT(frag6(e, 0x12345678, DG, 1024, 976, 0, 17, &o), 1);
+    CHECK_EQ_INT(o.family, 6);
+    CHECK_EQ_INT(o.proto, 17);
+    CHECK_EQ_INT(o.fragmented, 1);
+    CHECK_MEM(o.src, 16, A6, 16);
+    CHECK_MEM(o.dst, 16, B6, 16);
+    CHECK_MEM(o.l4, o.l4_len, DG, 2000);
+
+    /* reversed, with destination options inside the fragmentable part */
+    uint8_t part[200];
+    memset(part, 0, 8);
+    part[0] = 6; /* destination options -> TCP */
+    memcpy(part + 8, L4, L4_LEN);
+    uint32_t plen = 8 + (uint32_t)L4_LEN;
+    CHECK_EQ_INT(frag6(e, 9, part, 16, plen - 16, 0, 60, &o), 0);
+    CHECK_EQ_INT(frag6(e, 9, part, 0, 16, 1, 60, &o), 1);
+    CHECK_EQ_INT(o.proto, 6);
+    CHECK_MEM(o.l4, o.l4_len, L4, L4_LEN);
+    CHECK_EQ_INT(o.l4_wire, L4_LEN);
+    CHECK_EQ_INT(e->stats.frags_reassembled, 2);
+    CHECK_EQ_INT(e->stats.weirds, 0);
+
+    /* an atomic fragment (offset 0, M 0) is a whole datagram */
+    CHECK_EQ_INT(frag6(e, 10, DG, 0, 100, 0, 17, &o), 1);
+    CHECK_EQ_INT(o.fragmented, 0);
+    CHECK_MEM(o.l4, o.l4_len, DG, 100);
+
+    /* overlap with a conflict */
+    uint8_t other[64];
+    memset(other, 0x55, sizeof other);
+    CHECK_EQ_INT(frag6(e, 11, DG, 0, 32, 1, 17, &o), 0);
+    CHECK_EQ_INT(frag6(e, 11, other, 16, 32, 0, 17, &o), 1);
+    CHECK_EQ_INT(weird_n(e, "fragment_overlap_conflict"), 1);
+    CHECK_EQ_INT(o.l4_len, 48);
+    CHECK_MEM(o.l4, 32, DG, 32);
+    CHECK_MEM(o.l4 + 32, 16, other + 32, 16);
+    CHECK_EQ_INT(frag6(e, 12, DG, 0, 32, 1, 17, &o), 0);
+
+    /* a fragment header inside the reassembled datagram */
+    memset(part, 0, 16);
+    part[0] = 17;
+    be16(part + 2, 8 | 1);
+    CHECK_EQ_INT(frag6(e, 13, part, 8, 8, 0, 44, &o), 0);
+    CHECK_EQ_INT(frag6(e, 13, part, 0, 8, 1, 44, &o), 0);
+    CHECK_EQ_INT(weird_n(e, "ipv6_nested_fragment"), 1);
+
+    /* every cut of a first fragment */
+    uint8_t pl[100], b[200];
+    memset(pl, 0, 8);
+    pl[0] = 17;
+    be16(pl + 2, 1);
+    memcpy(pl + 8, DG, 64);
+    size_t n = ip6(b, 44, pl, 72);
+    for (size_t cap = 0; cap < n; cap++) {
+        eng_t *e2 = mk_eng();
+        uint8_t *copy = malloc(cap ? cap : 1);
+        memcpy(copy, b, cap);
+        CHECK_EQ_INT(layers_decode(e2, 1, 229, copy, (uint32_t)cap, (uint32_t)n, &o), 0);
+        CHECK_EQ_INT(e2->stats.weirds, 1);
+        CHECK_EQ_INT(e2->stats.truncated, 1);
+        free(copy);
+        free_eng(e2);
+    }
+    free_eng(e);
+}
+
+int main(void) {
+    verbose = getenv("VERBOSE") != NULL;
+    RUN(ethernet_ipv4);
+    RUN(ethernet_padding);
+    RUN(vlan_single);
+    RUN(vlan_qinq);
+    RUN(vlan_too_deep);
+    RUN(non_ip_silent);
+    RUN(sll_and_sll2);
+    RUN(raw_ip);
+    RUN(null_and_loop);
+    RUN(pppoe_mpls);
+    RUN(unknown_link);
+    RUN(ipv4_options_and_errors);
+    RUN(ipv6_ext_headers);
+    RUN(frag4_in_order_and_reversed);
+    RUN(frag4_overlap);
+    RUN(frag4_duplicate_and_errors);
+    RUN(frag4_timeout);
+    RUN(frag4_buffer_cap);
+    RUN(ipv6_fragments);
+    return check_report("layers");
+}
