@@ -214,12 +214,7 @@ void flow_flip(flow_t *f) {
     tcp_half_t h = f->tcp[0];
     f->tcp[0] = f->tcp[1];
     f->tcp[1] = h;
-    /* reassembly state is only swapped before any byte was delivered */
-    reasm_dir_t r0 = f->rd[0], r1 = f->rd[1];
-    f->rd[0] = r1;
-    f->rd[1] = r0;
-    f->rd[0].dir = ENG_ORIG;
-    f->rd[1].dir = ENG_RESP;
+    reasm_dir_swap(&f->eng->reasm, &f->rd[0], &f->rd[1]);
     f->flipped = !f->flipped;
 }
 

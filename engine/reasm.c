@@ -1,0 +1,428 @@
+/* reasm.c - TCP reassembly of one direction (contract: reasm.h).
+ *
+ * State of a direction: `next`, the offset of the next byte to deliver, and a
+ * sorted list of disjoint buffered ranges, all starting above `next`.
+ *
+ *  - A segment at `next` is delivered straight from the caller's buffer up to
+ *    the first buffered range (no copy, no allocation); whatever of it lies
+ *    past that goes through the out-of-order path and the ranges that became
+ *    contiguous are delivered from the buffer.
+ *  - A segment above `next` fills the holes of the list (one allocation per
+ *    hole filled); the bytes it shares with buffered ranges are compared
+ *    (overlap event per range touched, conflict when they differ) and, with
+ *    REASM_LAST, replace them.
+ *  - Bytes below `next` are retransmissions: overlap event, conflict 0.
+ *  - Past a limit (max_ooo or REASM_MAX_RANGES per direction, max_total for
+ *    the ctx, oldest buffering direction first) the hole before the first
+ *    range is a gap, and the ranges that became contiguous are delivered.
+ *  - reasm_ack turns holes below the peer's ack into gaps; reasm_flush turns
+ *    every hole (up to the FIN, if seen) into gaps.
+ *
+ * Offsets are 64-bit: seq unwraps relative to `next`, so a segment is placed
+ * within +-2 GiB of `next` (the TCP window is far smaller).
+ *
+ * Counters: `segments` counts segments carrying payload; `in_order` those
+ * starting at `next`, `out_of_order` those buffered (or dropped as already
+ * buffered), `retransmitted` those entirely below `next`.
+ *
+ * The sink callbacks run from inside these functions: they must not free or
+ * flush the direction being processed (defer that to after the call); with
+ * max_total, they may be called for another direction of the ctx.
+ */
+#include "reasm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct reasm_seg {
+    reasm_seg_t *next;  /* NULL at the tail */
+    reasm_seg_t *prev;  /* the head's prev is the tail */
+    uint64_t off;
+    uint32_t len;
+    uint8_t data[];
+};
+
+/* A direction keeps at most this many buffered ranges: bounds the per-range
+ * memory overhead and the cost of a list walk whatever the segment sizes. */
+#define REASM_MAX_RANGES 4096
+/* larger segments do not exist in TCP; cut longer ones (offsets stay sane) */
+#define REASM_MAX_SEG (1u << 30)
+/* an ack (or FIN) this far or farther ahead of `next` is bogus */
+#define REASM_MAX_ACK_AHEAD (1u << 30)
+
+static inline uint64_t end_of(const reasm_seg_t *s) { return s->off + s->len; }
+static inline uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* ---- the ctx's list of directions holding buffered bytes ----------------- */
+
+static int is_linked(const reasm_ctx_t *c, const reasm_dir_t *d) {
+    return d->older || d->newer || c->oldest == d;
+}
+
+static void link_newest(reasm_ctx_t *c, reasm_dir_t *d) {
+    d->newer = NULL;
+    d->older = c->newest;
+    if (c->newest) c->newest->newer = d;
+    else c->oldest = d;
+    c->newest = d;
+}
+
+static void unlink_dir(reasm_ctx_t *c, reasm_dir_t *d) {
+    if (d->older) d->older->newer = d->newer;
+    else if (c->oldest == d) c->oldest = d->newer;
+    if (d->newer) d->newer->older = d->older;
+    else if (c->newest == d) c->newest = d->older;
+    d->older = d->newer = NULL;
+}
+
+/* ---- buffered ranges ----------------------------------------------------- */
+
+static void account(reasm_ctx_t *c, reasm_dir_t *d, uint32_t len, int add) {
+    if (add) {
+        if (d->ooo_bytes == 0) link_newest(c, d);
+        d->ooo_bytes += len;
+        d->nsegs++;
+        c->buffered += len;
+        if (c->buffered > c->buffered_peak) c->buffered_peak = c->buffered;
+    } else {
+        d->ooo_bytes -= len;
+        d->nsegs--;
+        c->buffered -= len;
+        if (d->ooo_bytes == 0) unlink_dir(c, d);
+    }
+}
+
+/* insert n before `at` (NULL: at the tail) */
+static void seg_insert(reasm_dir_t *d, reasm_seg_t *at, reasm_seg_t *n) {
+    if (!d->segs) {
+        n->next = NULL;
+        n->prev = n;
+        d->segs = n;
+    } else if (!at) {
+        reasm_seg_t *t = d->segs->prev;
+        t->next = n;
+        n->prev = t;
+        n->next = NULL;
+        d->segs->prev = n;
+    } else {
+        n->next = at;
+        n->prev = at->prev;
+        if (at == d->segs) d->segs = n;
+        else at->prev->next = n;
+        at->prev = n;
+    }
+}
+
+static void seg_remove(reasm_dir_t *d, reasm_seg_t *s) {
+    if (s == d->segs) {
+        d->segs = s->next;
+        if (d->segs) d->segs->prev = s->prev;
+    } else {
+        s->prev->next = s->next;
+        if (s->next) s->next->prev = s->prev;
+        else d->segs->prev = s->prev;
+    }
+}
+
+static void seg_drop(reasm_ctx_t *c, reasm_dir_t *d, reasm_seg_t *s) {
+    seg_remove(d, s);
+    account(c, d, s->len, 0);
+    free(s);
+}
+
+/* a new range [off, off+len) holding p, before `at` */
+static void seg_new(reasm_ctx_t *c, reasm_dir_t *d, reasm_seg_t *at, uint64_t off,
+                    const uint8_t *p, uint64_t len) {
+    reasm_seg_t *n = malloc(sizeof *n + len);
+    if (!n) return; /* the bytes are lost: a gap at the next ack or flush */
+    n->off = off;
+    n->len = (uint32_t)len;
+    memcpy(n->data, p, len);
+    seg_insert(d, at, n);
+    account(c, d, n->len, 1);
+}
+
+/* ---- sink ---------------------------------------------------------------- */
+
+static void deliver(reasm_ctx_t *c, reasm_dir_t *d, const uint8_t *p, uint64_t len) {
+    if (!len) return;
+    if (c->sink && c->sink->data) c->sink->data(d->sink_ctx, d->dir, d->next, p, len);
+    d->next += len;
+    c->delivered += len;
+}
+
+static void gap_to(reasm_ctx_t *c, reasm_dir_t *d, uint64_t to) {
+    if (to <= d->next) return;
+    uint64_t len = to - d->next;
+    c->gaps++;
+    c->gap_bytes += len;
+    if (c->sink && c->sink->gap) c->sink->gap(d->sink_ctx, d->dir, d->next, len);
+    d->next = to;
+}
+
+static void overlap(reasm_ctx_t *c, reasm_dir_t *d, uint64_t off, uint64_t len, int conflict) {
+    c->overlaps++;
+    if (conflict) c->conflicts++;
+    if (c->sink && c->sink->overlap) c->sink->overlap(d->sink_ctx, d->dir, off, len, conflict);
+}
+
+/* deliver the buffered ranges that start at (or below) next */
+static void deliver_contig(reasm_ctx_t *c, reasm_dir_t *d) {
+    reasm_seg_t *s;
+    while ((s = d->segs) && s->off <= d->next) {
+        if (end_of(s) > d->next) deliver(c, d, s->data + (d->next - s->off), end_of(s) - d->next);
+        seg_drop(c, d, s);
+    }
+}
+
+/* the held zero-window probe byte (always at next) */
+static void release_probe(reasm_ctx_t *c, reasm_dir_t *d) {
+    if (!d->has_probe) return;
+    d->has_probe = 0;
+    if (d->probe_off == d->next) deliver(c, d, &d->probe_byte, 1);
+}
+
+/* the hole before the first buffered range becomes a gap */
+static void skip_hole(reasm_ctx_t *c, reasm_dir_t *d) {
+    release_probe(c, d);
+    if (!d->segs) return;
+    gap_to(c, d, d->segs->off);
+    deliver_contig(c, d);
+}
+
+static void enforce_limits(reasm_ctx_t *c, reasm_dir_t *d) {
+    uint64_t max_ooo = min64(c->max_ooo, (uint64_t)1 << 31);
+    while (d->segs && (d->ooo_bytes > max_ooo || d->nsegs > REASM_MAX_RANGES)) skip_hole(c, d);
+    while (c->buffered > c->max_total && c->oldest) skip_hole(c, c->oldest);
+}
+
+/* [off, off+len), off > next: fill the holes of the list, compare the rest */
+static void ooo_insert(reasm_ctx_t *c, reasm_dir_t *d, uint64_t off, const uint8_t *p,
+                       uint64_t len) {
+    uint64_t cur = off, e = off + len;
+    reasm_seg_t *s = d->segs;
+    if (s && end_of(s->prev) <= off) s = NULL; /* past the tail: the usual case */
+    while (s && end_of(s) <= cur) s = s->next;
+    while (cur < e) {
+        if (!s || s->off >= e) {
+            seg_new(c, d, s, cur, p + (cur - off), e - cur);
+            break;
+        }
+        if (cur < s->off) {
+            seg_new(c, d, s, cur, p + (cur - off), s->off - cur);
+            cur = s->off;
+        }
+        uint64_t oe = min64(e, end_of(s));
+        uint8_t *old = s->data + (cur - s->off);
+        const uint8_t *nw = p + (cur - off);
+        int conflict = memcmp(old, nw, oe - cur) != 0;
+        overlap(c, d, cur, oe - cur, conflict);
+        if (conflict && c->overlap_policy == REASM_LAST) memcpy(old, nw, oe - cur);
+        cur = oe;
+        s = s->next;
+    }
+}
+
+/* the FIN's offset is known: bytes buffered past it are dropped */
+static void note_fin(reasm_ctx_t *c, reasm_dir_t *d, int64_t fin) {
+    if (d->has_fin || fin < 0 || (uint64_t)fin < d->next) return;
+    if ((uint64_t)fin - d->next >= REASM_MAX_ACK_AHEAD) return; /* bogus */
+    d->has_fin = 1;
+    d->fin_off = (uint64_t)fin;
+    int dropped = 0;
+    while (d->segs && d->segs->prev->off >= d->fin_off) {
+        seg_drop(c, d, d->segs->prev);
+        dropped = 1;
+    }
+    if (d->segs && end_of(d->segs->prev) > d->fin_off) {
+        reasm_seg_t *t = d->segs->prev;
+        uint32_t cut = (uint32_t)(end_of(t) - d->fin_off);
+        t->len -= cut;
+        d->ooo_bytes -= cut;
+        c->buffered -= cut;
+        dropped = 1;
+    }
+    if (d->has_probe && d->probe_off >= d->fin_off) d->has_probe = 0;
+    if (dropped) c->after_fin++;
+}
+
+/* ---- API ----------------------------------------------------------------- */
+
+void reasm_ctx_init(reasm_ctx_t *c, const reasm_sink_t *sink) {
+    memset(c, 0, sizeof *c);
+    c->sink = sink;
+    c->max_ooo = 1 << 20;
+    c->max_total = 256u << 20;
+    c->overlap_policy = REASM_FIRST;
+}
+
+void reasm_dir_init(reasm_dir_t *d, void *sink_ctx, int dir) {
+    memset(d, 0, sizeof *d);
+    d->sink_ctx = sink_ctx;
+    d->dir = (uint8_t)dir;
+}
+
+void reasm_syn(reasm_ctx_t *c, reasm_dir_t *d, uint32_t isn) {
+    if (d->started) return;
+    d->base_seq = isn + 1;
+    d->started = 1;
+}
+
+void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *p, size_t len,
+                   int flags) {
+    if (!p) len = 0;
+    if (len > REASM_MAX_SEG) len = REASM_MAX_SEG;
+    if (flags & REASM_SYN) {
+        if (!d->started) {
+            d->base_seq = seq + 1;
+            d->started = 1;
+        }
+        seq++;
+    }
+    if (!d->started) {
+        d->base_seq = seq;
+        d->started = 1;
+    }
+    if (len) c->segments++;
+    if (d->closed) {
+        if (len) c->after_fin++;
+        return;
+    }
+    uint32_t next_seq = d->base_seq + (uint32_t)d->next;
+    if (len <= 1 && seq == next_seq - 1 && !(flags & (REASM_SYN | REASM_FIN | REASM_RST))) {
+        c->keepalives++;
+        return;
+    }
+    int64_t off = (int64_t)d->next + (int32_t)(seq - next_seq);
+    int64_t end = off + (int64_t)len;
+    if (flags & REASM_FIN) note_fin(c, d, end);
+    if (flags & REASM_RST) d->closed = 1; /* after this segment's bytes */
+    if (!len) return;
+
+    if (end <= 0) { /* wholly before the stream's first byte */
+        c->retransmitted++;
+        return;
+    }
+    if (off < 0) {
+        p += -off;
+        off = 0;
+    }
+    uint64_t o = (uint64_t)off, e = (uint64_t)end;
+    if (d->has_fin && e > d->fin_off) {
+        c->after_fin++;
+        if (o >= d->fin_off) return;
+        e = d->fin_off;
+    }
+    if (e <= d->next) {
+        c->retransmitted++;
+        overlap(c, d, o, e - o, 0);
+        return;
+    }
+    if ((flags & REASM_PEER_WIN0) && e - o == 1 && o == d->next && !(flags & REASM_FIN)) {
+        /* a zero-window probe: held back until acked, sent again or flushed */
+        c->probes++;
+        if (!d->has_probe) {
+            d->has_probe = 1;
+            d->probe_off = o;
+            d->probe_byte = p[0];
+        } else if (p[0] != d->probe_byte) {
+            overlap(c, d, o, 1, 1);
+            if (c->overlap_policy == REASM_LAST) d->probe_byte = p[0];
+        }
+        return;
+    }
+    if (o < d->next) { /* starts with bytes already delivered */
+        overlap(c, d, o, d->next - o, 0);
+        p += d->next - o;
+        o = d->next;
+    }
+    if (o > d->next) {
+        c->out_of_order++;
+        ooo_insert(c, d, o, p, e - o);
+        enforce_limits(c, d);
+        return;
+    }
+
+    /* in order */
+    c->in_order++;
+    if (d->has_probe) {
+        d->has_probe = 0;
+        if (p[0] != d->probe_byte) {
+            overlap(c, d, o, 1, 1);
+            if (c->overlap_policy == REASM_FIRST) {
+                deliver(c, d, &d->probe_byte, 1);
+                p++;
+                o++;
+            }
+        }
+    }
+    uint64_t n = e - o;
+    if (d->segs && d->segs->off - o < n) n = d->segs->off - o;
+    deliver(c, d, p, n);
+    if (o + n < e) ooo_insert(c, d, o + n, p + n, e - o - n);
+    deliver_contig(c, d);
+}
+
+void reasm_ack(reasm_ctx_t *c, reasm_dir_t *d, uint32_t ack) {
+    if (!d->started || d->closed) return;
+    int32_t ahead = (int32_t)(ack - (d->base_seq + (uint32_t)d->next));
+    if (ahead <= 0 || (uint32_t)ahead >= REASM_MAX_ACK_AHEAD) return;
+    uint64_t a = d->next + (uint64_t)ahead;
+    if (d->has_fin && a > d->fin_off) a = d->fin_off; /* the FIN's own sequence number */
+    release_probe(c, d);
+    while (d->next < a) {
+        gap_to(c, d, d->segs ? min64(d->segs->off, a) : a);
+        deliver_contig(c, d);
+    }
+}
+
+void reasm_flush(reasm_ctx_t *c, reasm_dir_t *d) {
+    release_probe(c, d);
+    while (d->segs) skip_hole(c, d);
+    if (d->has_fin) {
+        gap_to(c, d, d->fin_off);
+        d->closed = 1;
+    }
+}
+
+void reasm_dir_free(reasm_ctx_t *c, reasm_dir_t *d) {
+    while (d->segs) seg_drop(c, d, d->segs);
+    if (is_linked(c, d)) unlink_dir(c, d);
+    d->has_probe = 0;
+    d->closed = 1;
+}
+
+static reasm_dir_t *sub_dir(reasm_dir_t *x, reasm_dir_t *a, reasm_dir_t *b) {
+    return x == a ? b : x == b ? a : x;
+}
+
+void reasm_dir_swap(reasm_ctx_t *c, reasm_dir_t *a, reasm_dir_t *b) {
+    if (a == b) return;
+    /* b takes a's place in the list and a takes b's: their contents swap */
+    reasm_dir_t *nb[4] = {a->older, a->newer, b->older, b->newer};
+    reasm_dir_t *ao = sub_dir(a->older, a, b), *an = sub_dir(a->newer, a, b);
+    reasm_dir_t *bo = sub_dir(b->older, a, b), *bn = sub_dir(b->newer, a, b);
+    for (int i = 0; i < 4; i++) {
+        reasm_dir_t *x = nb[i];
+        int seen = 0;
+        for (int j = 0; j < i; j++) seen |= nb[j] == x;
+        if (!x || x == a || x == b || seen) continue;
+        x->older = sub_dir(x->older, a, b);
+        x->newer = sub_dir(x->newer, a, b);
+    }
+    c->oldest = sub_dir(c->oldest, a, b);
+    c->newest = sub_dir(c->newest, a, b);
+    reasm_dir_t sa = *a;
+    void *actx = a->sink_ctx, *bctx = b->sink_ctx;
+    uint8_t adir = a->dir, bdir = b->dir;
+    *a = *b;
+    *b = sa;
+    a->sink_ctx = actx;
+    a->dir = adir;
+    a->older = bo;
+    a->newer = bn;
+    b->sink_ctx = bctx;
+    b->dir = bdir;
+    b->older = ao;
+    b->newer = an;
+}
