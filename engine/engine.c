@@ -14,6 +14,7 @@
 
 #include "bytes.h"
 #include "decoder.h"
+#include "files.h"
 #include "internal.h"
 
 eng_t *eng_new(void) {
@@ -186,6 +187,7 @@ void eng_free(eng_t *e) {
     if (e->started && !e->finished) eng_finish(e);
     flow_table_free(e);
     frag_free(e->frags);
+    files_free(e);
     for (int k = 0; k < ENG_EV_COUNT; k++) free(e->subs[k].v);
     for (int i = 0; i < e->nweirds; i++) free(e->weirds[i].name);
     free(e->weirds);

@@ -31,5 +31,7 @@ void eng_file_end(eng_t *e, eng_file_t *fl);
 const char *eng_file_fuid(const eng_file_t *fl);
 /* the sniffed MIME type once known (after the first bytes), or NULL */
 const char *eng_file_mime(const eng_file_t *fl);
+/* release the instance's libmagic handle; eng_free() calls it */
+void files_free(eng_t *e);
 
 #endif

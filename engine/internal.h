@@ -122,6 +122,8 @@ struct eng {
     struct weird_count *weirds;
     int nweirds, capweirds;
     flow_t *cur_flow;               /* flow whose packet is being processed */
+    uint64_t next_file_id;          /* files.c: counter behind the fuids */
+    void *magic;                    /* files.c: libmagic handle (magic_t), opened lazily */
 };
 
 /* ---- event helpers (bus.c) ---------------------------------------------- */

@@ -1,0 +1,294 @@
+/* files.c - the files framework (files.h): fuids, file.begin / file.data /
+ * file.done, MIME sniffing with libmagic, md5/sha1/sha256 with nettle.
+ *
+ * Costs are paid only for what is subscribed:
+ *   - nobody listens to any file event: eng_file_begin returns NULL, nothing
+ *     is allocated, every other call is a no-op;
+ *   - file.begin subscribed: the first SNIFF_MAX bytes are buffered (copied
+ *     only when they arrive in pieces) and given to libmagic, then file.begin
+ *     fires, followed by file.data for the buffered bytes; later bytes stream
+ *     through file.data without a copy;
+ *   - file.begin not subscribed: no buffering, no sniffing (mime is NULL);
+ *   - file.done subscribed: the three digests are computed incrementally.
+ *
+ * Gaps: file.data offsets are positions within the file, so after a gap of
+ * n bytes the next offset jumps by n. size (seen_bytes) counts the bytes
+ * delivered, missing_bytes the bytes lost. The digests are still reported
+ * for a file with missing bytes: they are then digests of the bytes seen, not
+ * of the file, and missing_bytes > 0 says so. A gap before the sniff buffer
+ * is full ends the buffering: libmagic sees the contiguous prefix only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <magic.h>
+#include <nettle/md5.h>
+#include <nettle/sha1.h>
+#include <nettle/sha2.h>
+
+#include "files.h"
+#include "internal.h"
+
+#define SNIFF_MAX 4096        /* libmagic never sees more than this */
+#define MIME_MAX 96           /* longest MIME type kept */
+#define SOURCE_MAX 16
+#define FILENAME_MAX_LEN 4096 /* longer names given by a protocol are cut */
+
+/* marks e->magic after magic_open/magic_load failed: do not retry per file */
+static char magic_failed_;
+#define MAGIC_FAILED ((void *)&magic_failed_)
+
+struct eng_file {
+    eng_flow_t *flow;
+    uint8_t begun;            /* file.begin fired (or was skipped) */
+    uint8_t sniff;            /* file.begin wanted: buffer and sniff */
+    uint8_t hash;             /* file.done wanted: digests */
+    uint8_t has_mime;
+    char fuid[20];
+    char source[SOURCE_MAX];
+    char mime[MIME_MAX];
+    char *filename;           /* NULL when none */
+    size_t filename_len;
+    uint64_t pos;             /* file position of the next byte (data + gaps) */
+    uint64_t seen;            /* bytes delivered */
+    uint64_t missing;         /* bytes in gaps */
+    struct md5_ctx md5;
+    struct sha1_ctx sha1;
+    struct sha256_ctx sha256;
+    size_t buflen;
+    uint8_t *buf;             /* SNIFF_MAX bytes while sniffing, else NULL */
+};
+
+static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+static inline uint64_t mix(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+/* "F" and 17 base-62 digits derived from (seed, counter), never the clock;
+ * a different stream from the flows' "C" uids */
+static void make_fuid(char *out, uint64_t seed, uint64_t n) {
+    uint64_t a = mix(seed ^ 0x46494c4553ULL) + n * 0x9e3779b97f4a7c15ULL;
+    a = mix(a);
+    uint64_t b = mix(a ^ (n << 7) ^ 0x2545f4914f6cdd1dULL);
+    out[0] = 'F';
+    for (int i = 1; i <= 17; i++) {
+        uint64_t *w = i <= 10 ? &a : &b;
+        out[i] = b62[*w % 62];
+        *w /= 62;
+    }
+    out[18] = 0;
+}
+
+static int any_file_subscriber(const eng_t *e) {
+    return eng_wants(e, ENG_EV_FILE_BEGIN) || eng_wants(e, ENG_EV_FILE_DATA) ||
+           eng_wants(e, ENG_EV_FILE_DONE);
+}
+
+static magic_t get_magic(eng_t *e) {
+    if (e->magic == MAGIC_FAILED) return NULL;
+    if (e->magic) return (magic_t)e->magic;
+    /* no decompression: libmagic would otherwise inflate (or, in some
+     * builds, run external programs on) untrusted bytes */
+    magic_t m = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR | MAGIC_NO_CHECK_COMPRESS);
+    if (!m) {
+        e->magic = MAGIC_FAILED;
+        return NULL;
+    }
+    if (magic_load(m, NULL) != 0) {
+        magic_close(m);
+        e->magic = MAGIC_FAILED;
+        return NULL;
+    }
+    size_t bytes_max = SNIFF_MAX;
+    magic_setparam(m, MAGIC_PARAM_BYTES_MAX, &bytes_max);
+    e->magic = m;
+    return m;
+}
+
+void files_free(eng_t *e) {
+    if (!e) return;
+    if (e->magic && e->magic != MAGIC_FAILED) magic_close((magic_t)e->magic);
+    e->magic = NULL;
+}
+
+static void sniff(eng_t *e, eng_file_t *fl, const uint8_t *p, size_t n) {
+    if (n == 0) return; /* an empty file has no type */
+    if (n > SNIFF_MAX) n = SNIFF_MAX;
+    magic_t m = get_magic(e);
+    if (!m) return;
+    const char *t = magic_buffer(m, p, n);
+    if (!t || !*t) return;
+    size_t len = strlen(t);
+    if (len >= MIME_MAX) return;
+    memcpy(fl->mime, t, len + 1);
+    fl->has_mime = 1;
+}
+
+static void fire_data(eng_t *e, eng_file_t *fl, const uint8_t *p, size_t n, uint64_t off) {
+    if (n == 0 || !eng_wants(e, ENG_EV_FILE_DATA)) return;
+    eng_event_t ev;
+    ev_init(&ev, ENG_EV_FILE_DATA, fl->flow);
+    ev_set(&ev, ENG_F_FILE_DATA_fuid, ev_str(fl->fuid, 18, ENG_NO_OFFSET));
+    ev_set(&ev, ENG_F_FILE_DATA_data, ev_str(p, n, off));
+    ev_set(&ev, ENG_F_FILE_DATA_offset, ev_int((int64_t)off));
+    eng_fire(e, &ev);
+}
+
+static void fire_begin(eng_t *e, eng_file_t *fl) {
+    if (!eng_wants(e, ENG_EV_FILE_BEGIN)) return;
+    eng_event_t ev;
+    ev_init(&ev, ENG_EV_FILE_BEGIN, fl->flow);
+    ev_set(&ev, ENG_F_FILE_BEGIN_fuid, ev_str(fl->fuid, 18, ENG_NO_OFFSET));
+    ev_set(&ev, ENG_F_FILE_BEGIN_source, ev_cstr(fl->source));
+    if (fl->filename)
+        ev_set(&ev, ENG_F_FILE_BEGIN_filename, ev_str(fl->filename, fl->filename_len, ENG_NO_OFFSET));
+    if (fl->has_mime) ev_set(&ev, ENG_F_FILE_BEGIN_mime_type, ev_cstr(fl->mime));
+    eng_fire(e, &ev);
+}
+
+/* end the sniffing phase: sniff what is buffered (or `head`, the first bytes
+ * of a chunk when nothing was buffered), fire file.begin, then file.data for
+ * the buffered bytes */
+static void start(eng_t *e, eng_file_t *fl, const uint8_t *head, size_t headlen) {
+    if (fl->begun) return;
+    fl->begun = 1;
+    if (fl->sniff) {
+        if (fl->buflen) sniff(e, fl, fl->buf, fl->buflen);
+        else if (head) sniff(e, fl, head, headlen);
+    }
+    fire_begin(e, fl);
+    if (fl->buflen) fire_data(e, fl, fl->buf, fl->buflen, 0);
+    free(fl->buf);
+    fl->buf = NULL;
+    fl->buflen = 0;
+}
+
+eng_file_t *eng_file_begin(eng_t *e, eng_flow_t *f, const char *source, const char *filename,
+                           size_t filename_len) {
+    if (!e || !any_file_subscriber(e)) return NULL;
+    eng_file_t *fl = calloc(1, sizeof *fl);
+    if (!fl) return NULL;
+    fl->flow = f;
+    fl->sniff = eng_wants(e, ENG_EV_FILE_BEGIN) ? 1 : 0;
+    fl->hash = eng_wants(e, ENG_EV_FILE_DONE) ? 1 : 0;
+    make_fuid(fl->fuid, e->cfg.seed, ++e->next_file_id);
+    if (source) {
+        size_t n = strnlen(source, SOURCE_MAX - 1);
+        memcpy(fl->source, source, n);
+        fl->source[n] = 0;
+    }
+    if (filename) {
+        if (filename_len > FILENAME_MAX_LEN) filename_len = FILENAME_MAX_LEN;
+        fl->filename = malloc(filename_len + 1);
+        if (fl->filename) {
+            memcpy(fl->filename, filename, filename_len);
+            fl->filename[filename_len] = 0;
+            fl->filename_len = filename_len;
+        }
+    }
+    if (fl->hash) {
+        md5_init(&fl->md5);
+        sha1_init(&fl->sha1);
+        sha256_init(&fl->sha256);
+    }
+    if (!fl->sniff) fl->begun = 1; /* nothing to sniff for: stream from the start */
+    return fl;
+}
+
+void eng_file_data(eng_t *e, eng_file_t *fl, const uint8_t *p, size_t n) {
+    if (!fl || !p || n == 0) return;
+    if (fl->hash) {
+        md5_update(&fl->md5, n, p);
+        sha1_update(&fl->sha1, n, p);
+        sha256_update(&fl->sha256, n, p);
+    }
+    uint64_t off = fl->pos;
+    fl->seen += n;
+    fl->pos += n;
+    if (!fl->begun) {
+        if (fl->buflen == 0 && n >= SNIFF_MAX) {
+            /* the first chunk holds enough: sniff it in place, no copy */
+            start(e, fl, p, n);
+        } else {
+            if (!fl->buf) {
+                fl->buf = malloc(SNIFF_MAX);
+                if (!fl->buf) { /* no memory: give up sniffing, stream on */
+                    start(e, fl, NULL, 0);
+                    fire_data(e, fl, p, n, off);
+                    return;
+                }
+            }
+            size_t k = SNIFF_MAX - fl->buflen;
+            if (k > n) k = n;
+            memcpy(fl->buf + fl->buflen, p, k);
+            fl->buflen += k;
+            if (fl->buflen < SNIFF_MAX) return;
+            start(e, fl, NULL, 0);
+            p += k;
+            n -= k;
+            off += k;
+        }
+    }
+    fire_data(e, fl, p, n, off);
+}
+
+void eng_file_gap(eng_t *e, eng_file_t *fl, uint64_t n) {
+    if (!fl || n == 0) return;
+    if (!fl->begun) start(e, fl, NULL, 0);
+    fl->pos += n;
+    fl->missing += n;
+}
+
+static void hex(char *out, const uint8_t *d, size_t n) {
+    static const char hx[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hx[d[i] >> 4];
+        out[2 * i + 1] = hx[d[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+void eng_file_end(eng_t *e, eng_file_t *fl) {
+    if (!fl) return;
+    if (!fl->begun) start(e, fl, NULL, 0);
+    if (fl->hash && eng_wants(e, ENG_EV_FILE_DONE)) {
+        uint8_t d[SHA256_DIGEST_SIZE];
+        char h5[2 * MD5_DIGEST_SIZE + 1], h1[2 * SHA1_DIGEST_SIZE + 1], h256[2 * SHA256_DIGEST_SIZE + 1];
+        md5_digest(&fl->md5, MD5_DIGEST_SIZE, d);
+        hex(h5, d, MD5_DIGEST_SIZE);
+        sha1_digest(&fl->sha1, SHA1_DIGEST_SIZE, d);
+        hex(h1, d, SHA1_DIGEST_SIZE);
+        sha256_digest(&fl->sha256, SHA256_DIGEST_SIZE, d);
+        hex(h256, d, SHA256_DIGEST_SIZE);
+        eng_event_t ev;
+        ev_init(&ev, ENG_EV_FILE_DONE, fl->flow);
+        ev_set(&ev, ENG_F_FILE_DONE_fuid, ev_str(fl->fuid, 18, ENG_NO_OFFSET));
+        ev_set(&ev, ENG_F_FILE_DONE_size, ev_int((int64_t)fl->seen));
+        ev_set(&ev, ENG_F_FILE_DONE_md5, ev_str(h5, 2 * MD5_DIGEST_SIZE, ENG_NO_OFFSET));
+        ev_set(&ev, ENG_F_FILE_DONE_sha1, ev_str(h1, 2 * SHA1_DIGEST_SIZE, ENG_NO_OFFSET));
+        ev_set(&ev, ENG_F_FILE_DONE_sha256, ev_str(h256, 2 * SHA256_DIGEST_SIZE, ENG_NO_OFFSET));
+        ev_set(&ev, ENG_F_FILE_DONE_missing_bytes, ev_int((int64_t)fl->missing));
+        eng_fire(e, &ev);
+    } else if (eng_wants(e, ENG_EV_FILE_DONE)) {
+        /* file.done was subscribed after the file began: no digests */
+        eng_event_t ev;
+        ev_init(&ev, ENG_EV_FILE_DONE, fl->flow);
+        ev_set(&ev, ENG_F_FILE_DONE_fuid, ev_str(fl->fuid, 18, ENG_NO_OFFSET));
+        ev_set(&ev, ENG_F_FILE_DONE_size, ev_int((int64_t)fl->seen));
+        ev_set(&ev, ENG_F_FILE_DONE_missing_bytes, ev_int((int64_t)fl->missing));
+        eng_fire(e, &ev);
+    }
+    free(fl->buf);
+    free(fl->filename);
+    free(fl);
+}
+
+const char *eng_file_fuid(const eng_file_t *fl) { return fl ? fl->fuid : NULL; }
+
+const char *eng_file_mime(const eng_file_t *fl) { return fl && fl->has_mime ? fl->mime : NULL; }

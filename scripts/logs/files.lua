@@ -1,0 +1,68 @@
+-- logs/files.lua - the files stream: one record per file (Zeek's files.log),
+-- written at file.done. ts is the network time at file.begin (when the file's
+-- first bytes were seen, as in Zeek); uid and id.* are those of the flow that
+-- carried the file, when there is one. md5, sha1 and sha256 are digests of the
+-- bytes seen: when missing_bytes > 0 they are not the digests of the file.
+local engine = require "engine"
+
+engine.log_columns("files", {
+  "fuid", "source", "mime_type", "filename", "seen_bytes", "missing_bytes",
+  "md5", "sha1", "sha256",
+})
+
+-- records of files that began and are not done yet (each file ends exactly
+-- once, so this holds only the files open right now)
+local open, seq = {}, 0
+
+local function flow_ids(r, flow)
+  if flow then
+    r.uid = flow.uid
+    r["id.orig_h"] = flow.orig_h
+    r["id.orig_p"] = flow.orig_p
+    r["id.resp_h"] = flow.resp_h
+    r["id.resp_p"] = flow.resp_p
+  end
+  return r
+end
+
+engine.on("file.begin", function(flow, ev)
+  seq = seq + 1
+  open[ev.fuid] = flow_ids({
+    _seq = seq,
+    ts = engine.now(),
+    fuid = ev.fuid,
+    source = ev.source,
+    mime_type = ev.mime_type,
+    filename = ev.filename,
+  }, flow)
+end)
+
+engine.on("file.done", function(flow, ev)
+  local fuid = ev.fuid
+  local r = open[fuid]
+  if r then
+    open[fuid] = nil
+    r._seq = nil
+  else
+    r = flow_ids({ ts = engine.now(), fuid = fuid }, flow)
+  end
+  r.seen_bytes = ev.size
+  r.missing_bytes = ev.missing_bytes
+  r.md5 = ev.md5
+  r.sha1 = ev.sha1
+  r.sha256 = ev.sha256
+  engine.log("files", r)
+end)
+
+-- files still open at the end of input (a decoder should have ended them):
+-- logged without sizes or digests rather than lost
+engine.on("engine.done", function()
+  local left = {}
+  for fuid, r in pairs(open) do left[#left + 1] = r end
+  table.sort(left, function(a, b) return a._seq < b._seq end)
+  for _, r in ipairs(left) do
+    r._seq = nil
+    engine.log("files", r)
+  end
+  open = {}
+end)
