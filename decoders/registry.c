@@ -1,21 +1,39 @@
-/* registry.c - the decoders the engine knows, in one table.
- * A decoder is added here with its descriptor (decoder.h). */
+/* registry.c - the decoders the engine knows, in one table, in the order
+ * their content probes run. A decoder is added here with its descriptor
+ * (decoder.h). References are weak so that the core links and runs while a
+ * decoder is being written; an absent one is simply not in the list. */
 #include <string.h>
 
 #include "decoder.h"
 
-static const eng_decoder_t *const decoders[] = {
-    NULL /* end */
-};
+#define DECODER(name) extern const eng_decoder_t name __attribute__((weak));
+DECODER(eng_decoder_http)
+DECODER(eng_decoder_smtp)
+DECODER(eng_decoder_pop3)
+DECODER(eng_decoder_imap)
 
-int eng_decoder_count(void) { return (int)(sizeof decoders / sizeof decoders[0]) - 1; }
+static const eng_decoder_t *const table[] = {
+    &eng_decoder_http,
+    &eng_decoder_smtp,
+    &eng_decoder_pop3,
+    &eng_decoder_imap,
+};
+#define NTABLE ((int)(sizeof table / sizeof table[0]))
+
+int eng_decoder_count(void) {
+    int n = 0;
+    for (int i = 0; i < NTABLE; i++) n += table[i] != NULL;
+    return n;
+}
 
 const eng_decoder_t *eng_decoder_at(int i) {
-    return i >= 0 && i < eng_decoder_count() ? decoders[i] : NULL;
+    for (int k = 0; k < NTABLE; k++)
+        if (table[k] && i-- == 0) return table[k];
+    return NULL;
 }
 
 const eng_decoder_t *eng_decoder_find(const char *name) {
-    for (int i = 0; name && i < eng_decoder_count(); i++)
-        if (!strcmp(decoders[i]->name, name)) return decoders[i];
+    for (int k = 0; name && k < NTABLE; k++)
+        if (table[k] && !strcmp(table[k]->name, name)) return table[k];
     return NULL;
 }

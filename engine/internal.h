@@ -136,6 +136,7 @@ static inline void ev_init(eng_event_t *ev, int kind, eng_flow_t *f) {
     ev->flow = f;
 }
 static inline void ev_set(eng_event_t *ev, int i, eng_value_t v) {
+    if (i < 0 || i >= ENG_MAX_FIELDS) return;
     ev->f[i] = v;
     if (ev->nfields <= i) {
         for (int k = ev->nfields; k < i; k++) ev->f[k].type = ENG_T_NIL;
