@@ -138,10 +138,9 @@ static inline void ev_init(eng_event_t *ev, int kind, eng_flow_t *f) {
 static inline void ev_set(eng_event_t *ev, int i, eng_value_t v) {
     if (i < 0 || i >= ENG_MAX_FIELDS) return;
     ev->f[i] = v;
-    if (ev->nfields <= i) {
-        for (int k = ev->nfields; k < i; k++) ev->f[k].type = ENG_T_NIL;
-        ev->nfields = i + 1;
-    }
+    if (ev->nfields < 0) ev->nfields = 0;
+    while (ev->nfields < i) ev->f[ev->nfields++].type = ENG_T_NIL; /* fields skipped: absent */
+    if (ev->nfields == i) ev->nfields = i + 1;
 }
 static inline eng_value_t ev_str(const void *p, size_t len, uint64_t off) {
     eng_value_t v;
