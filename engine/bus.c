@@ -117,6 +117,8 @@ static uint64_t mono_ns(void) {
 
 void eng_fire(eng_t *e, eng_event_t *ev) {
     int kind = ev->kind;
+    /* a skipped flow gets no more payload events; it still ends */
+    if (ev->flow && ev->flow->skipped && kind != ENG_EV_FLOW_END && kind != ENG_EV_WEIRD) return;
     eng_subs_t *s = &e->subs[kind];
     e->stats.events_fired[kind]++;
     uint64_t t0 = e->timing ? mono_ns() : 0;

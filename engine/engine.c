@@ -131,10 +131,14 @@ static void udp_input(eng_t *e, pkt_t *p) {
             eng_fire(e, &ev);
         }
         if (!f->dec && !f->detect_done && !f->pub.ended) detect(e, f, dir, data, plen, 1);
-        if (f->dec && f->dec->datagram && !f->pub.ended)
+        if (f->dec && f->dec->datagram && !f->pub.ended) {
+            e->busy++;
             f->dec->datagram(e, &f->pub, f->dec_state, dir, data, plen);
+            e->busy--;
+        }
     }
     e->cur_flow = NULL;
+    flow_settle(e, f);
 }
 
 static void other_input(eng_t *e, pkt_t *p) {
@@ -242,8 +246,11 @@ void eng_stream_data(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *
         eng_fire(e, &ev);
     }
     if (!f->dec && !f->detect_done && !f->pub.skipped && !f->pub.ended) detect(e, f, dir, p, len, 0);
-    if (f->dec && !f->pub.skipped && f->dec->data)
+    if (f->dec && !f->pub.skipped && f->dec->data) {
+        e->busy++;
         f->dec->data(e, &f->pub, f->dec_state, dir, off, p, len);
+        e->busy--;
+    }
 }
 
 void eng_stream_gap(eng_t *e, flow_t *f, int dir, uint64_t off, uint64_t len) {
@@ -260,7 +267,11 @@ void eng_stream_gap(eng_t *e, flow_t *f, int dir, uint64_t off, uint64_t len) {
         ev_set(&ev, ENG_F_TCP_GAP_len, ev_int((int64_t)len));
         eng_fire(e, &ev);
     }
-    if (f->dec && f->dec->gap) f->dec->gap(e, &f->pub, f->dec_state, dir, off, len);
+    if (f->dec && f->dec->gap) {
+        e->busy++;
+        f->dec->gap(e, &f->pub, f->dec_state, dir, off, len);
+        e->busy--;
+    }
 }
 
 /* ---- flows: the public accessors ----------------------------------------- */
@@ -288,18 +299,47 @@ const char *eng_proto_name(int proto) {
     }
 }
 
+static void release_decoder(eng_t *e, flow_t *f) {
+    if (!f->dec) return;
+    const eng_decoder_t *d = f->dec;
+    f->dec = NULL;
+    e->busy++;
+    if (d->end) d->end(e, &f->pub, f->dec_state);
+    e->busy--;
+    free(f->dec_state);
+    f->dec_state = NULL;
+}
+
+/* Called by handlers, possibly while a decoder or the reassembler is on the
+ * stack for this flow: then only the flag is set (eng_fire drops the flow's
+ * payload events from now on) and buffers are released at flow_settle(). */
 void eng_flow_skip(eng_t *e, eng_flow_t *pf) {
     flow_t *f = FLOW(pf);
     if (pf->skipped) return;
     pf->skipped = 1;
-    if (f->dec) {
-        if (f->dec->end) f->dec->end(e, pf, f->dec_state);
-        free(f->dec_state);
-        f->dec = NULL;
-        f->dec_state = NULL;
+    f->pending_dec = NULL;
+    if (e->busy) {
+        f->teardown = 1;
+        return;
     }
+    release_decoder(e, f);
     reasm_dir_free(&e->reasm, &f->rd[0]);
     reasm_dir_free(&e->reasm, &f->rd[1]);
+}
+
+void flow_settle(eng_t *e, flow_t *f) {
+    if (e->busy || f->pub.ended) return;
+    if (f->teardown) {
+        f->teardown = 0;
+        release_decoder(e, f);
+        reasm_dir_free(&e->reasm, &f->rd[0]);
+        reasm_dir_free(&e->reasm, &f->rd[1]);
+    }
+    if (f->pending_dec) {
+        const eng_decoder_t *d = f->pending_dec;
+        f->pending_dec = NULL;
+        eng_flow_attach(e, &f->pub, d, "script");
+    }
 }
 
 int eng_flow_attach(eng_t *e, eng_flow_t *pf, const eng_decoder_t *d, const char *by) {
@@ -307,12 +347,10 @@ int eng_flow_attach(eng_t *e, eng_flow_t *pf, const eng_decoder_t *d, const char
     if (pf->ended || pf->skipped) return -1;
     void *st = d->state_size ? calloc(1, d->state_size) : NULL;
     if (d->state_size && !st) return -1;
-    if (f->dec) {
-        if (f->dec->end) f->dec->end(e, pf, f->dec_state);
-        free(f->dec_state);
-    }
+    release_decoder(e, f);
     f->dec = d;
     f->dec_state = st;
+    f->detect_done = 1;
     pf->service = d->name;
     if (d->init) d->init(e, pf, st);
     if (eng_wants(e, ENG_EV_FLOW_SERVICE)) {
@@ -325,8 +363,12 @@ int eng_flow_attach(eng_t *e, eng_flow_t *pf, const eng_decoder_t *d, const char
     return 0;
 }
 
-int eng_flow_set_service(eng_t *e, eng_flow_t *f, const char *name) {
+int eng_flow_set_service(eng_t *e, eng_flow_t *pf, const char *name) {
     const eng_decoder_t *d = eng_decoder_find(name);
-    if (!d) return -1;
-    return eng_flow_attach(e, f, d, "script");
+    if (!d || pf->ended || pf->skipped) return -1;
+    if (e->busy) { /* a decoder or the reassembler is running for some flow */
+        FLOW(pf)->pending_dec = d;
+        return 0;
+    }
+    return eng_flow_attach(e, pf, d, "script");
 }

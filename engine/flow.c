@@ -221,9 +221,12 @@ void flow_flip(flow_t *f) {
 void flow_end(eng_t *e, flow_t *f, const char *reason) {
     if (f->pub.proto == 6) tcp_flow_end(e, f);
     if (f->dec) {
-        if (f->dec->end) f->dec->end(e, &f->pub, f->dec_state);
-        free(f->dec_state);
+        const struct eng_decoder *d = f->dec;
         f->dec = NULL;
+        e->busy++;
+        if (d->end) d->end(e, &f->pub, f->dec_state);
+        e->busy--;
+        free(f->dec_state);
         f->dec_state = NULL;
     }
     if (eng_wants(e, ENG_EV_FLOW_END)) {

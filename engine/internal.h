@@ -79,6 +79,8 @@ typedef struct flow {
     const struct eng_decoder *dec;  /* attached decoder, or NULL */
     void *dec_state;
     uint8_t detect_done;            /* content detection decided (or gave up) */
+    uint8_t teardown;               /* skipped while busy: release buffers at the next safe point */
+    const struct eng_decoder *pending_dec; /* set_service while busy: attach at the next safe point */
     uint16_t detect_bytes;          /* bytes offered to the probes so far */
 } flow_t;
 
@@ -122,6 +124,8 @@ struct eng {
     struct weird_count *weirds;
     int nweirds, capweirds;
     flow_t *cur_flow;               /* flow whose packet is being processed */
+    int busy;                       /* inside reassembly delivery or a decoder: flow
+                                       changes from handlers wait for flow_settle() */
     uint64_t next_file_id;          /* files.c: counter behind the fuids */
     void *magic;                    /* files.c: libmagic handle (magic_t), opened lazily */
 };
@@ -180,6 +184,8 @@ void flow_end(eng_t *e, flow_t *f, const char *reason); /* fires flow.end, frees
 void flow_expire(eng_t *e);                   /* end flows idle past their timeout */
 void flow_end_all(eng_t *e, const char *reason);
 void flow_flip(flow_t *f);                    /* swap originator and responder */
+/* apply what handlers asked while the flow was busy (skip, set_service) */
+void flow_settle(eng_t *e, flow_t *f);
 
 /* tcp.c */
 void tcp_input(eng_t *e, pkt_t *p);

@@ -218,6 +218,7 @@ void tcp_input(eng_t *e, pkt_t *p) {
 
     if (!f->pub.skipped) {
         reasm_ctx_t *rc = &e->reasm;
+        e->busy++;
         uint64_t rexmit = rc->retransmitted;
         if (flags & TH_SYN) reasm_syn(rc, &f->rd[dir], seq);
         int rflags = ((flags & TH_SYN) ? REASM_SYN : 0) | ((flags & TH_FIN) ? REASM_FIN : 0) |
@@ -231,6 +232,7 @@ void tcp_input(eng_t *e, pkt_t *p) {
             reasm_flush(rc, &f->rd[0]);
             reasm_flush(rc, &f->rd[1]);
         }
+        e->busy--;
     } else {
         f->pub.bytes[dir] += plen;
     }
@@ -245,10 +247,13 @@ void tcp_input(eng_t *e, pkt_t *p) {
         flow_set_class(e, f, TO_TCP_CLOSED);
     }
     e->cur_flow = NULL;
+    flow_settle(e, f);
 }
 
 void tcp_flow_end(eng_t *e, flow_t *f) {
     if (f->pub.skipped) return;
+    e->busy++;
     reasm_flush(&e->reasm, &f->rd[0]);
     reasm_flush(&e->reasm, &f->rd[1]);
+    e->busy--;
 }
