@@ -58,6 +58,8 @@ typedef struct tcp_half {
     uint8_t synack;      /* a SYN with ACK came from this side */
     uint8_t win0;        /* last advertised window was zero */
     uint32_t n_rexmit, n_zero, n_gap; /* for Zeek's repeated letters at 1, 10, 100... */
+    uint16_t ack_wait;   /* packets seen since the peer acknowledged bytes missing here */
+    uint64_t ack_wait_at; /* stream offset of the hole being waited for */
 } tcp_half_t;
 
 struct eng_decoder;

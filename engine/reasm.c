@@ -363,12 +363,21 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
     deliver_contig(c, d);
 }
 
-void reasm_ack(reasm_ctx_t *c, reasm_dir_t *d, uint32_t ack) {
-    if (!d->started || d->closed) return;
+int reasm_ack(reasm_ctx_t *c, reasm_dir_t *d, uint32_t ack) {
+    if (!d->started || d->closed) return 0;
     int32_t ahead = (int32_t)(ack - (d->base_seq + (uint32_t)d->next));
-    if (ahead <= 0 || (uint32_t)ahead >= REASM_MAX_ACK_AHEAD) return;
-    uint64_t a = d->next + (uint64_t)ahead;
-    if (d->has_fin && a > d->fin_off) a = d->fin_off; /* the FIN's own sequence number */
+    if (ahead > 0 && (uint32_t)ahead < REASM_MAX_ACK_AHEAD) {
+        uint64_t a = d->next + (uint64_t)ahead;
+        if (d->has_fin && a > d->fin_off) a = d->fin_off; /* the FIN's own sequence number */
+        if (a > d->acked) d->acked = a;
+    }
+    return d->acked > d->next;
+}
+
+void reasm_ack_gaps(reasm_ctx_t *c, reasm_dir_t *d) {
+    if (!d->started || d->closed || d->acked <= d->next) return;
+    uint64_t a = d->acked;
+    if (d->has_fin && a > d->fin_off) a = d->fin_off;
     release_probe(c, d);
     while (d->next < a) {
         gap_to(c, d, d->segs ? min64(d->segs->off, a) : a);
@@ -377,6 +386,10 @@ void reasm_ack(reasm_ctx_t *c, reasm_dir_t *d, uint32_t ack) {
 }
 
 void reasm_flush(reasm_ctx_t *c, reasm_dir_t *d) {
+    /* acknowledged bytes never seen; but one byte acknowledged past the data
+     * with no FIN seen is most likely the FIN itself, lost: not a gap */
+    if (!d->has_fin && d->acked == d->next + 1 && !d->segs) d->acked = d->next;
+    reasm_ack_gaps(c, d);
     release_probe(c, d);
     while (d->segs) skip_hole(c, d);
     if (d->has_fin) {

@@ -64,6 +64,7 @@ typedef struct reasm_dir {
     uint64_t next;        /* offset of the next byte to deliver */
     uint64_t fin_off;     /* offset of the FIN, when has_fin */
     uint64_t probe_off;   /* held-back zero-window probe byte offset */
+    uint64_t acked;       /* highest offset the peer acknowledged (0: none) */
     uint32_t base_seq;    /* sequence number of offset 0 */
     uint32_t ooo_bytes;   /* bytes buffered in this direction */
     uint8_t dir;          /* 0 orig, 1 resp: passed to the sink */
@@ -93,9 +94,13 @@ void reasm_syn(reasm_ctx_t *c, reasm_dir_t *d, uint32_t isn);
  * before offset 0 is trimmed. A SYN flag means the payload starts at seq+1. */
 void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *p, size_t len,
                    int flags);
-/* The peer acknowledged everything before `ack` in this direction: holes
- * below it are gaps (the receiver got bytes we did not see). */
-void reasm_ack(reasm_ctx_t *c, reasm_dir_t *d, uint32_t ack);
+/* The peer acknowledged everything before `ack` in this direction. Holes
+ * below it hold bytes the receiver got and we did not see - or bytes the
+ * capture reordered after the ACK. So the ACK is only noted; returns 1 while
+ * acknowledged bytes are missing. The caller waits a little (more packets of
+ * the flow) and then calls reasm_ack_gaps, which declares those holes gaps. */
+int reasm_ack(reasm_ctx_t *c, reasm_dir_t *d, uint32_t ack);
+void reasm_ack_gaps(reasm_ctx_t *c, reasm_dir_t *d);
 /* Declare every hole a gap and deliver everything buffered (FIN/RST with a
  * hole, timeout, end of input). */
 void reasm_flush(reasm_ctx_t *c, reasm_dir_t *d);

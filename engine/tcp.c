@@ -13,6 +13,9 @@
 #include "decoder.h"
 #include "internal.h"
 
+/* packets of a flow to wait before acknowledged-but-unseen bytes become a gap */
+#define ACK_PATIENCE 16
+
 enum { TH_FIN = 0x01, TH_SYN = 0x02, TH_RST = 0x04, TH_PSH = 0x08, TH_ACK = 0x10 };
 
 static void hist_add(flow_t *f, int dir, char c) {
@@ -226,8 +229,29 @@ void tcp_input(eng_t *e, pkt_t *p) {
         if (plen || (flags & (TH_SYN | TH_FIN)))
             reasm_segment(rc, &f->rd[dir], seq, payload, plen, rflags);
         if (rc->retransmitted != rexmit) hist_count(f, dir, 'T', &me->n_rexmit);
-        if ((flags & TH_ACK) && f->rd[!dir].started && !(flags & TH_RST))
-            reasm_ack(rc, &f->rd[!dir], ack);
+        if ((flags & TH_ACK) && f->rd[!dir].started && !(flags & TH_RST) &&
+            reasm_ack(rc, &f->rd[!dir], ack) && !f->tcp[!dir].ack_wait) {
+            f->tcp[!dir].ack_wait = 1;
+            f->tcp[!dir].ack_wait_at = f->rd[!dir].next;
+        }
+        /* Bytes the peer acknowledged but we have not seen: the capture may
+         * deliver them a little later (taps merge directions out of order), so
+         * they become a gap only once their sender has sent ACK_PATIENCE more
+         * packets without them - or when the flow is flushed. */
+        tcp_half_t *h = &f->tcp[dir];
+        reasm_dir_t *rd = &f->rd[dir];
+        if (h->ack_wait) {
+            if (rd->acked <= rd->next) {
+                h->ack_wait = 0;
+            } else if (rd->next != h->ack_wait_at) {
+                h->ack_wait = 1; /* progress: a new hole, wait afresh */
+                h->ack_wait_at = rd->next;
+            } else if (rd->segs && ++h->ack_wait > ACK_PATIENCE) {
+                /* counted only while the sender is past the hole (bytes buffered) */
+                reasm_ack_gaps(rc, rd);
+                h->ack_wait = 0;
+            }
+        }
         if (flags & TH_RST) {
             reasm_flush(rc, &f->rd[0]);
             reasm_flush(rc, &f->rd[1]);

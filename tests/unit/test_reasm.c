@@ -12,6 +12,12 @@
 /* ---- the stream and a PRNG ----------------------------------------------- */
 
 #define SLEN (6u << 20)
+/* the peer's ACK, acted on at once (the engine waits a few packets first) */
+static void ack_now(reasm_ctx_t *c, reasm_dir_t *d, uint32_t ack) {
+    reasm_ack(c, d, ack);
+    reasm_ack_gaps(c, d);
+}
+
 static uint8_t *S; /* a random stream, the bytes every test sends */
 
 static uint64_t rng_s = 88172645463325252ull;
@@ -308,13 +314,13 @@ TEST(wraparound_2_32) {
             uint64_t o = j * seg, n = o + seg > L ? L - o : seg;
             send_s(t, 0, isn, o, n, 0);
         }
-        if (i % 64 == 0) reasm_ack(&t->c, &t->d[0], isn + 1 + (uint32_t)(i * seg)); /* old acks */
+        if (i % 64 == 0) ack_now(&t->c, &t->d[0], isn + 1 + (uint32_t)(i * seg)); /* old acks */
     }
     CHECK_EQ_INT(t->r[0].n, L);
     CHECK(t->r[0].n == L && memcmp(t->r[0].out, S, L) == 0);
     CHECK_EQ_INT(t->r[0].ngap, 0);
     CHECK_EQ_INT(t->r[0].novl, 0);
-    reasm_ack(&t->c, &t->d[0], isn + 1 + (uint32_t)L); /* everything: nothing to do */
+    ack_now(&t->c, &t->d[0], isn + 1 + (uint32_t)L); /* everything: nothing to do */
     CHECK_EQ_INT(t->r[0].ngap, 0);
     t_free(t);
 
@@ -404,7 +410,7 @@ TEST(rst_then_fin) {
     CHECK_EV(t->r[0].gap[0], 100, 100, 0);
     send_s(t, 0, 0, 300, 10, REASM_FIN); /* after the RST: ignored */
     send_s(t, 0, 0, 100, 100, 0);        /* so is the missing segment */
-    reasm_ack(&t->c, &t->d[0], 1 + 400);
+    ack_now(&t->c, &t->d[0], 1 + 400);
     reasm_flush(&t->c, &t->d[0]);
     CHECK_EQ_INT(t->r[0].n, 200);
     CHECK_MEM(t->r[0].out, 100, S, 100);
@@ -490,7 +496,7 @@ TEST(zero_window_probe) {
 
     /* acknowledged: delivered */
     t = probe_setup();
-    reasm_ack(&t->c, &t->d[0], 12);
+    ack_now(&t->c, &t->d[0], 12);
     CHECK_EQ_INT(t->r[0].n, 11);
     CHECK_EQ_INT(t->r[0].out[10], 'X');
     CHECK_EQ_INT(t->r[0].ngap, 0);
@@ -500,7 +506,7 @@ TEST(zero_window_probe) {
 
     /* acknowledged past it: delivered, then a gap */
     t = probe_setup();
-    reasm_ack(&t->c, &t->d[0], 16);
+    ack_now(&t->c, &t->d[0], 16);
     CHECK_EQ_INT(t->r[0].n, 11);
     CHECK_EQ_INT(t->r[0].ngap, 1);
     CHECK_EV(t->r[0].gap[0], 11, 4, 0);
@@ -610,15 +616,15 @@ TEST(ack_past_hole) {
     reasm_syn(&t->c, &t->d[0], isn);
     send_s(t, 0, isn, 0, 100, 0);
     send_s(t, 0, isn, 200, 100, 0);
-    reasm_ack(&t->c, &t->d[0], isn + 1 + 50);          /* old ack */
-    reasm_ack(&t->c, &t->d[0], isn + 1 + 100 + (1u << 30)); /* bogus */
-    reasm_ack(&t->c, &t->d[0], isn + 1 + 100 - (1u << 31)); /* bogus */
+    ack_now(&t->c, &t->d[0], isn + 1 + 50);          /* old ack */
+    ack_now(&t->c, &t->d[0], isn + 1 + 100 + (1u << 30)); /* bogus */
+    ack_now(&t->c, &t->d[0], isn + 1 + 100 - (1u << 31)); /* bogus */
     CHECK_EQ_INT(t->r[0].ngap, 0);
-    reasm_ack(&t->c, &t->d[0], isn + 1 + 150); /* inside the hole */
+    ack_now(&t->c, &t->d[0], isn + 1 + 150); /* inside the hole */
     CHECK_EQ_INT(t->r[0].ngap, 1);
     CHECK_EV(t->r[0].gap[0], 100, 50, 0);
     CHECK_EQ_INT(t->d[0].next, 150);
-    reasm_ack(&t->c, &t->d[0], isn + 1 + 250); /* past it: gap, then the buffered bytes */
+    ack_now(&t->c, &t->d[0], isn + 1 + 250); /* past it: gap, then the buffered bytes */
     CHECK_EQ_INT(t->r[0].ngap, 2);
     CHECK_EV(t->r[0].gap[1], 150, 50, 0);
     CHECK_EQ_INT(t->d[0].next, 300);
@@ -634,7 +640,7 @@ TEST(ack_past_hole) {
     send_s(t, 0, 0, 10, 10, 0);
     send_s(t, 0, 0, 30, 10, 0);
     send_s(t, 0, 0, 50, 0, REASM_FIN);
-    reasm_ack(&t->c, &t->d[0], 1 + 51);
+    ack_now(&t->c, &t->d[0], 1 + 51);
     CHECK_EQ_INT(t->r[0].ngap, 3);
     CHECK_EV(t->r[0].gap[2], 40, 10, 0);
     CHECK_EQ_INT(t->r[0].n, 20);
@@ -650,7 +656,7 @@ TEST(seed_lost_segment_does_not_stall) {
         send_s(t, 0, 1, 0, 100, 0);
         for (int i = 2; i < 10; i++) send_s(t, 0, 1, (uint64_t)i * 100, 100, 0); /* 100..200 lost */
         CHECK_EQ_INT(t->d[0].next, 100);
-        if (how == 0) reasm_ack(&t->c, &t->d[0], 2 + 1000);
+        if (how == 0) ack_now(&t->c, &t->d[0], 2 + 1000);
         else reasm_flush(&t->c, &t->d[0]);
         CHECK_EQ_INT(t->d[0].next, 1000);
         CHECK_EQ_INT(t->r[0].ngap, 1);
@@ -780,7 +786,7 @@ static void random_run(int lossy) {
             if (lossy && rnd() % 10 == 0) continue;
             uint32_t base = isn + (uint32_t)k * 1000 + 1;
             reasm_segment(&t->c, &t->d[k], base + (uint32_t)so[i], S + so[i], sl[i], 0);
-            if (lossy && rnd() % 8 == 0) reasm_ack(&t->c, &t->d[k], base + rnd() % (uint32_t)(L + 1));
+            if (lossy && rnd() % 8 == 0) ack_now(&t->c, &t->d[k], base + rnd() % (uint32_t)(L + 1));
         }
     }
     for (int k = 0; k < 2; k++) {
