@@ -17,6 +17,7 @@
 
 #include "engine.h"
 #include "lua_bridge.h"
+#include "lua_repl.h"
 
 #define MAX_ITEMS 256 /* -s, -e and --set given at most this many times each */
 
@@ -71,15 +72,20 @@ static void help(void) {
           "  -o DIR             write each log stream to DIR/<stream>.log (created if missing)\n"
           "  -j N               worker threads (only 1 in this version)\n"
           "  --set KEY=VALUE    override a configuration value, e.g. --set tcp.overlap=last\n"
-          "  --repl             interactive Lua prompt (not available in this version)\n"
+          "  --repl             interactive Lua prompt after the scripts load; with -r the\n"
+          "                     capture is read by run()/step() (help() lists the helpers)\n"
           "  --stats            print counters to standard error at exit\n"
           "  --list-events      print the event catalogue with fields, then exit\n"
           "  -q                 no progress output\n"
           "  -h, --help         this help\n"
           "  -V, --version      version\n"
+          "\nengine test [BUSTED-OPTION]... [DIR]...\n"
+          "                     run the busted specs in DIR (default spec/) under LuaJIT with\n"
+          "                     require \"engine.testing\" available (docs/testing.md)\n"
           "\nWithout -s or -e the default scripts (scripts/default.lua) run and write the\n"
-          "standard logs (conn, http, dns, ...). Without -o every record goes to standard\n"
-          "output as one JSON object a line, with a \"_path\" field naming its stream.\n"
+          "standard logs (conn, http, dns, ...); --repl starts without them (docs/repl.md).\n"
+          "Without -o every record goes to standard output as one JSON object a line,\n"
+          "with a \"_path\" field naming its stream.\n"
           "\nExit status: 0 success (a capture cut off mid-record is a warning), 1 runtime\n"
           "failure (unreadable capture, script error), 2 usage error.\n",
           stdout);
@@ -342,8 +348,10 @@ static int parse(int argc, char **argv, opts_t *o) {
     if (o->help || o->version || o->list_events) return 0;
     if (o->rfile && o->iface) return usage_error("give -r FILE or -i IFACE, not both");
     if (o->repl) {
-        fprintf(stderr, "engine: --repl is not available in this version\n");
-        return 2;
+        if (o->iface) return usage_error("--repl reads a capture file (-r FILE), not an interface");
+        if (o->rfile && strcmp(o->rfile, "-") == 0)
+            return usage_error("--repl reads its commands from standard input: -r - is not possible");
+        return 0;
     }
     if (!o->rfile && !o->iface) return usage_error("no input: give -r FILE or -i IFACE");
     return 0;
@@ -352,6 +360,8 @@ static int parse(int argc, char **argv, opts_t *o) {
 /* ---- main ------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
+    /* `engine test [BUSTED-ARG]... [DIR]...`: run busted specs (docs/testing.md) */
+    if (argc > 1 && strcmp(argv[1], "test") == 0) return lbr_test_main(argc - 1, argv + 1);
     opts_t o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc;
@@ -405,9 +415,19 @@ int main(int argc, char **argv) {
         return 1;
     }
     int fail = 0;
+    repl_t *rp = NULL;
+    if (o.repl) {
+        err[0] = 0;
+        rp = repl_new(e, lb, o.rfile, o.bpf, err, sizeof err);
+        if (!rp) {
+            fprintf(stderr, "engine: %s\n", err[0] ? err : "cannot start the REPL");
+            fail = 1;
+        }
+    }
     for (int i = 0; i < o.nscripts && !fail; i++) {
         err[0] = 0;
-        if (lbr_load_file(lb, o.scripts[i], err, sizeof err) != 0) {
+        if (rp ? repl_load_script(rp, o.scripts[i], err, sizeof err) != 0
+               : lbr_load_file(lb, o.scripts[i], err, sizeof err) != 0) {
             fprintf(stderr, "engine: %s\n", err[0] ? err : o.scripts[i]);
             fail = 1;
         }
@@ -422,7 +442,7 @@ int main(int argc, char **argv) {
             fail = 1;
         }
     }
-    if (!fail && o.nscripts == 0 && o.nchunks == 0) {
+    if (!fail && o.nscripts == 0 && o.nchunks == 0 && !o.repl) {
         err[0] = 0;
         if (lbr_load_default(lb, err, sizeof err) != 0) {
             fprintf(stderr, "engine: %s\n", err[0] ? err : "cannot load the default scripts");
@@ -430,9 +450,27 @@ int main(int argc, char **argv) {
         }
     }
     if (fail) {
+        repl_free(rp);
         lbr_free(lb);
         eng_free(e);
         return 1;
+    }
+    if (rp) {
+        /* the REPL reads the capture itself (run/step); at the end the
+         * instance is finished like after a normal run */
+        int status = repl_loop(rp);
+        repl_free(rp);
+        eng_finish(e);
+        if (lbr_failed(lb)) {
+            const char *m = lbr_error(lb);
+            fprintf(stderr, "engine: %s\n", m && *m ? m : "a script failed");
+            status = 1;
+        }
+        if (o.stats) print_stats(e);
+        lbr_free(lb);
+        eng_free(e);
+        if (fflush(stdout) != 0 && status == 0) status = 1;
+        return status;
     }
 
     struct sigaction sa;

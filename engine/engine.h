@@ -132,6 +132,26 @@ int eng_read_file_until(eng_t *e, const char *path, const char *bpf, volatile in
 /* Live capture until *stop becomes non-zero. Same return codes (never 2). */
 int eng_read_live(eng_t *e, const char *iface, const char *bpf, volatile int *stop, char *err,
                   size_t errlen);
+/* Incremental reading of a capture file (the REPL's step/run). */
+typedef struct eng_capture eng_capture_t;
+enum { ENG_CAP_MORE = 0, ENG_CAP_EOF, ENG_CAP_CUT, ENG_CAP_ERROR };
+/* open a capture file ("-": standard input) with an optional BPF filter;
+ * NULL with a message in err */
+eng_capture_t *eng_capture_open(const char *path, const char *bpf, char *err, size_t errlen);
+/* Feed up to n packets (n < 0: all) into e, returning early after the
+ * current packet once *stop is non-zero (stop may be NULL). Returns the
+ * packets fed; *state (may be NULL) becomes ENG_CAP_MORE, ENG_CAP_EOF,
+ * ENG_CAP_CUT (cut off mid-record: warning in err) or ENG_CAP_ERROR (message
+ * in err). Calls eng_start, never eng_finish. */
+long long eng_capture_step(eng_t *e, eng_capture_t *c, long long n, volatile int *stop,
+                           int *state, char *err, size_t errlen);
+uint64_t eng_capture_packets(const eng_capture_t *c); /* packets read so far */
+void eng_capture_close(eng_capture_t *c);
+/* Finish e if needed (eng_finish: events fire), then forget its flows,
+ * fragments, counters, weirds and network time, so that the same instance,
+ * with the same subscribers and configuration, reads input from the start. */
+void eng_reset(eng_t *e);
+
 /* optional progress callback for eng_read_file: bytes read, file size (0 if unknown) */
 typedef void (*eng_progress_t)(void *user, uint64_t bytes, uint64_t total, uint64_t packets);
 void eng_set_progress(eng_t *e, eng_progress_t fn, void *user);

@@ -763,6 +763,11 @@ const char *lbr_error(const lbr_t *b) { return b->errmsg ? b->errmsg : ""; }
 
 struct lua_State *lbr_state(lbr_t *b) { return b->L; }
 
+/* ---- REPL support ---- */
+
+/* the Lua state was abandoned by the watchdog's hard stop: never enter it again */
+int lbr_dead(const lbr_t *b) { return b->dead; }
+
 void lbr_free(lbr_t *b) {
     if (!b) return;
     if (b->wd_started > 0) {
@@ -791,4 +796,106 @@ void lbr_free(lbr_t *b) {
     }
     free(b->errmsg);
     free(b);
+}
+
+/* ---- testing support ---- */
+
+/* `engine test [BUSTED-ARG]...` (docs/testing.md): exec busted under luajit
+ * with package paths that find lua/engine/testing.lua and the engine_core.so
+ * built next to this executable. In an ASan build the sanitizer runtime is
+ * preloaded, since luajit itself is not instrumented. */
+static int test_prepend_env(const char *name, const char *value, const char *dflt_tail) {
+    const char *old = getenv(name);
+    size_t n = strlen(value) + (old ? strlen(old) : 0) + 8;
+    char *v = malloc(n);
+    if (!v) return -1;
+    if (old && *old) snprintf(v, n, "%s;%s", value, old);
+    else snprintf(v, n, "%s%s", value, dflt_tail);
+    int rc = setenv(name, v, 1);
+    free(v);
+    return rc;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+/* the path of the ASan runtime this process uses, from /proc/self/maps */
+static int test_asan_runtime(char *out, size_t len) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return -1;
+    char line[PATH_MAX + 128];
+    int found = -1;
+    while (found && fgets(line, sizeof line, f)) {
+        char *p = strchr(line, '/');
+        if (p && strstr(p, "/libasan.so")) {
+            p[strcspn(p, "\n")] = 0;
+            snprintf(out, len, "%s", p);
+            found = 0;
+        }
+    }
+    fclose(f);
+    return found;
+}
+#endif
+
+int lbr_test_main(int argc, char **argv) {
+    lbr_t *probe = calloc(1, sizeof *probe);
+    if (!probe) return 1;
+    if (find_home(probe, NULL)) {
+        fprintf(stderr, "engine test: cannot find lua/engine.lua (set ENGINE_HOME)\n");
+        free(probe);
+        return 1;
+    }
+    char home[PATH_MAX];
+    snprintf(home, sizeof home, "%s", probe->home);
+    free(probe);
+
+    char exe[PATH_MAX], dir[PATH_MAX], mod[PATH_MAX + 32];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        fprintf(stderr, "engine test: cannot find the engine executable's folder\n");
+        return 1;
+    }
+    exe[n] = 0;
+    snprintf(dir, sizeof dir, "%s", exe);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    snprintf(mod, sizeof mod, "%s/engine_core.so", dir);
+    if (!file_exists(mod)) {
+        fprintf(stderr, "engine test: %s not found (build it: make all)\n", mod);
+        return 1;
+    }
+    char lpath[3 * PATH_MAX], cpath[PATH_MAX + 16];
+    snprintf(lpath, sizeof lpath, "%s/lua/?.lua;%s/lua/?/init.lua", home, home);
+    snprintf(cpath, sizeof cpath, "%s/?.so", dir);
+    if (test_prepend_env("LUA_PATH", lpath, ";;") || test_prepend_env("LUA_CPATH", cpath, ";;") ||
+        setenv("ENGINE_HOME", home, 0)) {
+        fprintf(stderr, "engine test: cannot set the environment\n");
+        return 1;
+    }
+#if defined(__SANITIZE_ADDRESS__)
+    char rt[PATH_MAX];
+    if (test_asan_runtime(rt, sizeof rt) == 0) {
+        const char *old = getenv("LD_PRELOAD");
+        char pre[2 * PATH_MAX + 2];
+        snprintf(pre, sizeof pre, "%s%s%s", rt, old && *old ? ":" : "", old ? old : "");
+        setenv("LD_PRELOAD", pre, 1);
+    }
+#endif
+    const char *luajit = getenv("ENGINE_LUAJIT");
+    const char *busted = getenv("ENGINE_BUSTED");
+    if (!luajit || !*luajit) luajit = "luajit";
+    if (!busted || !*busted) busted = "/usr/bin/busted";
+    char **av = calloc((size_t)argc + 4, sizeof *av);
+    if (!av) return 1;
+    int k = 0;
+    av[k++] = (char *)luajit;
+    av[k++] = (char *)busted;
+    av[k++] = "--ignore-lua";
+    for (int i = 1; i < argc; i++) av[k++] = argv[i];
+    av[k] = NULL;
+    fflush(NULL);
+    execvp(luajit, av);
+    fprintf(stderr, "engine test: cannot run %s %s: %s (install luajit and lua-busted)\n", luajit,
+            busted, strerror(errno));
+    free(av);
+    return 1;
 }

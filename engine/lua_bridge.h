@@ -33,4 +33,15 @@ void lbr_free(lbr_t *b);
 /* the Lua state, for the REPL */
 struct lua_State *lbr_state(lbr_t *b);
 
+/* ---- REPL support ---- */
+/* 1 once the watchdog's hard stop abandoned the Lua state (it must not be
+ * entered again: the REPL leaves) */
+int lbr_dead(const lbr_t *b);
+
+/* ---- testing support ---- */
+/* `engine test [BUSTED-ARG]...`: argv[0] is "test"; execs busted under
+ * luajit with LUA_PATH/LUA_CPATH set for engine.testing. Returns only on
+ * failure (exit status 1). */
+int lbr_test_main(int argc, char **argv);
+
 #endif

@@ -78,8 +78,8 @@ run --set tcp.overlap -r "$ONE" $QUIET
 expect usage_set_without_value 2 'KEY=VALUE'
 run -j zero -r "$ONE" $QUIET
 expect usage_bad_jobs 2 '\-j'
-run --repl -r "$ONE"
-expect usage_repl_not_available 2 'repl'
+run --repl -i lo
+expect usage_repl_with_interface 2 'repl'
 
 # ---- help, version, catalogue: exit 0 ------------------------------------------
 run -h

@@ -1,0 +1,188 @@
+#!/bin/sh
+# test_repl.sh - `engine --repl` (docs/repl.md): (a) statements piped on
+# standard input; (b) keystrokes under a pseudo-terminal driven with tmux
+# (completion, history, multi-line input, errors, Ctrl-C, Ctrl-D), skipped
+# when tmux cannot run.
+#   sh tests/e2e/test_repl.sh [build-dir]
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 1
+B=${1:-build}
+ENG="$top/$B/engine"
+case "$B" in /*) ENG="$B/engine" ;; esac
+PCAP=pcaps/http-curl.pcap
+T=$(mktemp -d)
+SOCK="$T/tmux.sock"
+cleanup() {
+    [ -S "$SOCK" ] && tmux -S "$SOCK" kill-server 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+pass=0 fail=0 skip=0
+ok() { pass=$((pass + 1)); echo "PASS $1"; }
+ko() { fail=$((fail + 1)); echo "FAIL $1"; [ -f "$T/show" ] && grep -v '^ *$' "$T/show" | sed 's/^/    /' | tail -25; }
+check() { # name, then a command whose success means PASS
+    name=$1; shift
+    if "$@"; then ok "$name"; else ko "$name"; fi
+}
+
+[ -x "$ENG" ] || { echo "no $ENG"; echo "0 passed, 1 failed"; exit 1; }
+
+# ---- (a) piped standard input --------------------------------------------
+cat >"$T/in" <<'EOF'
+function add(a, b)
+  local s = a + b
+  return s
+end
+add(40, 2)
+{ name = "x", list = { 1, 2, 3 }, nested = { deep = true } }
+error("first failure")
+add(1,
+  1)
+step(5)
+flows()
+c = collect("http.request", 1)
+c[1].method .. " " .. c[1].uri
+s = stream(c[1].uid, "orig")
+s:sub(1, 4) == "GET " and "stream ok" or s
+run()
+#flows({ service = "http" })
+#flows(function(f) return f.orig_bytes > 100 end)
+flow(c[1].uid).events[1].event
+#collect("http.request")
+rewind()
+#collect("http.request", 2)
+undefined_function()
+"still alive"
+EOF
+"$ENG" --repl -r "$PCAP" <"$T/in" >"$T/out" 2>"$T/err"
+rc=$?
+cp "$T/out" "$T/show"; cat "$T/err" >>"$T/show"
+check "piped: exit 0 at end of input" [ $rc -eq 0 ]
+check "piped: multi-line function definition" grep -qx '42' "$T/out"
+check "piped: expression printed as a table" \
+    grep -qx '{ list = { 1, 2, 3 }, name = "x", nested = { deep = true } }' "$T/out"
+check "piped: error message on stderr" grep -q 'first failure' "$T/err"
+check "piped: the line after an error still runs" grep -qx '2' "$T/out"
+check "piped: step(5) reports packets" grep -q '^-- 5 packets read (5 in all)' "$T/out"
+check "piped: flows() lists a flow" grep -Eq '^ +1  C[0-9A-Za-z]+ +tcp +127\.0\.0\.1:[0-9]+ -> 127\.0\.0\.1:8080' "$T/out"
+check "piped: collect returns an http.request" grep -Eqx '"GET /[a-z.]+"' "$T/out"
+check "piped: stream(uid, \"orig\") starts with the request" grep -qx '"stream ok"' "$T/out"
+check "piped: run() reaches the end" grep -q 'end of capture' "$T/out"
+check "piped: flows with a table filter" grep -qx '4' "$T/out"
+check "piped: flow(uid) has its events" grep -qx '"flow.start"' "$T/out"
+check "piped: collect after the end is empty" grep -qx '0' "$T/out"
+check "piped: rewind then collect again" sh -c "grep -q '^-- rewound' '$T/out' && grep -qx '2' '$T/out'"
+check "piped: undefined function is an error" grep -q "attempt to call global 'undefined_function'" "$T/err"
+check "piped: last line still evaluated" grep -qx '"still alive"' "$T/out"
+check "piped: no prompts when not a terminal" sh -c "! grep -q 'engine>' '$T/out'"
+
+# -s scripts and reload()
+cat >"$T/s.lua" <<'EOF'
+count = 0
+engine.on("http.request", function() count = count + 1 end)
+EOF
+printf 'run()\ncount\nrewind()\nreload()\nrun()\ncount\n' >"$T/in2"
+"$ENG" --repl -s "$T/s.lua" -r "$PCAP" <"$T/in2" >"$T/out" 2>"$T/err"
+rc=$?
+cp "$T/out" "$T/show"; cat "$T/err" >>"$T/show"
+check "reload: replaces the script's handler" sh -c \
+    "[ $rc -eq 0 ] && grep -q '^-- reloaded .*s.lua: 1 handler dropped, 1 registered' '$T/out' && [ \$(grep -cx '5' '$T/out') -eq 2 ]"
+
+# usage
+"$ENG" --repl -r - </dev/null >/dev/null 2>"$T/err"
+check "usage: --repl with -r - is exit 2" [ $? -eq 2 ]
+"$ENG" -h >"$T/out"
+check "usage: --help describes --repl" grep -q 'run()/step()' "$T/out"
+echo 'syntax error here' >"$T/bad.lua"
+"$ENG" --repl -s "$T/bad.lua" </dev/null >/dev/null 2>"$T/err"
+check "a -s script that fails to load is exit 1" [ $? -eq 1 ]
+
+# ---- (b) a terminal, driven with tmux --------------------------------------
+tm() { tmux -S "$SOCK" "$@"; }
+screen() { tm capture-pane -p -t repl 2>/dev/null; }
+wait_for() { # grep -E pattern on the screen, up to 5 s
+    i=0
+    while [ $i -lt 50 ]; do
+        screen >"$T/show"
+        grep -Eq -- "$1" "$T/show" && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+keys() { tm send-keys -t repl -l -- "$1"; }
+key() { tm send-keys -t repl "$@"; }
+
+tmux_ok=0
+if command -v tmux >/dev/null 2>&1; then
+    unset TMUX
+    if tm -f /dev/null new-session -d -s probe -x 100 -y 40 "sleep 5" 2>/dev/null; then
+        tm kill-session -t probe 2>/dev/null
+        tmux_ok=1
+    fi
+fi
+if [ $tmux_ok -eq 0 ]; then
+    skip=$((skip + 1))
+    echo "SKIP terminal tests: tmux is not installed or cannot start a server"
+else
+    H="$T/history"
+    printf '_HiStOrY_V2_\nold\\040line\\040from\\040before\n' >"$H"
+    tm -f /dev/null new-session -d -s repl -x 120 -y 50 \
+        "cd '$top' && HOME='$T' ENGINE_HISTORY='$H' '$ENG' --repl -r '$PCAP'; echo REPL-EXIT-\$?; sleep 30"
+    check "tty: banner and prompt" wait_for '^engine> ?$'
+
+    keys 'engine.log_f'; key Tab
+    check "tty: Tab completes engine.log_f to engine.log_flow" wait_for '^engine> engine\.log_flow$'
+    key C-u
+    keys 'engine.lo'; key Tab; key Tab
+    check "tty: Tab Tab on engine.lo lists engine.log and engine.load_list" \
+        wait_for 'engine\.load_list +engine\.log +engine\.log_columns'
+    key C-u
+    keys 'engine.on("tcp.d'; key Tab
+    check "tty: Tab completes event names in engine.on(\"..." wait_for '^engine> engine\.on\("tcp\.data$'
+    key C-u
+    keys 'coll'; key Tab
+    check "tty: Tab completes globals (collect)" wait_for '^engine> collect$'
+    key C-u
+
+    keys 'x = 41'; key Enter
+    keys 'x + 1'; key Enter
+    check "tty: expression result" wait_for '^42$'
+    key Up
+    check "tty: Up recalls the previous line" wait_for '^engine> x \+ 1$'
+    key Enter
+    twice() { wait_for '^42$' && [ "$(screen | grep -cx 42)" -ge 2 ]; }
+    check "tty: recalled line runs again" twice
+
+    keys 'function f()'; key Enter
+    check "tty: continuation prompt" wait_for '^   \.\.\.> ?$'
+    keys 'return 7'; key Enter
+    keys 'end'; key Enter
+    keys 'f() * 6'; key Enter
+    check "tty: multi-line function" wait_for '^42$'
+    keys 'f() * 100'; key Enter
+    check "tty: multi-line function result" wait_for '^700$'
+
+    keys 'error("tty failure")'; key Enter
+    check "tty: error message" wait_for 'tty failure'
+    keys 'f() + 1'; key Enter
+    check "tty: prompt works after an error" wait_for '^8$'
+
+    keys 'some half-typed garbage'; key C-c
+    check "tty: Ctrl-C abandons the line" wait_for '^engine> some half-typed garbage\^C$'
+    keys 'while true do local s = tostring({}) end'; key Enter
+    sleep 0.3; key C-c
+    check "tty: Ctrl-C interrupts running code" wait_for 'interrupted'
+    keys 'step(2)'; key Enter
+    check "tty: step after an interrupt" wait_for '^-- 2 packets read \(2 in all\)'
+
+    key C-d
+    check "tty: Ctrl-D leaves with status 0" wait_for '^REPL-EXIT-0'
+    check "tty: history saved to ENGINE_HISTORY" grep -q 'x\\040+\\0401' "$H"
+    check "tty: older history kept" grep -q 'old\\040line' "$H"
+    tm kill-server 2>/dev/null
+fi
+
+rm -f "$T/show"
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]
