@@ -90,7 +90,8 @@ void eng_set_wakeup(eng_t *e, int64_t at, void (*fn)(eng_t *, void *), void *use
 
 /* ---- transport ----------------------------------------------------------- */
 
-static void detect(eng_t *e, flow_t *f, int dir, const uint8_t *p, size_t len, int udp);
+static void detect(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len,
+                   int udp);
 
 static void udp_input(eng_t *e, pkt_t *p) {
     if (p->l4_len < 8) {
@@ -130,7 +131,7 @@ static void udp_input(eng_t *e, pkt_t *p) {
             ev_set(&ev, ENG_F_UDP_DATA_data, ev_str(data, plen, ENG_NO_OFFSET));
             eng_fire(e, &ev);
         }
-        if (!f->dec && !f->detect_done && !f->pub.ended) detect(e, f, dir, data, plen, 1);
+        if (!f->dec && !f->detect_done && !f->pub.ended) detect(e, f, dir, 0, data, plen, 1);
         if (f->dec && f->dec->datagram && !f->pub.ended) {
             e->busy++;
             f->dec->datagram(e, &f->pub, f->dec_state, dir, data, plen);
@@ -200,14 +201,68 @@ void eng_free(eng_t *e) {
 }
 
 /* ---- protocol detection --------------------------------------------------
-
+ *
  * By content first: each decoder's probe looks at the first bytes of each
- * direction (1 = mine, 0 = not mine, -1 = cannot tell yet). Ports are only a
- * hint, used when no probe said yes and a probe whose port matches could not
- * tell. Once decided (or after DETECT_MAX bytes), a flow costs nothing more. */
-#define DETECT_MAX 1024
+ * direction (1 = mine, 0 = not mine, -1 = cannot tell yet). A stream's first
+ * bytes may come in tiny segments, so while undecided they are kept (up to
+ * DETECT_MAX per direction) and probed together; the decoder that claims the
+ * flow gets them replayed first. Ports are only a hint, used when no probe
+ * said yes and a probe whose port matches could not tell. Once decided, a
+ * flow costs nothing more and its buffer is freed. */
+#define DETECT_MAX 256
 
-static void detect(eng_t *e, flow_t *f, int dir, const uint8_t *p, size_t len, int udp) {
+struct detect_buf {
+    uint64_t off[2];
+    uint16_t len[2];
+    uint8_t b[2][DETECT_MAX];
+};
+
+static void detect_done(flow_t *f) {
+    f->detect_done = 1;
+    free(f->det);
+    f->det = NULL;
+}
+
+/* attach d and hand it the bytes kept before the current chunk */
+static void detect_attach(eng_t *e, flow_t *f, const eng_decoder_t *d, const char *by, int dir,
+                          size_t prior) {
+    struct detect_buf *db = f->det;
+    f->det = NULL;
+    f->detect_done = 1;
+    if (eng_flow_attach(e, &f->pub, d, by) == 0 && db && f->dec == d && d->data) {
+        e->busy++;
+        for (int k = 0; k < 2 && f->dec == d && !f->pub.skipped; k++) {
+            size_t n = k == dir ? prior : db->len[k];
+            if (n) d->data(e, &f->pub, f->dec_state, k, db->off[k], db->b[k], n);
+        }
+        e->busy--;
+    }
+    free(db);
+}
+
+static void detect(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len,
+                   int udp) {
+    size_t prior = 0;
+    if (!udp) {
+        struct detect_buf *db = f->det;
+        if (!db) {
+            if (!(db = f->det = calloc(1, sizeof *db))) {
+                f->detect_done = 1;
+                return;
+            }
+        }
+        prior = db->len[dir];
+        if (prior && db->off[dir] + prior != off) { /* a gap: start over from here */
+            prior = 0;
+            db->len[dir] = 0;
+        }
+        if (!prior) db->off[dir] = off;
+        size_t take = len < DETECT_MAX - prior ? len : DETECT_MAX - prior;
+        memcpy(db->b[dir] + prior, p, take);
+        db->len[dir] = (uint16_t)(prior + take);
+        p = db->b[dir];
+        len = prior + take;
+    }
     const eng_decoder_t *port_match = NULL;
     int undecided = 0;
     for (int i = 0; i < eng_decoder_count(); i++) {
@@ -215,8 +270,7 @@ static void detect(eng_t *e, flow_t *f, int dir, const uint8_t *p, size_t len, i
         if (udp ? !d->datagram : !d->data) continue;
         int r = d->probe ? d->probe(p, len, dir) : -1;
         if (r == 1) {
-            f->detect_done = 1;
-            eng_flow_attach(e, &f->pub, d, "detect");
+            detect_attach(e, f, d, "detect", dir, prior);
             return;
         }
         if (r < 0) {
@@ -225,10 +279,9 @@ static void detect(eng_t *e, flow_t *f, int dir, const uint8_t *p, size_t len, i
                 if (*pp == f->pub.resp_port) port_match = d;
         }
     }
-    f->detect_bytes = (uint16_t)(f->detect_bytes + (len > DETECT_MAX ? DETECT_MAX : len));
-    if (!undecided || f->detect_bytes >= DETECT_MAX) {
-        f->detect_done = 1;
-        if (port_match) eng_flow_attach(e, &f->pub, port_match, "port");
+    if (!undecided || udp || len >= DETECT_MAX) {
+        if (port_match) detect_attach(e, f, port_match, "port", dir, prior);
+        else detect_done(f);
     }
 }
 
@@ -245,7 +298,7 @@ void eng_stream_data(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *
         ev_set(&ev, ENG_F_TCP_DATA_data, ev_str(p, len, off));
         eng_fire(e, &ev);
     }
-    if (!f->dec && !f->detect_done && !f->pub.skipped && !f->pub.ended) detect(e, f, dir, p, len, 0);
+    if (!f->dec && !f->detect_done && !f->pub.skipped && !f->pub.ended) detect(e, f, dir, off, p, len, 0);
     if (f->dec && !f->pub.skipped && f->dec->data) {
         e->busy++;
         f->dec->data(e, &f->pub, f->dec_state, dir, off, p, len);

@@ -246,6 +246,7 @@ void flow_end(eng_t *e, flow_t *f, const char *reason) {
     e->ft.count--;
     e->stats.flows_active = e->ft.count;
     if (e->cur_flow == f) e->cur_flow = NULL;
+    free(f->det);
     free(f);
 }
 
@@ -285,6 +286,7 @@ void flow_table_free(eng_t *e) {
             free(f->dec_state);
             reasm_dir_free(&e->reasm, &f->rd[0]);
             reasm_dir_free(&e->reasm, &f->rd[1]);
+            free(f->det);
             free(f);
             f = nx;
         }

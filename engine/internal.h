@@ -81,9 +81,9 @@ typedef struct flow {
     const struct eng_decoder *dec;  /* attached decoder, or NULL */
     void *dec_state;
     uint8_t detect_done;            /* content detection decided (or gave up) */
+    struct detect_buf *det;         /* first bytes kept while detection is undecided */
     uint8_t teardown;               /* skipped while busy: release buffers at the next safe point */
     const struct eng_decoder *pending_dec; /* set_service while busy: attach at the next safe point */
-    uint16_t detect_bytes;          /* bytes offered to the probes so far */
 } flow_t;
 
 typedef struct flow_table {

@@ -1,4 +1,6 @@
 -- default.lua - what `engine -r capture.pcap` runs when no -s or -e is given:
--- the shipped log scripts (../shared/spec/logs.md).
+-- the shipped log scripts (logs.md). Each writes one JSON stream.
 require "logs.conn"
 require "logs.weird"
+require "logs.files"
+require "logs.http"

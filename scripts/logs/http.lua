@@ -1,0 +1,127 @@
+-- logs/http.lua - the http stream: one record per request/response pair
+-- (Zeek's http.log), written when the response is complete (or, for requests
+-- never answered, when the flow ends).
+--
+-- ts is the network time of the request; trans_depth counts the requests of
+-- the flow from 1. request_body_len / response_body_len are decoded body
+-- lengths (http.message_done body_len). resp_mime_types and resp_fuids come
+-- from the file.begin events that arrive between http.response and the
+-- response's http.message_done. Interim responses (1xx but 101) are not
+-- logged. A response without a request is logged with what it has.
+local engine = require "engine"
+
+if engine.log_columns then
+  engine.log_columns("http", {
+    "trans_depth", "method", "host", "uri", "referrer", "version", "user_agent",
+    "request_body_len", "response_body_len", "status_code", "status_msg",
+    "resp_mime_types", "resp_fuids",
+  })
+end
+
+-- per flow: { depth = n, pending = {records awaiting a response}, head/tail =
+--             indexes of the oldest / newest, req = record whose body is being
+--             read, resp = record whose response is being read }
+local function state(flow)
+  local s = flow.data.http
+  if not s then
+    s = { depth = 0, pending = {}, head = 1, tail = 0 }
+    flow.data.http = s
+  end
+  return s
+end
+
+local function interim(status)
+  return status and status >= 100 and status < 200 and status ~= 101
+end
+
+engine.on("http.request", function(flow, ev)
+  local s = state(flow)
+  s.depth = s.depth + 1
+  local h = ev.headers
+  local r = {
+    ts = engine.now(),
+    trans_depth = s.depth,
+    method = ev.method,
+    host = ev.host,
+    uri = ev.uri,
+    referrer = h and h.referer or nil,
+    version = ev.version,
+    user_agent = ev.user_agent,
+    request_body_len = 0,
+    response_body_len = 0,
+  }
+  s.tail = s.tail + 1
+  s.pending[s.tail] = r
+  s.req = r
+end)
+
+engine.on("http.response", function(flow, ev)
+  local status = ev.status
+  if interim(status) then return end
+  local s = state(flow)
+  local r
+  if s.head <= s.tail then
+    r = s.pending[s.head]
+    s.pending[s.head] = nil
+    s.head = s.head + 1
+    if s.head > s.tail then s.head, s.tail = 1, 0 end
+  else
+    s.depth = s.depth + 1
+    r = { ts = engine.now(), trans_depth = s.depth, request_body_len = 0 }
+  end
+  r.status_code = status
+  r.status_msg = ev.reason
+  r.version = r.version or ev.version
+  r.response_body_len = 0
+  s.resp = r
+end)
+
+engine.on("file.begin", function(flow, ev)
+  if not flow then return end
+  local s = flow.data.http
+  local r = s and s.resp
+  if not r then return end
+  if ev.fuid then
+    local t = r.resp_fuids or {}
+    t[#t + 1] = ev.fuid
+    r.resp_fuids = t
+  end
+  if ev.mime_type then
+    local t = r.resp_mime_types or {}
+    t[#t + 1] = ev.mime_type
+    r.resp_mime_types = t
+  end
+end)
+
+engine.on("http.message_done", function(flow, ev)
+  local s = flow.data.http
+  if not s then return end
+  if ev.dir == "orig" then
+    if s.req then
+      s.req.request_body_len = ev.body_len
+      s.req = nil
+    end
+    return
+  end
+  if interim(ev.status) then return end
+  local r = s.resp
+  if not r then return end
+  s.resp = nil
+  r.response_body_len = ev.body_len
+  engine.log_flow("http", flow, r)
+end)
+
+-- requests never answered (and a response cut by the end of the flow)
+engine.on("flow.end", function(flow)
+  local s = flow.data.http
+  if not s then return end
+  if s.resp then
+    engine.log_flow("http", flow, s.resp)
+    s.resp = nil
+  end
+  for i = s.head, s.tail do
+    local r = s.pending[i]
+    if r ~= s.resp then engine.log_flow("http", flow, r) end
+  end
+  s.pending, s.head, s.tail = {}, 1, 0
+end)
