@@ -270,7 +270,7 @@ int sr_line(stream_reader_t *sr, sr_view_t *v)
 
     if (sr->buf_len == 0) {
         /* fast path: the whole line inside the chunk, no copy */
-        const uint8_t *p = sr->chunk + sr->pos;
+        const uint8_t *p = rest ? sr->chunk + sr->pos : sr->chunk; /* never NULL + 0 */
         const uint8_t *q = rest ? memchr(p, '\n', rest) : NULL;
         uint64_t off = sr->chunk_off + sr->pos;
         if (q) {
