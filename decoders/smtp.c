@@ -1,0 +1,1151 @@
+/* smtp.c - SMTP (RFC 5321) with ESMTP PIPELINING, AUTH, CHUNKING and
+ * STARTTLS, both directions, on the stream reader.
+ *
+ * Client lines are commands (smtp.command; MAIL FROM / RCPT TO also give
+ * smtp.mail_from / smtp.rcpt_to). Server lines are collected into replies
+ * ("250-..." continues, "250 ..." ends; smtp.reply). Replies are matched in
+ * order to a queue of the client's commands, which is how the decoder knows
+ * that a 354 answers DATA, a 334 / 235 / 5xx an AUTH, a 220 a STARTTLS.
+ * Message bytes (DATA after 354, dot-unstuffed up to the lone "."; BDAT
+ * chunks as they are) go to the shared MIME decoder (mime.h), which fires
+ * mail.*, mime.* and the file events.
+ *
+ * Definitions and bounds made here:
+ *  - Memory per flow: two stream readers (<= stream.max_line each), the reply
+ *    being collected (text joined with "\n", cut at RTEXT_CAP = min(max_line,
+ *    64 KiB), weird smtp_reply_too_long), a queue of at most Q_MAX = 64
+ *    commands waiting for replies (beyond: the oldest is dropped, weird
+ *    smtp_too_many_pending), fixed AUTH buffers (user, password: 256 bytes
+ *    each; a response is base64-decoded into at most B64_MAX = 1024 bytes)
+ *    and the MIME decoder's own bounded state.
+ *  - Message content is read with sr_some, not line by line, so a long line
+ *    in a message loses nothing; only the line starts are inspected for the
+ *    dot. A line is ended by LF (CRLF or bare LF); ".\r\n" and ".\n" at a line
+ *    start end the message; ".." at a line start gives "."; a single dot
+ *    followed by anything else is kept as it is (not stuffed, passed on).
+ *  - Waiting for a reply. A client must wait for the reply to DATA, AUTH (and
+ *    each AUTH response line) and STARTTLS before it goes on; so does the
+ *    decoder: the client direction stops reading there until the reply has
+ *    been decoded (the bytes are kept in its stream reader). The server
+ *    direction likewise waits, at the start of a reply, while no command is
+ *    queued (a reply arrived before the command it answers, e.g. reordered
+ *    segments), and after a 334 until the client's AUTH response line has
+ *    been read; the first reply of a flow never waits. Waiting is bounded:
+ *    when a waiting direction holds more than stream.max_line bytes, or the
+ *    flow ends, the wait is resolved by assuming the usual answer: DATA was
+ *    accepted (354), AUTH goes on (a following line that is base64 or "*"
+ *    is an AUTH response, anything else a command), STARTTLS was accepted
+ *    (the client direction stops); a waiting reply is decoded unmatched.
+ *  - The first reply of the flow is the greeting when its code is 220, 421
+ *    or 554 and it does not answer a queued STARTTLS; it is matched to no
+ *    command. Later replies with no command queued are unmatched.
+ *  - AUTH: smtp.auth fires at the final reply (not 334) to the AUTH command:
+ *    success when the code is 2xx. PLAIN: "authzid\0authcid\0password", user
+ *    = authcid (or authzid when authcid is empty). LOGIN: responses in order
+ *    user, password (a decoded 334 challenge saying "user"/"pass" overrides
+ *    the order). CRAM-MD5: user from "user digest", no password. XOAUTH2
+ *    ("user=...\1"), OAUTHBEARER ("a=...,") and SCRAM-* ("n=...,"): user.
+ *    Any other mechanism is only named. "*" cancels (success false with the
+ *    server's 501). An initial response "=" is empty.
+ *  - smtp.command is not fired for AUTH response lines, message content or
+ *    BDAT chunk bytes.
+ *  - BDAT n [LAST]: the next n bytes are message bytes. A message made of
+ *    BDAT chunks ends with LAST, RSET, or the end of the flow. A bad size
+ *    gives weird smtp_bad_bdat and the line is taken as a plain command.
+ *  - STARTTLS answered by 220: smtp.starttls, then nothing more is decoded
+ *    in either direction (tcp.data and the flow's counters still see it).
+ *  - Gaps: inside DATA content the MIME decoder is told (mime_gap) and the
+ *    search for the lone dot goes on (a lost dot leaves the rest of the
+ *    client stream in the message); a gap within a BDAT chunk is absorbed
+ *    (mime_gap, the chunk is shortened); elsewhere (weird smtp_gap_resync)
+ *    client lines are skipped until one starts with a known command verb
+ *    and server lines until one starts like a reply (3 digits, then " ",
+ *    "-" or the end). A reply lost in a gap shifts the matching of later
+ *    replies (no resynchronisation of the queue).
+ *  - Nobody subscribed to any smtp.*, mail.*, mime.* or file.* event: the
+ *    decoder does nothing (a later subscription resynchronises after the
+ *    gap the reader sees).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decoder.h"
+#include "internal.h"
+#include "mime.h"
+#include "stream.h"
+
+#define Q_MAX 64
+#define RTEXT_CAP (64u * 1024u)
+#define B64_MAX 1024
+#define CRED_MAX 256
+#define VERB_MAX 32
+#define MECH_MAX 32
+
+/* queued command kinds */
+enum { K_OTHER = 0, K_HELO, K_MAIL, K_RCPT, K_DATA, K_BDAT, K_RSET, K_QUIT, K_AUTH, K_STARTTLS,
+       K_DOT };
+/* client modes */
+enum { CM_CMD = 0, CM_DATA, CM_BDAT, CM_AUTH, CM_AUTH_GUESS, CM_STOP };
+/* AUTH mechanisms understood */
+enum { A_OTHER = 0, A_PLAIN, A_LOGIN, A_CRAM, A_XOAUTH2, A_OAUTHBEARER, A_SCRAM };
+
+typedef struct qent {
+    uint8_t kind;
+    uint8_t forced; /* the client stopped waiting for this reply (assumed the usual one) */
+    uint8_t need_client; /* AUTH after a 334: the next reply waits for the client's line */
+} qent_t;
+
+typedef struct smtp_auth {
+    uint8_t on;           /* an AUTH exchange is open */
+    uint8_t mech;         /* A_* */
+    uint8_t nresp;        /* responses given so far (initial response included) */
+    uint8_t hint;         /* last 334 challenge said: 1 user, 2 password */
+    uint8_t has_user, has_pass, cancelled;
+    char name[MECH_MAX + 1];
+    uint16_t ulen, plen;
+    uint8_t user[CRED_MAX], pass[CRED_MAX];
+} smtp_auth_t;
+
+typedef struct smtp {
+    stream_reader_t sr[2];
+    uint8_t inited, idle, stopped;
+    /* client */
+    uint8_t cmode;        /* CM_* */
+    uint8_t cwait;        /* waiting for the reply to the last queued command */
+    uint8_t cresync;      /* after a gap: skip lines up to a known verb */
+    uint8_t bol, dstate;  /* DATA: at a line start; 1 after ".", 2 after ".\r" */
+    uint8_t bdat_last, gap_ok;
+    uint8_t force[2];     /* resolve waits optimistically (overflow, end of flow) */
+    uint64_t bdat_left;
+    mime_msg_t *msg;
+    /* server */
+    uint8_t rin;          /* inside a multi-line reply */
+    uint8_t sresync, rcut, sforce;
+    int rcode;
+    uint64_t roff;
+    uint8_t *rtext;
+    uint32_t rlen, rcap;
+    uint64_t nreplies;
+    /* the command queue, a ring */
+    qent_t q[Q_MAX];
+    int qh, qn;
+    smtp_auth_t auth;
+} smtp_t;
+
+#define WEIRD(e, f, name, ...) eng_weird(e, f, name, __VA_ARGS__)
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static int up(uint8_t c) { return c >= 'a' && c <= 'z' ? c - 32 : c; }
+static int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+static int iprefix(const uint8_t *p, size_t n, const char *s)
+{
+    size_t k = strlen(s);
+    if (n < k) return 0;
+    for (size_t i = 0; i < k; i++)
+        if (up(p[i]) != up((uint8_t)s[i])) return 0;
+    return 1;
+}
+
+static int ieq(const uint8_t *p, size_t n, const char *s)
+{
+    return strlen(s) == n && iprefix(p, n, s);
+}
+
+static const uint8_t *imem(const uint8_t *p, size_t n, const char *s)
+{
+    size_t k = strlen(s);
+    for (size_t i = 0; k && i + k <= n; i++)
+        if (iprefix(p + i, n - i, s)) return p + i;
+    return NULL;
+}
+
+static void skip_ws(const uint8_t **p, size_t *n)
+{
+    while (*n && (**p == ' ' || **p == '\t')) (*p)++, (*n)--;
+}
+
+static void rtrim(const uint8_t *p, size_t *n)
+{
+    while (*n && (p[*n - 1] == ' ' || p[*n - 1] == '\t' || p[*n - 1] == '\r')) (*n)--;
+}
+
+static uint64_t off_of(const uint8_t *base, uint64_t base_off, const uint8_t *p)
+{
+    return base_off == ENG_NO_OFFSET ? ENG_NO_OFFSET : base_off + (uint64_t)(p - base);
+}
+
+/* base64 (RFC 4648, standard alphabet) into out (at most cap bytes; the rest
+ * of the input is checked but not stored). White space is skipped, '='
+ * ends the data. Returns the decoded length, or -1 on a bad character. */
+static int b64_val(uint8_t c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+static long b64_decode(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
+{
+    uint32_t acc = 0;
+    int bits = 0, pad = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+        if (c == '=') {
+            pad = 1;
+            continue;
+        }
+        int v = b64_val(c);
+        if (v < 0 || pad) return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o < cap) out[o] = (uint8_t)(acc >> bits);
+            o++;
+        }
+        acc &= 0xffffu;
+    }
+    return (long)(o < cap ? o : cap);
+}
+
+static int looks_b64(const uint8_t *p, size_t n)
+{
+    if (n == 0) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (b64_val(p[i]) < 0 && p[i] != '=') return 0;
+    return 1;
+}
+
+/* ---- wants ---------------------------------------------------------------------- */
+
+static int wants_mime(const eng_t *e)
+{
+    return eng_wants(e, ENG_EV_MAIL_HEADER) || eng_wants(e, ENG_EV_MAIL_MESSAGE) ||
+           eng_wants(e, ENG_EV_MIME_PART) || eng_wants(e, ENG_EV_MIME_DATA) ||
+           eng_wants(e, ENG_EV_MIME_PART_DONE) || eng_wants(e, ENG_EV_FILE_BEGIN) ||
+           eng_wants(e, ENG_EV_FILE_DATA) || eng_wants(e, ENG_EV_FILE_DONE);
+}
+
+static int wants_any(const eng_t *e)
+{
+    return eng_wants(e, ENG_EV_SMTP_COMMAND) || eng_wants(e, ENG_EV_SMTP_REPLY) ||
+           eng_wants(e, ENG_EV_SMTP_AUTH) || eng_wants(e, ENG_EV_SMTP_MAIL_FROM) ||
+           eng_wants(e, ENG_EV_SMTP_RCPT_TO) || eng_wants(e, ENG_EV_SMTP_STARTTLS) ||
+           wants_mime(e);
+}
+
+/* ---- probe ---------------------------------------------------------------------- */
+
+static int smtp_probe(const uint8_t *p, size_t len, int dir)
+{
+    if (dir == 0) {
+        static const char *const hello[] = {"EHLO ", "HELO "};
+        size_t k = len < 5 ? len : 5;
+        for (int i = 0; i < 2; i++) {
+            size_t j = 0;
+            while (j < k && up(p[j]) == (uint8_t)hello[i][j]) j++;
+            if (j == k) return k < 5 ? -1 : 1;
+        }
+        return 0;
+    }
+    if (len == 0) return -1;
+    size_t k = len < 3 ? len : 3;
+    if (memcmp(p, "220", k) != 0) return 0;
+    if (len < 4) return -1;
+    if (p[3] != ' ' && p[3] != '-') return 0;
+    const uint8_t *lf = memchr(p, '\n', len);
+    size_t n = lf ? (size_t)(lf - p) : len;
+    if (imem(p + 4, n - 4, "SMTP")) return 1;
+    if (lf || len >= 512) return 0;
+    return -1;
+}
+
+/* ---- the command queue ---------------------------------------------------------- */
+
+static qent_t *q_front(smtp_t *s) { return s->qn ? &s->q[s->qh] : NULL; }
+static qent_t *q_back(smtp_t *s) { return s->qn ? &s->q[(s->qh + s->qn - 1) % Q_MAX] : NULL; }
+
+static void q_pop(smtp_t *s)
+{
+    if (!s->qn) return;
+    s->qh = (s->qh + 1) % Q_MAX;
+    s->qn--;
+}
+
+static void q_push(eng_t *e, eng_flow_t *f, smtp_t *s, uint8_t kind)
+{
+    if (s->qn == Q_MAX) {
+        WEIRD(e, f, "smtp_too_many_pending", "more than %d commands without a reply", Q_MAX);
+        q_pop(s);
+    }
+    qent_t *q = &s->q[(s->qh + s->qn) % Q_MAX];
+    q->kind = kind;
+    q->forced = 0;
+    q->need_client = 0;
+    s->qn++;
+    s->sforce = 0; /* a command to match: replies wait again when none is queued */
+}
+
+/* ---- messages --------------------------------------------------------------------- */
+
+static void msg_begin(eng_t *e, eng_flow_t *f, smtp_t *s)
+{
+    if (!s->msg && wants_mime(e)) s->msg = mime_begin(e, f, "smtp");
+}
+
+static void msg_feed(smtp_t *s, const uint8_t *p, size_t n)
+{
+    if (s->msg && n) mime_feed(s->msg, p, n);
+}
+
+static void msg_end(smtp_t *s)
+{
+    if (s->msg) mime_end(s->msg);
+    s->msg = NULL;
+}
+
+/* ---- AUTH ----------------------------------------------------------------------- */
+
+static void cred_set(uint8_t *dst, uint16_t *dlen, uint8_t *has, const uint8_t *p, size_t n)
+{
+    if (n > CRED_MAX) n = CRED_MAX;
+    memcpy(dst, p, n);
+    *dlen = (uint16_t)n;
+    *has = 1;
+}
+
+static void auth_user(smtp_auth_t *a, const uint8_t *p, size_t n)
+{
+    cred_set(a->user, &a->ulen, &a->has_user, p, n);
+}
+static void auth_pass(smtp_auth_t *a, const uint8_t *p, size_t n)
+{
+    cred_set(a->pass, &a->plen, &a->has_pass, p, n);
+}
+
+/* value of "key" in a list of items separated by sep ("n=bob,r=..."), or NULL */
+static const uint8_t *kv_find(const uint8_t *p, size_t n, const char *key, uint8_t sep,
+                              size_t *vlen)
+{
+    size_t k = strlen(key);
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && p[j] != sep) j++;
+        if (j - i >= k && memcmp(p + i, key, k) == 0) {
+            *vlen = j - i - k;
+            return p + i + k;
+        }
+        i = j + 1;
+    }
+    return NULL;
+}
+
+/* one client response of the exchange (initial response or a line after 334) */
+static void auth_response(eng_t *e, eng_flow_t *f, smtp_t *s, const uint8_t *p, size_t n)
+{
+    smtp_auth_t *a = &s->auth;
+    if (n == 1 && p[0] == '*') {
+        a->cancelled = 1;
+        return;
+    }
+    uint8_t buf[B64_MAX];
+    long m = 0;
+    if (!(n == 1 && p[0] == '=')) {
+        m = b64_decode(p, n, buf, sizeof buf);
+        if (m < 0) {
+            WEIRD(e, f, "smtp_bad_base64", "AUTH %s response is not base64", a->name);
+            a->nresp++;
+            return;
+        }
+    }
+    size_t len = (size_t)m;
+    switch (a->mech) {
+    case A_PLAIN: {
+        const uint8_t *z1 = memchr(buf, 0, len);
+        const uint8_t *z2 = z1 ? memchr(z1 + 1, 0, len - (size_t)(z1 + 1 - buf)) : NULL;
+        if (z1 && z2) {
+            size_t zl = (size_t)(z1 - buf);
+            size_t cl = (size_t)(z2 - z1 - 1);
+            if (cl) auth_user(a, z1 + 1, cl);
+            else auth_user(a, buf, zl);
+            auth_pass(a, z2 + 1, len - (size_t)(z2 + 1 - buf));
+        } else if (len) {
+            WEIRD(e, f, "smtp_bad_auth_plain", "PLAIN response without two NUL separators");
+        }
+        break;
+    }
+    case A_LOGIN: {
+        int as_pass = a->hint == 2 || (a->hint == 0 && a->has_user);
+        if (a->hint == 1) as_pass = 0;
+        if (as_pass) auth_pass(a, buf, len);
+        else auth_user(a, buf, len);
+        break;
+    }
+    case A_CRAM: {
+        size_t sp = len;
+        while (sp > 0 && buf[sp - 1] != ' ') sp--;
+        if (sp > 1) auth_user(a, buf, sp - 1);
+        break;
+    }
+    case A_XOAUTH2: {
+        size_t vl;
+        const uint8_t *v = kv_find(buf, len, "user=", 1, &vl);
+        if (v) auth_user(a, v, vl);
+        break;
+    }
+    case A_OAUTHBEARER: {
+        const uint8_t *x = memchr(buf, 1, len); /* GS2 header ends at the first \1 */
+        size_t hl = x ? (size_t)(x - buf) : len;
+        size_t vl;
+        const uint8_t *v = kv_find(buf, hl, "a=", ',', &vl);
+        if (v) auth_user(a, v, vl);
+        break;
+    }
+    case A_SCRAM:
+        if (a->nresp == 0) {
+            size_t vl;
+            const uint8_t *v = kv_find(buf, len, "n=", ',', &vl);
+            if (v) auth_user(a, v, vl);
+        }
+        break;
+    default:
+        break;
+    }
+    a->nresp++;
+}
+
+static void auth_start(eng_t *e, eng_flow_t *f, smtp_t *s, const uint8_t *arg, size_t n)
+{
+    smtp_auth_t *a = &s->auth;
+    memset(a, 0, sizeof *a);
+    a->on = 1;
+    size_t ml = 0;
+    while (ml < n && arg[ml] != ' ' && arg[ml] != '\t') ml++;
+    size_t keep = ml > MECH_MAX ? MECH_MAX : ml;
+    for (size_t i = 0; i < keep; i++) a->name[i] = (char)up(arg[i]);
+    a->name[keep] = 0;
+    const uint8_t *m = (const uint8_t *)a->name;
+    if (ieq(m, keep, "PLAIN")) a->mech = A_PLAIN;
+    else if (ieq(m, keep, "LOGIN")) a->mech = A_LOGIN;
+    else if (ieq(m, keep, "CRAM-MD5")) a->mech = A_CRAM;
+    else if (ieq(m, keep, "XOAUTH2")) a->mech = A_XOAUTH2;
+    else if (ieq(m, keep, "OAUTHBEARER")) a->mech = A_OAUTHBEARER;
+    else if (iprefix(m, keep, "SCRAM-")) a->mech = A_SCRAM;
+    const uint8_t *ir = arg + ml;
+    size_t irn = n - ml;
+    skip_ws(&ir, &irn);
+    rtrim(ir, &irn);
+    if (irn) auth_response(e, f, s, ir, irn);
+}
+
+/* the 334 challenge text: LOGIN's "Username:" / "Password:" */
+static void auth_challenge(smtp_t *s, const uint8_t *p, size_t n)
+{
+    smtp_auth_t *a = &s->auth;
+    uint8_t buf[128];
+    a->hint = 0;
+    if (a->mech != A_LOGIN) return;
+    long m = b64_decode(p, n, buf, sizeof buf);
+    if (m <= 0) return;
+    if (imem(buf, (size_t)m, "pass")) a->hint = 2;
+    else if (imem(buf, (size_t)m, "user")) a->hint = 1;
+}
+
+static void auth_done(eng_t *e, eng_flow_t *f, smtp_t *s, int code)
+{
+    smtp_auth_t *a = &s->auth;
+    if (!a->on) return;
+    a->on = 0;
+    if (!eng_wants(e, ENG_EV_SMTP_AUTH)) return;
+    eng_event_t ev;
+    ev_init(&ev, ENG_EV_SMTP_AUTH, f);
+    ev_set(&ev, ENG_F_SMTP_AUTH_mechanism, ev_cstr(a->name));
+    if (a->has_user) ev_set(&ev, ENG_F_SMTP_AUTH_user, ev_str(a->user, a->ulen, ENG_NO_OFFSET));
+    if (a->has_pass) ev_set(&ev, ENG_F_SMTP_AUTH_password, ev_str(a->pass, a->plen, ENG_NO_OFFSET));
+    ev_set(&ev, ENG_F_SMTP_AUTH_success, ev_bool(code >= 200 && code < 300));
+    eng_fire(e, &ev);
+}
+
+/* ---- client commands ------------------------------------------------------------ */
+
+static const char *const verbs[] = {"HELO", "EHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET",
+                                    "QUIT", "AUTH", "STARTTLS", "NOOP", "VRFY", "EXPN",
+                                    "HELP", "TURN", "ETRN", "ATRN", "SEND", "SOML", "SAML",
+                                    "XCLIENT", "XFORWARD", "LHLO", NULL};
+
+static int known_verb(const uint8_t *p, size_t n)
+{
+    for (int i = 0; verbs[i]; i++)
+        if (ieq(p, n, verbs[i])) return 1;
+    return 0;
+}
+
+/* "FROM:<addr> params" / "TO:<addr> params" */
+static void fire_path(eng_t *e, eng_flow_t *f, int kind, const uint8_t *arg, size_t n,
+                      uint64_t aoff, const char *key)
+{
+    if (!eng_wants(e, kind)) return;
+    const uint8_t *p = arg;
+    size_t k = strlen(key);
+    if (!iprefix(p, n, key)) {
+        /* "FROM <x>" or "FROM: <x>": find the colon */
+        const uint8_t *c = memchr(p, ':', n);
+        if (!c) return;
+        n -= (size_t)(c + 1 - p);
+        p = c + 1;
+    } else {
+        p += k;
+        n -= k;
+    }
+    skip_ws(&p, &n);
+    const uint8_t *a, *rest;
+    size_t al;
+    if (n && *p == '<') {
+        const uint8_t *gt = memchr(p, '>', n);
+        a = p + 1;
+        if (gt) {
+            al = (size_t)(gt - a);
+            rest = gt + 1;
+        } else {
+            al = 0;
+            while (al < n - 1 && a[al] != ' ') al++;
+            rest = a + al;
+        }
+    } else {
+        a = p;
+        al = 0;
+        while (al < n && p[al] != ' ' && p[al] != '\t') al++;
+        rest = p + al;
+    }
+    size_t rn = n - (size_t)(rest - p);
+    skip_ws(&rest, &rn);
+    rtrim(rest, &rn);
+    eng_event_t ev;
+    ev_init(&ev, kind, f);
+    ev_set(&ev, 0, ev_str(a, al, off_of(arg, aoff, a)));
+    ev_set(&ev, 1, ev_str(rest, rn, off_of(arg, aoff, rest)));
+    eng_fire(e, &ev);
+}
+
+/* BDAT size [LAST]; 0 when the argument is bad */
+static int parse_bdat(const uint8_t *p, size_t n, uint64_t *size, int *last)
+{
+    size_t i = 0;
+    uint64_t v = 0;
+    while (i < n && is_digit(p[i])) {
+        if (v > (UINT64_MAX - 9) / 10) return 0;
+        v = v * 10 + (uint64_t)(p[i] - '0');
+        i++;
+    }
+    if (i == 0) return 0;
+    const uint8_t *r = p + i;
+    size_t rn = n - i;
+    skip_ws(&r, &rn);
+    rtrim(r, &rn);
+    *last = 0;
+    if (rn) {
+        if (!ieq(r, rn, "LAST")) return 0;
+        *last = 1;
+    }
+    *size = v;
+    return 1;
+}
+
+/* one command line; returns 1 when the client must now wait for a reply */
+static int command(eng_t *e, eng_flow_t *f, smtp_t *s, const sr_view_t *v)
+{
+    const uint8_t *p = v->p;
+    size_t n = v->len;
+    rtrim(p, &n);
+    size_t vl = 0;
+    while (vl < n && p[vl] != ' ' && p[vl] != '\t') vl++;
+    if (s->cresync) {
+        if (!known_verb(p, vl)) return 0;
+        s->cresync = 0;
+    }
+    if (vl == 0) {
+        if (n == 0) return 0; /* empty line: nothing to report */
+        WEIRD(e, f, "smtp_bad_command", "command line starts with white space");
+    }
+    char verb[VERB_MAX + 1];
+    size_t keep = vl > VERB_MAX ? VERB_MAX : vl;
+    for (size_t i = 0; i < keep; i++) verb[i] = (char)up(p[i]);
+    verb[keep] = 0;
+    const uint8_t *arg = p + vl;
+    size_t an = n - vl;
+    skip_ws(&arg, &an);
+    uint64_t aoff = off_of(p, v->off, arg);
+
+    if (eng_wants(e, ENG_EV_SMTP_COMMAND)) {
+        eng_event_t ev;
+        ev_init(&ev, ENG_EV_SMTP_COMMAND, f);
+        ev_set(&ev, ENG_F_SMTP_COMMAND_verb, ev_str(verb, keep, v->off));
+        ev_set(&ev, ENG_F_SMTP_COMMAND_arg, ev_str(arg, an, aoff));
+        ev_set(&ev, ENG_F_SMTP_COMMAND_offset, ev_int((int64_t)v->off));
+        eng_fire(e, &ev);
+    }
+
+    const uint8_t *vb = (const uint8_t *)verb;
+    if (ieq(vb, keep, "HELO") || ieq(vb, keep, "EHLO") || ieq(vb, keep, "LHLO")) {
+        q_push(e, f, s, K_HELO);
+    } else if (ieq(vb, keep, "MAIL")) {
+        fire_path(e, f, ENG_EV_SMTP_MAIL_FROM, arg, an, aoff, "FROM:");
+        q_push(e, f, s, K_MAIL);
+    } else if (ieq(vb, keep, "RCPT")) {
+        fire_path(e, f, ENG_EV_SMTP_RCPT_TO, arg, an, aoff, "TO:");
+        q_push(e, f, s, K_RCPT);
+    } else if (ieq(vb, keep, "DATA")) {
+        q_push(e, f, s, K_DATA);
+        return 1;
+    } else if (ieq(vb, keep, "BDAT")) {
+        uint64_t size;
+        int last;
+        if (!parse_bdat(arg, an, &size, &last)) {
+            WEIRD(e, f, "smtp_bad_bdat", "BDAT argument is not a size [LAST]");
+            q_push(e, f, s, K_OTHER);
+            return 0;
+        }
+        q_push(e, f, s, K_BDAT);
+        msg_begin(e, f, s);
+        s->bdat_left = size;
+        s->bdat_last = (uint8_t)last;
+        s->cmode = CM_BDAT;
+        if (size == 0 && last) {
+            msg_end(s);
+            s->cmode = CM_CMD;
+        }
+    } else if (ieq(vb, keep, "RSET")) {
+        msg_end(s); /* a BDAT message without LAST is abandoned */
+        q_push(e, f, s, K_RSET);
+    } else if (ieq(vb, keep, "QUIT")) {
+        q_push(e, f, s, K_QUIT);
+    } else if (ieq(vb, keep, "AUTH")) {
+        auth_start(e, f, s, arg, an);
+        q_push(e, f, s, K_AUTH);
+        return 1;
+    } else if (ieq(vb, keep, "STARTTLS")) {
+        q_push(e, f, s, K_STARTTLS);
+        return 1;
+    } else {
+        q_push(e, f, s, K_OTHER);
+    }
+    return 0;
+}
+
+/* ---- client direction ----------------------------------------------------------- */
+
+/* bytes available in the reader up to and including the first LF (all of
+ * them when there is none). Reads the reader's public fields without
+ * consuming: the kept partial unit first, then the rest of the chunk. */
+static size_t peek_line(const stream_reader_t *sr)
+{
+    size_t n = 0;
+    if (sr->buf_len) {
+        const uint8_t *q = memchr(sr->buf, '\n', sr->buf_len);
+        if (q) return (size_t)(q - sr->buf) + 1;
+        n = sr->buf_len;
+    }
+    size_t rest = sr->chunk_len - sr->pos;
+    if (rest) {
+        const uint8_t *c = sr->chunk + sr->pos;
+        const uint8_t *q = memchr(c, '\n', rest);
+        n += q ? (size_t)(q - c) + 1 : rest;
+    }
+    return n;
+}
+
+static int peek_byte(const stream_reader_t *sr)
+{
+    if (sr->buf_len) return sr->buf[0];
+    if (sr->pos < sr->chunk_len) return sr->chunk[sr->pos];
+    return -1;
+}
+
+static void data_end(eng_t *e, eng_flow_t *f, smtp_t *s)
+{
+    msg_end(s);
+    s->cmode = CM_CMD;
+    s->dstate = 0;
+    q_push(e, f, s, K_DOT);
+}
+
+/* message content after 354; returns 1 if anything was consumed */
+static int run_data(eng_t *e, eng_flow_t *f, smtp_t *s)
+{
+    stream_reader_t *sr = &s->sr[0];
+    sr_view_t v;
+    int progress = 0;
+    while (s->cmode == CM_DATA) {
+        if (sr_some(sr, 0, &v) == SR_GAP) { /* reported, finishes a pending skip */
+            s->bol = 0;
+            s->dstate = 0;
+            progress = 1;
+            continue;
+        }
+        if (s->dstate) {
+            if (sr_some(sr, 1, &v) != SR_OK) break;
+            progress = 1;
+            uint8_t c = v.p[0];
+            if (s->dstate == 1) {
+                if (c == '\r') {
+                    s->dstate = 2;
+                } else if (c == '\n') {
+                    data_end(e, f, s);
+                } else if (c == '.') {
+                    msg_feed(s, (const uint8_t *)".", 1); /* ".." -> "." */
+                    s->dstate = 0;
+                    s->bol = 0;
+                } else {
+                    msg_feed(s, (const uint8_t *)".", 1);
+                    msg_feed(s, &c, 1);
+                    s->dstate = 0;
+                    s->bol = 0;
+                }
+            } else {
+                if (c == '\n') {
+                    data_end(e, f, s);
+                } else {
+                    msg_feed(s, (const uint8_t *)".\r", 2);
+                    msg_feed(s, &c, 1);
+                    s->dstate = 0;
+                    s->bol = 0;
+                }
+            }
+            continue;
+        }
+        if (s->bol) {
+            int c = peek_byte(sr);
+            if (c < 0) break;
+            if (c == '.') {
+                sr_some(sr, 1, &v);
+                progress = 1;
+                s->dstate = 1;
+                continue;
+            }
+            s->bol = 0;
+        }
+        size_t want = peek_line(sr);
+        if (want == 0 || sr_some(sr, want, &v) != SR_OK) break;
+        progress = 1;
+        msg_feed(s, v.p, v.len);
+        if (v.len && v.p[v.len - 1] == '\n') s->bol = 1;
+    }
+    return progress;
+}
+
+static int run_bdat(eng_t *e, eng_flow_t *f, smtp_t *s)
+{
+    stream_reader_t *sr = &s->sr[0];
+    sr_view_t v;
+    int progress = 0;
+    while (s->cmode == CM_BDAT) {
+        if (s->bdat_left == 0) {
+            if (s->bdat_last) msg_end(s);
+            s->cmode = CM_CMD;
+            progress = 1;
+            break;
+        }
+        size_t want = s->bdat_left > SIZE_MAX ? SIZE_MAX : (size_t)s->bdat_left;
+        int rc = sr_some(sr, want, &v);
+        if (rc == SR_GAP) {
+            progress = 1;
+            if (s->gap_ok) {
+                s->gap_ok = 0;
+                continue;
+            }
+            s->cmode = CM_CMD; /* the chunk's end is lost */
+            s->cresync = 1;
+            break;
+        }
+        if (rc != SR_OK) break;
+        progress = 1;
+        msg_feed(s, v.p, v.len);
+        s->bdat_left -= v.len;
+    }
+    return progress;
+}
+
+/* the client stops waiting: assume the usual reply to the command it waits on */
+static void force_client(eng_t *e, eng_flow_t *f, smtp_t *s)
+{
+    qent_t *b = q_back(s);
+    s->cwait = 0;
+    if (!b) return;
+    b->forced = 1;
+    switch (b->kind) {
+    case K_DATA:
+        s->cmode = CM_DATA;
+        s->bol = 1;
+        s->dstate = 0;
+        msg_begin(e, f, s);
+        break;
+    case K_AUTH:
+        s->cmode = CM_AUTH_GUESS;
+        break;
+    case K_STARTTLS:
+        s->cmode = CM_STOP;
+        break;
+    default:
+        break;
+    }
+}
+
+static int run_client(eng_t *e, eng_flow_t *f, smtp_t *s)
+{
+    stream_reader_t *sr = &s->sr[0];
+    int progress = 0;
+    if (!sr->chunk) return 0; /* nothing pushed yet in this direction */
+    while (!s->stopped) {
+        if (s->cwait) {
+            if (s->qn == 0) s->cwait = 0; /* nothing left to wait for (queue lost it) */
+            else if (s->force[0]) force_client(e, f, s);
+            else break;
+        }
+        if (s->cmode == CM_STOP) break;
+        if (s->cmode == CM_DATA) {
+            if (!run_data(e, f, s)) break;
+            progress = 1;
+            continue;
+        }
+        if (s->cmode == CM_BDAT) {
+            if (!run_bdat(e, f, s)) break;
+            progress = 1;
+            continue;
+        }
+        sr_view_t v;
+        int rc = sr_line(sr, &v);
+        if (rc == SR_MORE) break;
+        progress = 1;
+        if (rc == SR_GAP) {
+            if (s->gap_ok) { /* absorbed by the BDAT chunk that just ended */
+                s->gap_ok = 0;
+                continue;
+            }
+            WEIRD(e, f, "smtp_gap_resync", "client: gap between commands");
+            s->cresync = 1;
+            if (s->cmode == CM_AUTH || s->cmode == CM_AUTH_GUESS) s->cmode = CM_CMD;
+            continue;
+        }
+        if (v.cut) WEIRD(e, f, "smtp_line_too_long", "client line longer than stream.max_line");
+        if (s->cmode == CM_AUTH || s->cmode == CM_AUTH_GUESS) {
+            const uint8_t *p = v.p;
+            size_t n = v.len;
+            rtrim(p, &n);
+            int is_resp = s->cmode == CM_AUTH || (n == 1 && p[0] == '*') || looks_b64(p, n);
+            if (is_resp && s->auth.on) {
+                auth_response(e, f, s, p, n);
+                qent_t *b = q_back(s);
+                if (b && b->kind == K_AUTH) b->need_client = 0;
+                if (s->cmode == CM_AUTH) {
+                    s->cmode = CM_CMD;
+                    s->cwait = 1; /* the next 334 or the final reply */
+                }
+                continue;
+            }
+            s->cmode = CM_CMD;
+        }
+        if (command(e, f, s, &v)) s->cwait = 1;
+    }
+    return progress;
+}
+
+/* ---- server direction ----------------------------------------------------------- */
+
+static void rtext_add(eng_t *e, eng_flow_t *f, smtp_t *s, const uint8_t *p, size_t n, int sep)
+{
+    uint32_t cap = (uint32_t)(e->cfg.max_line ? e->cfg.max_line : 16384);
+    if (cap > RTEXT_CAP) cap = RTEXT_CAP;
+    size_t need = (size_t)s->rlen + (size_t)sep + n;
+    if (need > cap) {
+        if (!s->rcut) WEIRD(e, f, "smtp_reply_too_long", "reply text cut at %u bytes", cap);
+        s->rcut = 1;
+        if (s->rlen + (uint32_t)sep > cap) return;
+        n = cap - s->rlen - (uint32_t)sep;
+        need = cap;
+    }
+    if (need > s->rcap) {
+        uint32_t nc = s->rcap ? s->rcap : 256;
+        while (nc < need) nc *= 2;
+        if (nc > cap) nc = cap;
+        uint8_t *nb = realloc(s->rtext, nc);
+        if (!nb) return;
+        s->rtext = nb;
+        s->rcap = nc;
+    }
+    if (sep) s->rtext[s->rlen++] = '\n';
+    if (n) memcpy(s->rtext + s->rlen, p, n);
+    s->rlen += (uint32_t)n;
+}
+
+static void stop_all(smtp_t *s)
+{
+    s->stopped = 1;
+    s->cmode = CM_STOP;
+}
+
+static void reply_done(eng_t *e, eng_flow_t *f, smtp_t *s)
+{
+    int code = s->rcode;
+    if (eng_wants(e, ENG_EV_SMTP_REPLY)) {
+        eng_event_t ev;
+        ev_init(&ev, ENG_EV_SMTP_REPLY, f);
+        ev_set(&ev, ENG_F_SMTP_REPLY_code, ev_int(code));
+        ev_set(&ev, ENG_F_SMTP_REPLY_text, ev_str(s->rtext ? s->rtext : (const uint8_t *)"", s->rlen,
+                                                  ENG_NO_OFFSET));
+        ev_set(&ev, ENG_F_SMTP_REPLY_offset, ev_int((int64_t)s->roff));
+        eng_fire(e, &ev);
+    }
+    uint64_t first = s->nreplies++;
+    qent_t *q = q_front(s);
+    if (first == 0 && (code == 220 || code == 421 || code == 554) &&
+        !(q && q->kind == K_STARTTLS))
+        return; /* the greeting */
+    if (!q) return; /* unmatched */
+    int forced = q->forced;
+    switch (q->kind) {
+    case K_DATA:
+        q_pop(s);
+        if (forced) break;
+        s->cwait = 0;
+        if (code == 354) {
+            s->cmode = CM_DATA;
+            s->bol = 1;
+            s->dstate = 0;
+            msg_begin(e, f, s);
+        }
+        break;
+    case K_AUTH:
+        if (code == 334) {
+            auth_challenge(s, s->rtext, s->rlen);
+            q->need_client = 1;
+            if (!forced) {
+                s->cwait = 0;
+                s->cmode = CM_AUTH;
+            }
+            break;
+        }
+        auth_done(e, f, s, code);
+        q_pop(s);
+        if (!forced) s->cwait = 0;
+        if (s->cmode == CM_AUTH || s->cmode == CM_AUTH_GUESS) s->cmode = CM_CMD;
+        break;
+    case K_STARTTLS:
+        q_pop(s);
+        if (code == 220) {
+            if (eng_wants(e, ENG_EV_SMTP_STARTTLS)) {
+                eng_event_t ev;
+                ev_init(&ev, ENG_EV_SMTP_STARTTLS, f);
+                eng_fire(e, &ev);
+            }
+            stop_all(s);
+            break;
+        }
+        if (forced) {
+            if (s->cmode == CM_STOP) s->cmode = CM_CMD; /* refused after all */
+        } else {
+            s->cwait = 0;
+        }
+        break;
+    default:
+        q_pop(s);
+        break;
+    }
+}
+
+static int reply_start(const uint8_t *p, size_t n)
+{
+    return n >= 3 && is_digit(p[0]) && is_digit(p[1]) && is_digit(p[2]) &&
+           (n == 3 || p[3] == ' ' || p[3] == '-');
+}
+
+static int run_server(eng_t *e, eng_flow_t *f, smtp_t *s)
+{
+    stream_reader_t *sr = &s->sr[1];
+    int progress = 0;
+    if (!sr->chunk) return 0; /* nothing pushed yet in this direction */
+    while (!s->stopped) {
+        qent_t *fr = q_front(s);
+        if (!s->rin && ((s->qn == 0 && s->nreplies > 0 && !s->sforce) || (fr && fr->need_client))) {
+            if (!s->force[1]) break; /* a reply before the client line it answers: wait */
+            if (fr) fr->need_client = 0;
+            else s->sforce = 1;
+        }
+        sr_view_t v;
+        int rc = sr_line(sr, &v);
+        if (rc == SR_MORE) break;
+        progress = 1;
+        if (rc == SR_GAP) {
+            WEIRD(e, f, "smtp_gap_resync", "server: gap in replies");
+            s->rin = 0;
+            s->rlen = 0;
+            s->sresync = 1;
+            continue;
+        }
+        const uint8_t *p = v.p;
+        size_t n = v.len;
+        if (!reply_start(p, n)) {
+            if (!s->sresync) WEIRD(e, f, "smtp_bad_reply", "server line is not a reply");
+            continue;
+        }
+        s->sresync = 0;
+        int code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+        const uint8_t *t = n > 4 ? p + 4 : p + n;
+        size_t tn = n > 4 ? n - 4 : 0;
+        if (!s->rin) {
+            s->rcode = code;
+            s->roff = v.off;
+            s->rlen = 0;
+            s->rcut = 0;
+            rtext_add(e, f, s, t, tn, 0);
+        } else {
+            if (code != s->rcode)
+                WEIRD(e, f, "smtp_reply_code_mismatch", "continuation line %d in reply %d", code,
+                      s->rcode);
+            rtext_add(e, f, s, t, tn, 1);
+        }
+        if (n > 3 && p[3] == '-' && !v.cut) {
+            s->rin = 1;
+            continue;
+        }
+        s->rin = 0;
+        reply_done(e, f, s);
+    }
+    return progress;
+}
+
+/* ---- driving both directions ---------------------------------------------------- */
+
+static void pump(eng_t *e, eng_flow_t *f, smtp_t *s, int first)
+{
+    for (;;) {
+        int p = first == 0 ? run_client(e, f, s) : run_server(e, f, s);
+        p |= first == 0 ? run_server(e, f, s) : run_client(e, f, s);
+        if (!p || s->stopped) break;
+    }
+}
+
+/* move bytes a waiting direction has not read out of the caller's chunk
+ * (kept within max_unit; beyond it the wait is resolved) */
+static void park(eng_t *e, eng_flow_t *f, smtp_t *s)
+{
+    for (int d = 0; d < 2 && !s->stopped; d++) {
+        stream_reader_t *sr = &s->sr[d];
+        while (!s->stopped && sr->pos < sr->chunk_len && sr_avail(sr) > sr->max_unit) {
+            uint64_t before = sr_offset(sr);
+            s->force[d] = 1;
+            pump(e, f, s, d);
+            s->force[d] = 0;
+            if (sr_offset(sr) == before) break;
+        }
+        if (!s->stopped && sr->pos < sr->chunk_len)
+            sr_push(sr, sr->chunk_off + sr->chunk_len, NULL, 0);
+    }
+}
+
+/* ---- descriptor entry points ---------------------------------------------------- */
+
+static void smtp_init(eng_t *e, eng_flow_t *f, void *st)
+{
+    smtp_t *s = st;
+    uint32_t ml = (uint32_t)(e->cfg.max_line ? e->cfg.max_line : 16384);
+    for (int i = 0; i < 2; i++) sr_init(&s->sr[i], ml);
+    s->cmode = CM_CMD;
+    s->inited = 1;
+}
+
+static void release(smtp_t *s)
+{
+    msg_end(s);
+    for (int i = 0; i < 2; i++) sr_free(&s->sr[i]);
+    free(s->rtext);
+    s->rtext = NULL;
+    s->rlen = s->rcap = 0;
+}
+
+static void smtp_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, const uint8_t *p,
+                      size_t len)
+{
+    smtp_t *s = st;
+    if ((dir != 0 && dir != 1) || s->stopped || !s->inited) return;
+    if (!wants_any(e)) {
+        s->idle = 1;
+        return;
+    }
+    s->idle = 0;
+    if (dir == 0 && s->cmode == CM_STOP) return;
+    sr_push(&s->sr[dir], off, p, len);
+    pump(e, f, s, dir);
+    park(e, f, s);
+    if (s->stopped) release(s);
+}
+
+static void smtp_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, uint64_t len)
+{
+    smtp_t *s = st;
+    if ((dir != 0 && dir != 1) || s->stopped || !s->inited || len == 0) return;
+    sr_gap(&s->sr[dir], off, len);
+    if (dir != 0) return;
+    if (s->cmode == CM_DATA) {
+        if (s->msg) mime_gap(s->msg, len);
+    } else if (s->cmode == CM_BDAT) {
+        uint64_t take = len < s->bdat_left ? len : s->bdat_left;
+        if (s->msg) mime_gap(s->msg, take);
+        s->bdat_left -= take;
+        s->gap_ok = take == len;
+        if (!s->gap_ok) WEIRD(e, f, "smtp_gap_resync", "client: gap past the end of a BDAT chunk");
+    }
+}
+
+static void smtp_end(eng_t *e, eng_flow_t *f, void *st)
+{
+    smtp_t *s = st;
+    if (!s->inited) return;
+    if (!s->stopped && !s->idle) {
+        for (int d = 0; d < 2; d++) {
+            stream_reader_t *sr = &s->sr[d];
+            if (sr->pos < sr->chunk_len) sr_push(sr, sr->chunk_off + sr->chunk_len, NULL, 0);
+            sr_eof(sr);
+        }
+        s->force[0] = s->force[1] = 1;
+        pump(e, f, s, 0);
+        if (!s->stopped) {
+            if (s->rin) { /* a multi-line reply cut short */
+                s->rin = 0;
+                reply_done(e, f, s);
+            }
+            if (s->cmode == CM_DATA && s->msg) {
+                if (s->dstate == 1) msg_feed(s, (const uint8_t *)".", 1);
+                if (s->dstate == 2) msg_feed(s, (const uint8_t *)".\r", 2);
+                WEIRD(e, f, "smtp_truncated_message", "the flow ended inside DATA");
+            } else if (s->cmode == CM_BDAT && s->bdat_left) {
+                WEIRD(e, f, "smtp_truncated_message", "the flow ended inside a BDAT chunk");
+            }
+        }
+    }
+    release(s);
+    s->inited = 0;
+}
+
+static const uint16_t smtp_ports[] = {25, 587, 2525, 0};
+
+const eng_decoder_t eng_decoder_smtp = {
+    .name = "smtp",
+    .probe = smtp_probe,
+    .ports = smtp_ports,
+    .state_size = sizeof(smtp_t),
+    .init = smtp_init,
+    .data = smtp_data,
+    .gap = smtp_gap,
+    .datagram = NULL,
+    .end = smtp_end,
+};

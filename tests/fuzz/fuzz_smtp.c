@@ -1,0 +1,123 @@
+/* fuzz_smtp.c - arbitrary bytes as the two directions of one SMTP flow.
+ *
+ * Input layout: byte 0 picks options: bit 0 a small stream.max_line (64),
+ * bit 1 attach "smtp" by script at flow.start (otherwise content detection or
+ * the port hint), bits 2-3 the segment size (1, 3, 64 or 512 bytes), bit 4
+ * subscribe to the file events too (libmagic is loaded then), bit 5 send the
+ * segments of each chunk in reverse order (the reassembler puts them back:
+ * replies then often arrive before the commands they answer), bit 6 end with
+ * FINs. The rest is split at 0xFF bytes into chunks that go alternately to the
+ * client and the server (the client first). A 0xFE byte followed by a length
+ * byte skips that many sequence numbers of the current direction (a hole the
+ * peer acknowledges: a tcp.gap). Every event has a subscriber that reads
+ * every field, so the views handed out are checked by ASan.
+ * Build: make fuzz; run: build/fuzz/fuzz_smtp -max_total_time=120 DIR
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "engine.h"
+#include "../unit/pktbuild.h"
+
+static volatile uint64_t sink;
+
+static void touch(const eng_value_t *v, int depth)
+{
+    if (v->type == ENG_T_STR) {
+        for (uint32_t i = 0; i < v->len; i++) sink += v->u.s[i];
+    } else if (v->type == ENG_T_LIST || v->type == ENG_T_MAP) {
+        uint32_t n = v->len * (v->type == ENG_T_MAP ? 2u : 1u);
+        if (depth < 8)
+            for (uint32_t i = 0; i < n; i++) touch(&v->u.list[i], depth + 1);
+    } else {
+        sink += (uint64_t)v->u.i;
+    }
+}
+
+static int by_script;
+
+static void on_event(eng_t *e, const eng_event_t *ev, void *user)
+{
+    (void)user;
+    for (int i = 0; i < ev->nfields; i++) touch(&ev->f[i], 0);
+    if (ev->kind == ENG_EV_FLOW_START && by_script) eng_flow_set_service(e, ev->flow, "smtp");
+}
+
+typedef struct conn {
+    eng_t *e;
+    uint32_t seq[2];
+    int64_t t;
+    size_t mss;
+    int reverse;
+} conn_t;
+
+static uint8_t frame[2048];
+
+static void seg(conn_t *c, int dir, uint32_t seq, uint8_t fl, const uint8_t *d, size_t n)
+{
+    size_t len = dir ? pb_tcp4(frame, "10.0.0.2", 25, "10.0.0.1", 40000, seq, c->seq[0], fl, d, n, 65535)
+                     : pb_tcp4(frame, "10.0.0.1", 40000, "10.0.0.2", 25, seq, c->seq[1], fl, d, n, 65535);
+    c->t += 1000;
+    eng_feed(c->e, c->t, 1, frame, (uint32_t)len, (uint32_t)len);
+}
+
+static void send_bytes(conn_t *c, int dir, const uint8_t *p, size_t n)
+{
+    if (!n) return;
+    size_t nseg = (n + c->mss - 1) / c->mss;
+    for (size_t k = 0; k < nseg; k++) {
+        size_t j = c->reverse ? nseg - 1 - k : k;
+        size_t o = j * c->mss;
+        size_t len = n - o < c->mss ? n - o : c->mss;
+        seg(c, dir, c->seq[dir] + (uint32_t)o, PB_ACK | PB_PSH, p + o, len);
+    }
+    c->seq[dir] += (uint32_t)n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1) return 0;
+    static const size_t mss[4] = {1, 3, 64, 512};
+    eng_t *e = eng_new();
+    char err[128];
+    uint8_t opt = data[0];
+    if (opt & 1) eng_config_set(e, "stream.max_line", "64", err, sizeof err);
+    by_script = (opt & 2) != 0;
+    for (int k = 0; k < eng_event_count(); k++)
+        if ((opt & 16) || (k != ENG_EV_FILE_BEGIN && k != ENG_EV_FILE_DATA && k != ENG_EV_FILE_DONE))
+            eng_on(e, k, on_event, NULL);
+
+    conn_t c = {e, {1000, 5000}, 1700000000LL * 1000000000LL, mss[(opt >> 2) & 3], (opt & 32) != 0};
+    seg(&c, 0, 999, PB_SYN, NULL, 0);
+    seg(&c, 1, 4999, PB_SYN | PB_ACK, NULL, 0);
+    seg(&c, 0, 1000, PB_ACK, NULL, 0);
+
+    int dir = 0;
+    size_t i = 1, start = 1;
+    while (i <= size) {
+        if (i == size || data[i] == 0xFF || data[i] == 0xFE) {
+            send_bytes(&c, dir, data + start, i - start);
+            if (i < size && data[i] == 0xFE) {
+                c.seq[dir] += (i + 1 < size) ? data[i + 1] + 1u : 1u;
+                i += 2;
+                start = i;
+                continue;
+            }
+            if (i < size) {
+                seg(&c, !dir, c.seq[!dir], PB_ACK, NULL, 0); /* holes become gaps */
+                dir = !dir;
+            }
+            start = i + 1;
+        }
+        i++;
+    }
+    seg(&c, 1, c.seq[1], PB_ACK, NULL, 0);
+    seg(&c, 0, c.seq[0], PB_ACK, NULL, 0);
+    if (opt & 64) {
+        seg(&c, 1, c.seq[1], PB_FIN | PB_ACK, NULL, 0);
+        seg(&c, 0, c.seq[0], PB_FIN | PB_ACK, NULL, 0);
+    }
+    eng_finish(e);
+    eng_free(e);
+    return 0;
+}
