@@ -1,0 +1,681 @@
+/* pop3.c - POP3 (RFC 1939, 2449 CAPA, 5034 AUTH, 2595 STLS), both directions.
+ *
+ * Each direction is read line by line through a stream_reader_t (max_unit =
+ * stream.max_line). Client command lines fire pop3.command and are queued
+ * (at most QMAX; beyond: weird pop3_too_many_pending, the command is not
+ * paired); each server status line (+OK / -ERR) fires pop3.reply and is paired
+ * with the oldest queued command, in order (pipelining, RFC 2449).
+ *
+ * Multi-line responses (after +OK to RETR, TOP, LIST and UIDL without
+ * argument, CAPA, AUTH without argument) are read up to the lone "." with
+ * dot-unstuffing; the bodies of RETR and TOP are messages, handed line by line
+ * (with CRLF) to the MIME decoder (mime.h, source "pop3").
+ *
+ * pop3.auth fires when the server answers PASS (mechanism "USER", with the
+ * user of the latest USER command), APOP (password nil) or the end of an AUTH
+ * exchange (mechanism upper-case; user and password recovered for PLAIN and
+ * LOGIN, user for CRAM-MD5). Client lines inside an AUTH exchange are SASL
+ * responses, not commands: for PLAIN and LOGIN their number is known; for
+ * other mechanisms a line is a response while the server has sent more "+ "
+ * continuations than the client has answered, and the client direction waits
+ * (its bytes kept, within max_line) until the server has decided.
+ *
+ * Ordering between directions: a server status line with no queued command
+ * (the command's bytes not decoded yet, e.g. reordered packets) makes the
+ * server direction wait, its bytes kept within max_line, until the client
+ * direction has parsed a command, had a gap, or ended. When the command is
+ * unknown (lost in a gap, capture started mid-session), the response is
+ * guessed: after +OK, a line that is not a status line starts a multi-line
+ * body, which is a message when its first line looks like a header field.
+ *
+ * STLS answered +OK: both directions stop being decoded.
+ * Gaps: a gap inside a message body is passed to the MIME decoder and the
+ * body goes on; elsewhere the direction resynchronises at the next line that
+ * parses (a command keyword on the client side, +OK/-ERR on the server side).
+ * Weirds: pop3_bad_command, pop3_bad_reply, pop3_too_many_pending,
+ * pop3_unmatched_reply, pop3_truncated_multiline.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decoder.h"
+#include "internal.h"
+#include "mime.h"
+#include "stream.h"
+
+#define QMAX 32
+#define CRED_MAX 256
+
+enum {
+    C_OTHER = 0, C_USER, C_PASS, C_APOP, C_AUTH, C_AUTHLIST, C_RETR, C_TOP, C_MLIST, C_CAPA,
+    C_STLS, C_GUESS /* command unknown: response shape guessed */
+};
+
+/* client direction */
+enum { O_CMD = 0, O_SASL, O_DONE };
+/* server direction */
+enum { R_STATUS = 0, R_MULTI, R_MSG, R_MAYBE, R_RESYNC, R_DONE };
+
+typedef struct pop3 {
+    stream_reader_t sr[2];
+    uint8_t inited;
+    uint8_t ost, rst;
+    uint8_t greeted;        /* a status line was seen */
+    uint8_t orig_lost;      /* client bytes lost: unmatched replies are guessed */
+    uint8_t orig_eof;
+    uint8_t ocmd_resync;    /* client: after a gap, skip to a line that parses */
+    uint8_t q[QMAX];
+    int qh, qn;
+    /* the multi-line response being read */
+    mime_msg_t *msg;
+    uint8_t multi_first;    /* R_MAYBE / first line of a guessed body */
+    /* credentials */
+    char user[CRED_MAX], pass[CRED_MAX], mech[32];
+    uint16_t user_len, pass_len;
+    uint8_t have_user, have_pass, have_mech, auth_open;
+    uint8_t sasl_kind;      /* 0 other, 1 PLAIN, 2 LOGIN, 3 CRAM-MD5 */
+    uint8_t sasl_need;      /* responses the client will send (PLAIN/LOGIN), 0 unknown */
+    uint16_t sasl_conts, sasl_resps;
+    uint8_t sasl_cancel;
+    uint8_t stls_wait;      /* STLS sent: the client waits for the answer */
+    uint8_t started;        /* bytes were seen */
+    uint8_t midsession;     /* no SYN seen: the first status line may not be the greeting */
+} pop3_t;
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static int up(int c) { return c >= 'a' && c <= 'z' ? c - 32 : c; }
+
+static int ieqn(const uint8_t *p, size_t n, const char *s)
+{
+    size_t m = strlen(s);
+    if (n != m) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (up(p[i]) != up((uint8_t)s[i])) return 0;
+    return 1;
+}
+
+static void trim(const uint8_t **p, size_t *n)
+{
+    while (*n && ((*p)[0] == ' ' || (*p)[0] == '\t')) (*p)++, (*n)--;
+    while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t')) (*n)--;
+}
+
+/* base64 (RFC 4648) into out (at most cap bytes); returns the length, or -1 */
+static int b64dec(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = p[i], v;
+        if (c >= 'A' && c <= 'Z') v = c - 'A';
+        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9') v = c - '0' + 52;
+        else if (c == '+') v = 62;
+        else if (c == '/') v = 63;
+        else if (c == '=') break;
+        else if (c == ' ' || c == '\t') continue;
+        else return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o >= cap) return -1;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    return (int)o;
+}
+
+static void setcred(char *dst, uint16_t *dlen, const uint8_t *p, size_t n)
+{
+    if (n > CRED_MAX) n = CRED_MAX;
+    memcpy(dst, p, n);
+    *dlen = (uint16_t)n;
+}
+
+static int looks_status(const uint8_t *p, size_t n)
+{
+    if (n >= 3 && p[0] == '+' && up(p[1]) == 'O' && up(p[2]) == 'K' && (n == 3 || p[3] == ' '))
+        return 1;
+    if (n >= 4 && p[0] == '-' && up(p[1]) == 'E' && up(p[2]) == 'R' && up(p[3]) == 'R' &&
+        (n == 4 || p[4] == ' '))
+        return 1;
+    return 0;
+}
+
+static const char *const known_cmds[] = {
+    "USER", "PASS", "APOP", "AUTH", "STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "QUIT",
+    "TOP", "UIDL", "CAPA", "STLS", "UTF8", "LANG", "XTND", NULL};
+
+static int known_cmd(const uint8_t *p, size_t n)
+{
+    for (int i = 0; known_cmds[i]; i++)
+        if (ieqn(p, n, known_cmds[i])) return 1;
+    return 0;
+}
+
+/* split "CMD arg": cmd length, argument (trimmed) */
+static void split_cmd(const uint8_t *p, size_t n, size_t *cl, const uint8_t **a, size_t *al)
+{
+    size_t i = 0;
+    while (i < n && p[i] != ' ' && p[i] != '\t') i++;
+    *cl = i;
+    *a = p + i;
+    *al = n - i;
+    trim(a, al);
+}
+
+/* ---- the command queue ------------------------------------------------------ */
+
+static void q_push(eng_t *e, eng_flow_t *f, pop3_t *s, uint8_t c)
+{
+    if (s->qn >= QMAX) {
+        eng_weird(e, f, "pop3_too_many_pending", "more than %d commands unanswered", QMAX);
+        return;
+    }
+    s->q[(s->qh + s->qn) % QMAX] = c;
+    s->qn++;
+}
+
+static uint8_t q_pop(pop3_t *s)
+{
+    uint8_t c = s->q[s->qh];
+    s->qh = (s->qh + 1) % QMAX;
+    s->qn--;
+    return c;
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+static void fire_auth(eng_t *e, eng_flow_t *f, pop3_t *s, const char *mech, int ok)
+{
+    if (eng_wants(e, ENG_EV_POP3_AUTH)) {
+        eng_event_t ev;
+        ev_init(&ev, ENG_EV_POP3_AUTH, f);
+        ev_set(&ev, ENG_F_POP3_AUTH_mechanism, ev_cstr(mech));
+        if (s->have_user) ev_set(&ev, ENG_F_POP3_AUTH_user, ev_str(s->user, s->user_len, ENG_NO_OFFSET));
+        if (s->have_pass)
+            ev_set(&ev, ENG_F_POP3_AUTH_password, ev_str(s->pass, s->pass_len, ENG_NO_OFFSET));
+        ev_set(&ev, ENG_F_POP3_AUTH_success, ev_bool(ok));
+        eng_fire(e, &ev);
+    }
+    s->have_pass = 0;
+}
+
+static void sasl_response(pop3_t *s, const uint8_t *p, size_t n)
+{
+    uint8_t buf[3 * CRED_MAX];
+    s->sasl_resps++;
+    if (n == 1 && p[0] == '*') {
+        s->sasl_cancel = 1;
+        return;
+    }
+    int k = b64dec(p, n, buf, sizeof buf);
+    if (k < 0) return;
+    size_t len = (size_t)k;
+    if (s->sasl_kind == 1) { /* PLAIN: authzid NUL authcid NUL passwd */
+        uint8_t *z1 = memchr(buf, 0, len);
+        if (!z1) return;
+        uint8_t *u = z1 + 1;
+        uint8_t *z2 = memchr(u, 0, len - (size_t)(u - buf));
+        if (!z2) return;
+        setcred(s->user, &s->user_len, u, (size_t)(z2 - u));
+        s->have_user = 1;
+        setcred(s->pass, &s->pass_len, z2 + 1, len - (size_t)(z2 + 1 - buf));
+        s->have_pass = 1;
+    } else if (s->sasl_kind == 2) { /* LOGIN: user, then password */
+        if (!s->have_user || s->sasl_resps == 1) {
+            setcred(s->user, &s->user_len, buf, len);
+            s->have_user = 1;
+        } else {
+            setcred(s->pass, &s->pass_len, buf, len);
+            s->have_pass = 1;
+        }
+    } else if (s->sasl_kind == 3) { /* CRAM-MD5: "user digest" */
+        uint8_t *sp = memchr(buf, ' ', len);
+        setcred(s->user, &s->user_len, buf, sp ? (size_t)(sp - buf) : len);
+        s->have_user = 1;
+    }
+}
+
+/* a complete client command line */
+static void command(eng_t *e, eng_flow_t *f, pop3_t *s, const sr_view_t *v)
+{
+    const uint8_t *p = v->p, *a;
+    size_t n = v->len, cl, al;
+    trim(&p, &n);
+    split_cmd(p, n, &cl, &a, &al);
+    if (eng_wants(e, ENG_EV_POP3_COMMAND)) {
+        char cmd[32];
+        size_t k = cl < sizeof cmd ? cl : sizeof cmd;
+        for (size_t i = 0; i < k; i++) cmd[i] = (char)up(p[i]);
+        eng_event_t ev;
+        ev_init(&ev, ENG_EV_POP3_COMMAND, f);
+        ev_set(&ev, ENG_F_POP3_COMMAND_command, ev_str(cmd, k, v->off));
+        ev_set(&ev, ENG_F_POP3_COMMAND_arg, ev_str(a, al, v->off + (uint64_t)(a - v->p)));
+        eng_fire(e, &ev);
+    }
+    uint8_t c = C_OTHER;
+    if (ieqn(p, cl, "USER")) {
+        c = C_USER;
+        setcred(s->user, &s->user_len, a, al);
+        s->have_user = 1;
+        s->have_pass = 0;
+    } else if (ieqn(p, cl, "PASS")) {
+        c = C_PASS;
+        setcred(s->pass, &s->pass_len, a, al);
+        s->have_pass = 1;
+    } else if (ieqn(p, cl, "APOP")) {
+        c = C_APOP;
+        size_t i = 0;
+        while (i < al && a[i] != ' ') i++;
+        setcred(s->user, &s->user_len, a, i);
+        s->have_user = 1;
+        s->have_pass = 0;
+    } else if (ieqn(p, cl, "AUTH")) {
+        if (al == 0) {
+            c = C_AUTHLIST;
+        } else {
+            c = C_AUTH;
+            size_t i = 0;
+            while (i < al && a[i] != ' ') i++;
+            size_t m = i < sizeof s->mech - 1 ? i : sizeof s->mech - 1;
+            for (size_t j = 0; j < m; j++) s->mech[j] = (char)up(a[j]);
+            s->mech[m] = 0;
+            s->have_mech = 1;
+            s->sasl_kind = !strcmp(s->mech, "PLAIN") ? 1 : !strcmp(s->mech, "LOGIN") ? 2
+                         : !strcmp(s->mech, "CRAM-MD5") ? 3 : 0;
+            s->sasl_need = s->sasl_kind == 1 ? 1 : s->sasl_kind == 2 ? 2 : 0;
+            s->sasl_conts = s->sasl_resps = 0;
+            s->sasl_cancel = 0;
+            s->have_user = s->have_pass = 0;
+            s->auth_open = 1;
+            const uint8_t *ir = a + i;
+            size_t irl = al - i;
+            trim(&ir, &irl);
+            if (irl) {
+                if (irl == 1 && ir[0] == '=') irl = 0; /* empty initial response */
+                sasl_response(s, ir, irl);
+            }
+            s->ost = O_SASL;
+        }
+    } else if (ieqn(p, cl, "RETR")) {
+        c = C_RETR;
+    } else if (ieqn(p, cl, "TOP")) {
+        c = C_TOP;
+    } else if (ieqn(p, cl, "LIST") || ieqn(p, cl, "UIDL")) {
+        c = al ? C_OTHER : C_MLIST;
+    } else if (ieqn(p, cl, "CAPA")) {
+        c = C_CAPA;
+    } else if (ieqn(p, cl, "STLS")) {
+        c = C_STLS;
+        s->stls_wait = 1;
+    }
+    q_push(e, f, s, c);
+    s->orig_lost = 0;
+}
+
+static void fire_reply(eng_t *e, eng_flow_t *f, int ok, const sr_view_t *v)
+{
+    if (!eng_wants(e, ENG_EV_POP3_REPLY)) return;
+    size_t k = ok ? 3 : 4;
+    const uint8_t *t = v->p + k;
+    size_t tl = v->len - k;
+    trim(&t, &tl);
+    eng_event_t ev;
+    ev_init(&ev, ENG_EV_POP3_REPLY, f);
+    ev_set(&ev, ENG_F_POP3_REPLY_ok, ev_bool(ok));
+    ev_set(&ev, ENG_F_POP3_REPLY_text, ev_str(t, tl, v->off + (uint64_t)(t - v->p)));
+    eng_fire(e, &ev);
+}
+
+static void msg_end(pop3_t *s)
+{
+    mime_end(s->msg);
+    s->msg = NULL;
+}
+
+static void msg_line(pop3_t *s, const sr_view_t *v, const uint8_t *p, size_t n)
+{
+    if (!s->msg) return;
+    mime_feed(s->msg, p, n);
+    mime_feed(s->msg, (const uint8_t *)"\r\n", 2);
+    (void)v;
+}
+
+static int looks_header(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && p[i] > 32 && p[i] < 127 && p[i] != ':') i++;
+    return i > 0 && i < n && p[i] == ':';
+}
+
+static void stop(pop3_t *s)
+{
+    s->ost = O_DONE;
+    s->rst = R_DONE;
+    msg_end(s);
+}
+
+/* a server status line for command c */
+static void status(eng_t *e, eng_flow_t *f, pop3_t *s, const sr_view_t *v, uint8_t c)
+{
+    int ok = v->p[0] == '+';
+    fire_reply(e, f, ok, v);
+    s->greeted = 1;
+    switch (c) {
+    case C_PASS:
+        fire_auth(e, f, s, "USER", ok);
+        break;
+    case C_APOP:
+        s->have_pass = 0;
+        fire_auth(e, f, s, "APOP", ok);
+        break;
+    case C_STLS:
+        s->stls_wait = 0;
+        break;
+    case C_AUTH:
+        s->auth_open = 0;
+        fire_auth(e, f, s, s->mech, ok && !s->sasl_cancel);
+        break;
+    default:
+        break;
+    }
+    if (!ok) return;
+    switch (c) {
+    case C_RETR:
+    case C_TOP:
+        s->rst = R_MSG;
+        s->msg = mime_begin(e, f, "pop3");
+        break;
+    case C_MLIST:
+    case C_CAPA:
+    case C_AUTHLIST:
+        s->rst = R_MULTI;
+        break;
+    case C_GUESS:
+        s->rst = R_MAYBE;
+        break;
+    case C_STLS:
+        stop(s);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- the two directions -------------------------------------------------------- */
+
+static void run_resp(eng_t *e, eng_flow_t *f, pop3_t *s);
+
+static void run_orig(eng_t *e, eng_flow_t *f, pop3_t *s)
+{
+    stream_reader_t *sr = &s->sr[ENG_ORIG];
+    sr_view_t v;
+    if (!sr->chunk) return; /* nothing pushed yet */
+    for (;;) {
+        if (s->ost == O_DONE) {
+            while (sr_some(sr, SIZE_MAX, &v) != SR_MORE) {}
+            return;
+        }
+        if (s->stls_wait && !s->orig_eof) {
+            /* what follows STLS is TLS once the server agrees: wait for it */
+            sr_push(sr, sr->chunk_off + sr->chunk_len, NULL, 0);
+            return;
+        }
+        if (s->ost == O_SASL) {
+            int resp = s->sasl_need ? s->sasl_resps < s->sasl_need && !s->sasl_cancel
+                                    : s->sasl_resps < s->sasl_conts;
+            if (!resp && s->auth_open && !s->sasl_need && !s->orig_eof) {
+                /* wait for the server to continue or conclude (bytes kept) */
+                sr_push(sr, sr->chunk_off + sr->chunk_len, NULL, 0);
+                return;
+            }
+            if (!resp) s->ost = O_CMD;
+        }
+        int rc = sr_line(sr, &v);
+        if (rc == SR_MORE) return;
+        if (rc == SR_GAP) {
+            s->ocmd_resync = 1;
+            s->orig_lost = 1;
+            if (s->ost == O_SASL) s->ost = O_CMD;
+            continue;
+        }
+        if (s->ost == O_SASL) {
+            const uint8_t *p = v.p;
+            size_t n = v.len;
+            trim(&p, &n);
+            sasl_response(s, p, n);
+            continue;
+        }
+        const uint8_t *p = v.p, *a;
+        size_t n = v.len, cl, al;
+        trim(&p, &n);
+        if (n == 0) continue;
+        split_cmd(p, n, &cl, &a, &al);
+        if (v.cut || !known_cmd(p, cl)) {
+            if (!s->ocmd_resync) {
+                /* an unknown command still gets an answer (-ERR usually) */
+                int tok = cl > 0 && cl <= 16 && !v.cut;
+                for (size_t i = 0; tok && i < cl; i++)
+                    if (p[i] < 33 || p[i] > 126) tok = 0;
+                if (tok) {
+                    command(e, f, s, &v);
+                    continue;
+                }
+                eng_weird(e, f, "pop3_bad_command", "%.*s", (int)(n > 40 ? 40 : n),
+                          (const char *)p);
+                s->orig_lost = 1;
+            }
+            continue;
+        }
+        s->ocmd_resync = 0;
+        command(e, f, s, &v);
+    }
+}
+
+static void run_resp(eng_t *e, eng_flow_t *f, pop3_t *s)
+{
+    stream_reader_t *sr = &s->sr[ENG_RESP];
+    sr_view_t v;
+    if (!sr->chunk) return; /* nothing pushed yet */
+    for (;;) {
+        if (s->rst == R_DONE) {
+            while (sr_some(sr, SIZE_MAX, &v) != SR_MORE) {}
+            return;
+        }
+        if (s->rst == R_STATUS && s->greeted && !s->orig_lost && !s->orig_eof &&
+            sr_avail(sr) > 0 &&
+            (s->qn == 0 || (s->q[s->qh] == C_AUTH && s->sasl_resps < s->sasl_conts))) {
+            /* a reply whose command (or SASL response) has not been decoded
+             * yet: wait for it */
+            sr_push(sr, sr->chunk_off + sr->chunk_len, NULL, 0);
+            return;
+        }
+        int rc = sr_line(sr, &v);
+        if (rc == SR_MORE) return;
+        if (rc == SR_GAP) {
+            if (s->rst == R_MSG || s->rst == R_MULTI) continue; /* body goes on */
+            s->rst = R_RESYNC;
+            continue;
+        }
+        switch (s->rst) {
+        case R_MSG:
+        case R_MULTI:
+            if (v.len == 1 && v.p[0] == '.' && !v.cut) {
+                msg_end(s);
+                s->rst = R_STATUS;
+                continue;
+            }
+            if (s->rst == R_MSG) {
+                const uint8_t *p = v.p;
+                size_t n = v.len;
+                if (n && p[0] == '.') p++, n--;
+                msg_line(s, &v, p, n);
+            }
+            continue;
+        case R_MAYBE:
+            if (!v.cut && looks_status(v.p, v.len)) {
+                s->rst = R_STATUS;
+                break; /* a status line: handled below */
+            }
+            if (v.len == 1 && v.p[0] == '.') {
+                s->rst = R_STATUS;
+                continue;
+            }
+            if (looks_header(v.p, v.len)) {
+                s->rst = R_MSG;
+                s->msg = mime_begin(e, f, "pop3");
+                msg_line(s, &v, v.p, v.len);
+            } else {
+                s->rst = R_MULTI;
+            }
+            continue;
+        case R_RESYNC:
+            if (v.cut || !looks_status(v.p, v.len)) continue;
+            s->rst = R_STATUS;
+            break;
+        default:
+            break;
+        }
+        /* R_STATUS */
+        if (v.len >= 1 && v.p[0] == '+' && (v.len == 1 || v.p[1] == ' ') && s->qn &&
+            s->q[s->qh] == C_AUTH) {
+            s->sasl_conts++; /* "+ challenge" */
+            continue;
+        }
+        if (v.cut || !looks_status(v.p, v.len)) {
+            eng_weird(e, f, "pop3_bad_reply", "%.*s", (int)(v.len > 40 ? 40 : v.len),
+                      (const char *)v.p);
+            s->rst = R_RESYNC;
+            continue;
+        }
+        uint8_t c = C_OTHER;
+        if (!s->greeted && !s->midsession) {
+            /* the greeting, even when a command was decoded before it */
+        } else if (s->qn) {
+            c = q_pop(s);
+        } else if (s->greeted) {
+            c = C_GUESS;
+            if (!s->orig_lost && !s->orig_eof)
+                eng_weird(e, f, "pop3_unmatched_reply", "a reply without a command");
+            s->orig_lost = 0; /* one guess per loss: later replies wait again */
+        }
+        status(e, f, s, &v, c);
+        if (s->rst == R_DONE) {
+            if (s->ost != O_DONE) s->ost = O_DONE;
+        }
+        /* the client side may be waiting for this answer */
+        if (s->ost == O_SASL || s->ost == O_DONE || c == C_STLS) run_orig(e, f, s);
+    }
+}
+
+/* ---- descriptor ------------------------------------------------------------------ */
+
+static int pop3_probe(const uint8_t *p, size_t len, int dir)
+{
+    if (dir != ENG_RESP) return 0;
+    static const char ok[] = "+OK";
+    size_t n = len < 3 ? len : 3;
+    for (size_t i = 0; i < n; i++)
+        if (up(p[i]) != ok[i]) return 0;
+    if (len < 4) return -1;
+    return p[3] == ' ' || p[3] == '\r' || p[3] == '\n';
+}
+
+static void pop3_init(eng_t *e, eng_flow_t *f, void *st)
+{
+    pop3_t *s = st;
+    uint32_t ml = (uint32_t)(e->cfg.max_line ? e->cfg.max_line : 16384);
+    sr_init(&s->sr[0], ml);
+    sr_init(&s->sr[1], ml);
+    s->inited = 1;
+}
+
+/* at the first bytes: picked up mid-session, the first reply has no command */
+static void first_bytes(eng_flow_t *f, pop3_t *s)
+{
+    if (s->started) return;
+    s->started = 1;
+    if (!FLOW(f)->tcp[0].syn && !FLOW(f)->tcp[1].syn) s->orig_lost = s->midsession = 1;
+}
+
+static int wants_any(const eng_t *e)
+{
+    return eng_wants(e, ENG_EV_POP3_COMMAND) || eng_wants(e, ENG_EV_POP3_REPLY) ||
+           eng_wants(e, ENG_EV_POP3_AUTH) || eng_wants(e, ENG_EV_MAIL_HEADER) ||
+           eng_wants(e, ENG_EV_MAIL_MESSAGE) || eng_wants(e, ENG_EV_MIME_PART) ||
+           eng_wants(e, ENG_EV_MIME_DATA) || eng_wants(e, ENG_EV_MIME_PART_DONE) ||
+           eng_wants(e, ENG_EV_FILE_BEGIN) || eng_wants(e, ENG_EV_FILE_DATA) ||
+           eng_wants(e, ENG_EV_FILE_DONE);
+}
+
+static void pop3_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, const uint8_t *p,
+                      size_t len)
+{
+    pop3_t *s = st;
+    if ((dir != 0 && dir != 1) || !s->inited) return;
+    if (!wants_any(e)) return; /* later: an offset jump, i.e. a gap, then resync */
+    first_bytes(f, s);
+    sr_push(&s->sr[dir], off, p, len);
+    if (dir == ENG_ORIG) {
+        run_orig(e, f, s);
+        run_resp(e, f, s); /* it may be waiting for a command */
+    } else {
+        run_resp(e, f, s);
+    }
+}
+
+static void pop3_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, uint64_t len)
+{
+    pop3_t *s = st;
+    if ((dir != 0 && dir != 1) || !s->inited || len == 0) return;
+    first_bytes(f, s);
+    sr_gap(&s->sr[dir], off, len);
+    if (dir == ENG_RESP) {
+        if (s->rst == R_MSG && s->msg) mime_gap(s->msg, len);
+        run_resp(e, f, s);
+    } else {
+        s->orig_lost = 1;
+        run_orig(e, f, s);
+        run_resp(e, f, s);
+    }
+}
+
+static void pop3_end(eng_t *e, eng_flow_t *f, void *st)
+{
+    pop3_t *s = st;
+    if (!s->inited) return;
+    for (int dir = 0; dir < 2; dir++) {
+        stream_reader_t *sr = &s->sr[dir];
+        sr_push(sr, sr->chunk_off + sr->chunk_len, NULL, 0);
+        sr_eof(sr);
+    }
+    s->orig_eof = 1;
+    run_orig(e, f, s);
+    run_resp(e, f, s);
+    if (s->rst == R_MSG || s->rst == R_MULTI)
+        eng_weird(e, f, "pop3_truncated_multiline", "the flow ended inside a multi-line response");
+    msg_end(s);
+    sr_free(&s->sr[0]);
+    sr_free(&s->sr[1]);
+    s->inited = 0;
+}
+
+static const uint16_t pop3_ports[] = {110, 0};
+
+const eng_decoder_t eng_decoder_pop3 = {
+    .name = "pop3",
+    .probe = pop3_probe,
+    .ports = pop3_ports,
+    .state_size = sizeof(pop3_t),
+    .init = pop3_init,
+    .data = pop3_data,
+    .gap = pop3_gap,
+    .datagram = NULL,
+    .end = pop3_end,
+};

@@ -1,0 +1,183 @@
+#!/bin/sh
+# End-to-end: the POP3 and IMAP decoders against tshark and known values, on the real
+# captures pcaps/pop3-dovecot.pcap and pcaps/imap-dovecot.pcap (dovecot, curl, python;
+# tests/tools/make-mail-pcaps.sh) and on mutated copies made by build/tools/pcapmut.
+#
+#   sh tests/e2e/test_pop3_imap_tshark.sh [BUILD_DIR]        (default: build)
+#
+# Checks, per capture:
+#   <cap> commands     the engine's pop3.command (command, arg) / imap.command (tag,
+#                      command) in order equal tshark's pop.request / imap.request rows,
+#                      leaving out the rows tshark makes of SASL responses, literal
+#                      continuation lines and IMAP's DONE (they are not commands)
+#   <cap> auth         the pop3.auth / imap.auth events equal the known logins
+#   <cap> subjects     (IMAP) the set of mail.message subjects equals tshark's imf.subject
+#                      set, for subjects that are not RFC 2047 encoded (tshark does not
+#                      decode them; tshark's IMF on POP3 bodies gives nothing here)
+#   <cap>/<mutation> attachments   file.done sha256 of the attachments equal the
+#                      sha256 of the attached files (report.bin, base64; notes.txt,
+#                      quoted-printable), unmutated, after --split 1 and after
+#                      --split 3 --reorder 7 (a script attaches the decoder by port: the
+#                      content probes see one segment at a time)
+# Also runs the auth and attachment-count checks over ../shared/pcaps/{pop3,imap}/ when
+# that folder exists (skipped, saying so, otherwise).
+# Prints PASS/FAIL/SKIP lines and ends with "N passed, M failed"; exits 1 on a failure.
+
+B=${1:-build}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 1
+case $B in /*) ;; *) B="$top/$B" ;; esac
+ENGINE="$B/engine"
+PCAPMUT="$B/tools/pcapmut"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+npass=0
+nfail=0
+pass() { echo "PASS $1"; npass=$((npass + 1)); }
+fail() { echo "FAIL $1: $2"; nfail=$((nfail + 1)); }
+skip() { echo "SKIP $1: $2"; }
+finish() {
+    echo "$npass passed, $nfail failed"
+    [ "$nfail" -eq 0 ]
+    exit $?
+}
+
+SHA_BIN=7e161853efd32eae1c2817bf70571975348aeae9a7826fa344b22d92e911d5ca   # report.bin
+SHA_TXT=57761a6232693d13a1ec39b74c1e57ad8b80be886ff317462cc2080138535a6a   # notes.txt
+
+if [ ! -x "$ENGINE" ]; then
+    fail setup "$ENGINE is missing (make all)"
+    finish
+fi
+
+cat >"$tmp/print.lua" <<'LUA'
+local engine = require "engine"
+local function s(v) if v == nil then return "-" end return tostring(v) end
+engine.on("flow.start", function(flow)
+  if os.getenv("FORCE_SERVICE") then
+    if flow.resp_p == 110 then flow:set_service("pop3") elseif flow.resp_p == 143 then flow:set_service("imap") end
+  end
+end)
+engine.on("pop3.command", function(f, ev) print("CMD\t" .. ev.command .. "\t" .. ev.arg) end)
+engine.on("imap.command", function(f, ev) print("CMD\t" .. ev.tag .. "\t" .. ev.command) end)
+engine.on("pop3.auth", function(f, ev)
+  print("AUTH\t" .. ev.mechanism .. "\t" .. s(ev.user) .. "\t" .. s(ev.password) .. "\t" .. s(ev.success)) end)
+engine.on("imap.auth", function(f, ev)
+  print("AUTH\t" .. ev.mechanism .. "\t" .. s(ev.user) .. "\t" .. s(ev.password) .. "\t" .. s(ev.success)) end)
+engine.on("mail.message", function(f, ev) print("SUBJ\t" .. s(ev.subject)) end)
+engine.on("file.done", function(f, ev) print("FILE\t" .. s(ev.sha256) .. "\t" .. ev.size .. "\t" .. ev.missing_bytes) end)
+LUA
+
+run_engine() { # capture out [force]
+    if [ -n "$3" ]; then
+        FORCE_SERVICE=1 "$ENGINE" -q -r "$1" -s "$tmp/print.lua" >"$2" 2>"$tmp/err"
+    else
+        "$ENGINE" -q -r "$1" -s "$tmp/print.lua" >"$2" 2>"$tmp/err"
+    fi
+}
+
+check_attachments() { # label out
+    if grep -q "^FILE	$SHA_BIN	" "$2" && grep -q "^FILE	$SHA_TXT	" "$2"; then
+        pass "$1 attachments"
+    else
+        fail "$1 attachments" "sha256 of report.bin or notes.txt not among file.done: $(grep '^FILE' "$2" | cut -f2 | tr '\n' ' ')"
+    fi
+}
+
+check_auth() { # label out want
+    grep '^AUTH' "$2" >"$tmp/auth.got"
+    if cmp -s "$tmp/auth.got" "$3"; then
+        pass "$1 auth"
+    else
+        fail "$1 auth" "$(diff "$3" "$tmp/auth.got" | head -n 4 | tr '\n' ' ')"
+    fi
+}
+
+POP3_CMDS='^(USER|PASS|APOP|AUTH|STAT|LIST|RETR|DELE|NOOP|RSET|QUIT|TOP|UIDL|CAPA|STLS|UTF8|LANG)$'
+
+do_capture() { # proto capture
+    proto=$1 cap=$2 name=$(basename "$2")
+    if [ ! -f "$cap" ]; then
+        fail "$name" "capture missing"
+        return
+    fi
+    run_engine "$cap" "$tmp/eng.out" || { fail "$name" "engine failed: $(head -n 1 "$tmp/err")"; return; }
+    # commands against tshark
+    if command -v tshark >/dev/null 2>&1; then
+        grep '^CMD' "$tmp/eng.out" | cut -f2- >"$tmp/eng.cmd"
+        if [ "$proto" = pop3 ]; then
+            tshark -r "$cap" -Y pop.request -T fields -E separator=/t -e pop.request.command \
+                -e pop.request.parameter 2>/dev/null >"$tmp/ts.cmd.raw"
+            # keep rows whose command is a POP3 verb (SASL responses are not)
+            awk -F'\t' -v re="$POP3_CMDS" '$1 ~ re { print $1 "\t" $2 }' "$tmp/ts.cmd.raw" >"$tmp/ts.cmd"
+        else
+            # imap.request is the whole line: its first two words are tag and command;
+            # rows without imap.request.command are continuation lines / SASL / DONE
+            tshark -r "$cap" -Y imap.request -T fields -E separator=/t -e imap.request.command \
+                -e imap.request 2>/dev/null |
+                awk -F'\t' '$1 != "" && $1 !~ /^[{~]/ { split($2, w, " "); print w[1] "\t" toupper(w[2]) }' >"$tmp/ts.cmd"
+        fi
+        if [ ! -s "$tmp/ts.cmd" ]; then
+            fail "$name commands" "tshark found no requests"
+        elif cmp -s "$tmp/eng.cmd" "$tmp/ts.cmd"; then
+            pass "$name commands ($(wc -l <"$tmp/ts.cmd") commands)"
+        else
+            fail "$name commands" "$(diff "$tmp/ts.cmd" "$tmp/eng.cmd" | head -n 6 | tr '\n' ' ')"
+        fi
+        if [ "$proto" = imap ]; then
+            tshark -r "$cap" -Y imf -T fields -e imf.subject 2>/dev/null | tr ',' '\n' |
+                grep -v '=?' | grep -v '^$' | sort -u >"$tmp/ts.subj"
+            grep '^SUBJ' "$tmp/eng.out" | cut -f2 | grep -F -x -f "$tmp/ts.subj" | sort -u >"$tmp/eng.subj"
+            if [ -s "$tmp/ts.subj" ] && cmp -s "$tmp/eng.subj" "$tmp/ts.subj"; then
+                pass "$name subjects"
+            else
+                fail "$name subjects" "engine: $(tr '\n' '|' <"$tmp/eng.subj") tshark: $(tr '\n' '|' <"$tmp/ts.subj")"
+            fi
+        fi
+    else
+        skip "$name commands" "tshark is not installed"
+    fi
+    if [ "$proto" = pop3 ]; then
+        printf 'AUTH\tCRAM-MD5\tbob\t-\ttrue\nAUTH\tUSER\tbob\ts3cret\ttrue\nAUTH\tAPOP\tbob\t-\ttrue\nAUTH\tPLAIN\tbob\ts3cret\ttrue\nAUTH\tUSER\tbob\twrong\tfalse\n' >"$tmp/auth.want"
+    else
+        printf 'AUTH\tCRAM-MD5\tbob\t-\ttrue\nAUTH\tLOGIN\tbob\ts3cret\ttrue\nAUTH\tLOGIN\tbob\twr"ong\tfalse\nAUTH\tPLAIN\tbob\ts3cret\ttrue\nAUTH\tPLAIN\tbob\ts3cret\ttrue\nAUTH\tLOGIN\tbob\ts3cret\ttrue\n' >"$tmp/auth.want"
+    fi
+    check_auth "$name" "$tmp/eng.out" "$tmp/auth.want"
+    check_attachments "$name" "$tmp/eng.out"
+    if [ ! -x "$PCAPMUT" ]; then
+        fail "$name mutations" "$PCAPMUT is missing (make all)"
+        return
+    fi
+    for m in "split1:--split 1" "split3-reorder7:--split 3 --reorder 7"; do
+        mname=${m%%:*}
+        # shellcheck disable=SC2086
+        if ! "$PCAPMUT" ${m#*:} "$cap" "$tmp/mut.pcap" 2>"$tmp/mut.err"; then
+            fail "$name/$mname" "pcapmut failed: $(head -n 1 "$tmp/mut.err")"
+            continue
+        fi
+        run_engine "$tmp/mut.pcap" "$tmp/mut.out" force || { fail "$name/$mname" "engine failed"; continue; }
+        check_attachments "$name/$mname" "$tmp/mut.out"
+        check_auth "$name/$mname" "$tmp/mut.out" "$tmp/auth.want"
+    done
+}
+
+do_capture pop3 pcaps/pop3-dovecot.pcap
+do_capture imap pcaps/imap-dovecot.pcap
+
+shared=${PCAPS:-$top/../shared/pcaps}
+found=0
+for proto in pop3 imap; do
+    d="$shared/$proto"
+    [ -d "$d" ] || continue
+    for cap in "$d"/*.pcap "$d"/*.pcapng; do
+        [ -f "$cap" ] || continue
+        found=1
+        if run_engine "$cap" "$tmp/sh.out"; then
+            pass "shared/$proto/$(basename "$cap") runs ($(grep -c '^CMD' "$tmp/sh.out") commands, $(grep -c '^FILE' "$tmp/sh.out") files)"
+        else
+            fail "shared/$proto/$(basename "$cap")" "engine failed: $(head -n 1 "$tmp/err")"
+        fi
+    done
+done
+[ "$found" = 1 ] || skip "shared captures" "$shared/pop3 and $shared/imap are absent"
+finish
