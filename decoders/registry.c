@@ -1,12 +1,11 @@
 /* registry.c - the decoders the engine knows, in one table, in the order
  * their content probes run. A decoder is added here with its descriptor
- * (decoder.h). References are weak so that the core links and runs while a
- * decoder is being written; an absent one is simply not in the list. */
+ * (decoder.h): one DECODER line and one table entry. */
 #include <string.h>
 
 #include "decoder.h"
 
-#define DECODER(name) extern const eng_decoder_t name __attribute__((weak));
+#define DECODER(name) extern const eng_decoder_t name;
 DECODER(eng_decoder_http)
 DECODER(eng_decoder_smtp)
 DECODER(eng_decoder_pop3)
