@@ -43,12 +43,15 @@ TOOL_SRC  := $(wildcard tests/tools/*.c)
 TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 ENGINE    := $(BUILD)/engine
+LUAMOD    := $(BUILD)/engine_core.so
+EMBED_SRC := $(wildcard tests/embed/*.c)
+EMBED_BIN := $(EMBED_SRC:tests/embed/%.c=$(BUILD)/embed/%)
 LIBA      := $(BUILD)/libengine.a
 LIBSO     := $(BUILD)/libengine.so
 
 .PHONY: all deps run test test-quick unit e2e asan fuzz fuzz-run bench clean help
 
-all: $(ENGINE) $(LIBA) $(LIBSO) $(UNIT_BIN) $(TOOL_BIN)
+all: $(ENGINE) $(LIBA) $(LIBSO) $(UNIT_BIN) $(TOOL_BIN) $(LUAMOD) $(EMBED_BIN)
 
 help:
 	@echo "make run        build and analyse pcaps/ with the default scripts (JSON logs to build/run/)"
@@ -79,6 +82,21 @@ $(LIBSO): $(CORE_OBJ)
 $(ENGINE): $(CLI_OBJ) $(LUA_OBJ) $(LIBA)
 	$(CC) $(LDFLAGS) -Wl,-E -o $@ $(CLI_OBJ) $(LUA_OBJ) -Wl,--whole-archive $(LIBA) \
 	    -Wl,--no-whole-archive $(PKG_LIBS) $(LDLIBS)
+
+# ---- testing support ----
+# the core as a Lua C module for busted (engine.testing, docs/testing.md).
+# Not linked with -lluajit: the luajit binary exports the Lua API, and the
+# module must use that one copy of the VM.
+MOD_LIBS := $(if $(PKG_LIBS),$(shell pkg-config --libs $(filter-out luajit,$(PKGS)) 2>/dev/null))
+$(LUAMOD): $(BUILD)/obj/engine/lua_module.o $(BUILD)/obj/engine/lua_bridge.o $(LIBA)
+	$(CC) -shared $(LDFLAGS) -o $@ $(BUILD)/obj/engine/lua_module.o $(BUILD)/obj/engine/lua_bridge.o \
+	    -Wl,--whole-archive $(LIBA) -Wl,--no-whole-archive $(MOD_LIBS) $(LDLIBS)
+
+# C embedding examples (c-api.md): the library alone, no Lua, linked the way
+# an embedding program would link libengine.a
+$(BUILD)/embed/%: tests/embed/%.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(MOD_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBA) tests/unit/check.h
 	@mkdir -p $(dir $@)
@@ -123,7 +141,7 @@ fuzz-run: fuzz
 	@for f in $(FUZZ_BIN); do \
 	    mkdir -p build/fuzz/corpus-$$(basename $$f); \
 	    echo "== $$f for $(FUZZ_SECONDS)s"; \
-	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus-$$(basename $$f) \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=16384 build/fuzz/corpus-$$(basename $$f) \
 	        tests/fuzz/seeds || exit 1; \
 	done
 

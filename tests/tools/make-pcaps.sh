@@ -278,3 +278,93 @@ python3 "$WORK/smtp.py"
 capture_stop smtp-python.pcap
 
 ls -l "$OUT"/*.pcap
+
+# ---------------------------------------------------------------- http-nginx.pcap
+# nginx (private config, 127.0.0.1:8081, gzip on for text/plain and application/json, so
+# bodies are gzip-encoded and chunked) and curl --compressed: a ~20 KB text file, HEAD, a
+# 304 (If-Modified-Since equal to the file's mtime), a 404, two GETs on one keep-alive
+# connection, a POST of 1500 bytes with "Expect: 100-continue" (proxied to a second server
+# block on 8082, not captured, so that nginx reads the body and answers 100 first), and a
+# request with a User-Agent and a Referer.  The served files are generated from a fixed
+# seed, so their digests are stable (tests/e2e/test_http_tshark.sh checks them):
+#   doc.txt (20020 bytes)        05da86e4d7227137851c0a81080231634302db076b08ce27ca064531f2d76a9e
+#   api/items.json (2355 bytes)  e2b6b876f3b6aa75e0e8be99f715d0d73a533e297f99f7f5beefad4cc8a9624a
+#   notes.txt (1497 bytes)       3ae6870a051690697137e8cdf78c2efad67173ad092e489509b919dd0cb3743b
+#   index.html (178 bytes)       7da963c826e69d176121924dec4d50b6b4651aab01dfe10c396be59b1b7d7def
+#   upload.bin (1500 bytes, the POST body)
+#                                14afbec9e245cc6ac90da9062e30e5dca8c4e6b60042ce986029a175039daa3b
+# Needs nginx (apt-get install nginx-light); run as root, nginx stays in the foreground
+# (master_process off) with all its paths under $WORK.
+NGX="$WORK/nginx"
+mkdir -p "$NGX/www/api" "$NGX/tmp"
+python3 - "$NGX/www" <<'EOF'
+import random, sys, json
+d = sys.argv[1]
+r = random.Random(8081)
+words = ["nginx", "gzip", "chunk", "header", "keep-alive", "status", "body", "reply",
+         "request", "loopback", "curl", "engine"]
+out, n = [], 0
+while n < 20000:
+    l = "%05d " % len(out) + " ".join(r.choice(words) for _ in range(9)) + "\n"
+    out.append(l); n += len(l)
+open(d + "/doc.txt", "w").write("".join(out))
+items = [{"id": i, "name": r.choice(words), "score": r.randint(0, 1000)} for i in range(40)]
+open(d + "/api/items.json", "w").write(json.dumps({"items": items}, indent=1) + "\n")
+open(d + "/notes.txt", "w").write("".join("note %d: %s\n" % (i, " ".join(r.choice(words) for _ in range(6)))
+                                         for i in range(30)))
+open(d + "/index.html", "w").write("<html><head><title>nginx test</title></head><body>"
+                                   "<h1>hello from nginx</h1><p>" + " ".join(words) + "</p></body></html>\n")
+open(d + "/upload.bin", "wb").write(bytes(r.randrange(256) for _ in range(1500)))
+EOF
+mv "$NGX/www/upload.bin" "$NGX/upload.bin"
+touch -d "2024-01-01 00:00:00 UTC" "$NGX/www/doc.txt" "$NGX/www/notes.txt" \
+    "$NGX/www/api/items.json" "$NGX/www/index.html"
+cat > "$NGX/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $NGX/nginx.pid;
+error_log $NGX/error.log;
+events { worker_connections 64; }
+http {
+    types { text/html html; text/plain txt; application/json json; }
+    default_type application/octet-stream;
+    access_log off;
+    client_body_temp_path $NGX/tmp/body;
+    proxy_temp_path $NGX/tmp/proxy;
+    fastcgi_temp_path $NGX/tmp/fastcgi;
+    uwsgi_temp_path $NGX/tmp/uwsgi;
+    scgi_temp_path $NGX/tmp/scgi;
+    keepalive_timeout 10;
+    gzip on;
+    gzip_types text/plain application/json;
+    gzip_min_length 1;
+    server {
+        listen 127.0.0.1:8081;
+        server_name localhost;
+        root $NGX/www;
+        location = /upload { proxy_pass http://127.0.0.1:8082/stored; }
+    }
+    server {
+        listen 127.0.0.1:8082;
+        location / { default_type text/plain; return 201 "stored\n"; }
+    }
+}
+EOF
+nginx -c "$NGX/nginx.conf" -p "$NGX" & SERVER_PID=$!
+sleep 1
+capture_start "$OUT/http-nginx.pcap" "tcp port 8081"
+U=http://127.0.0.1:8081
+curl -s --compressed -o /dev/null "$U/doc.txt"
+curl -s --compressed -o /dev/null -I "$U/doc.txt"
+curl -s --compressed -o /dev/null -H "If-Modified-Since: Mon, 01 Jan 2024 00:00:00 GMT" "$U/doc.txt"
+curl -s --compressed -o /dev/null "$U/no/such/file.txt"
+curl -s --compressed -o /dev/null -o /dev/null "$U/api/items.json" "$U/notes.txt"
+curl -s --compressed -o /dev/null -H "Expect: 100-continue" -H "Content-Type: application/octet-stream" \
+     --data-binary @"$NGX/upload.bin" "$U/upload"
+curl -s --compressed -o /dev/null -A "Mozilla/5.0 (X11; Linux x86_64) capture-test/1.0" \
+     -e "$U/index.html" "$U/index.html"
+capture_stop http-nginx.pcap
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+(cd "$NGX/www" && sha256sum doc.txt api/items.json notes.txt index.html)
+ls -l "$OUT/http-nginx.pcap"

@@ -1,0 +1,72 @@
+-- logs/conn.lua: one record per flow, when it ends
+local H = dofile((debug.getinfo(1, "S").source:sub(2):gsub("[^/]*$", "")) .. "helper.lua")
+local T = H.T
+local CONN = H.script("logs/conn.lua")
+
+describe("scripts/logs/conn.lua", function()
+  local out
+  setup(function()
+    out = T.run { pcap = H.pcap("tcp-misc.pcap"), scripts = { CONN } }
+  end)
+
+  it("logs one record per connection of a capture", function()
+    assert.are.equal(6, #out.conn)
+  end)
+
+  it("gives Zeek's conn_state for refused, aborted, closed and open connections", function()
+    local want = { [9100] = "REJ", [9101] = "RSTO", [9102] = "SF", [9103] = "SF",
+                   [9104] = "SF", [9105] = "S1" }
+    for port, state in pairs(want) do
+      local r = H.where(out.conn, { ["id.resp_p"] = port })
+      assert.are.equal(1, #r, "port " .. port)
+      assert.are.equal(state, r[1].conn_state, "port " .. port)
+    end
+  end)
+
+  it("writes IPv6 addresses and the history letters", function()
+    local r = H.where(out.conn, { ["id.resp_p"] = 9104 })[1]
+    assert.are.equal("::1", r["id.orig_h"])
+    assert.are.equal("::1", r["id.resp_h"])
+    assert.are.equal("tcp", r.proto)
+    assert.are.equal("ShADadFf", r.history)
+    assert.are.equal(19 + 3000, r.orig_bytes)
+  end)
+
+  it("logs UDP flows without history", function()
+    local u = T.run { pcap = H.pcap("udp-dns-like.pcap"), scripts = { CONN } }
+    assert.are.equal(4, #u.conn)
+    for _, r in ipairs(u.conn) do
+      assert.are.equal("udp", r.proto)
+      assert.is_nil(r.history)
+    end
+  end)
+
+  it("takes ts from the flow start, and duration/bytes only when the flow lasted", function()
+    local eng = T.load { CONN, start = 1000 }
+    local flow = { orig_h = "10.1.1.1", orig_p = 5000, resp_h = "10.2.2.2", resp_p = 25,
+                   orig_bytes = 10, resp_bytes = 20, state = "SF", history = "ShADadFf" }
+    eng:fire("flow.start", {}, flow)
+    eng:advance(2.5)
+    eng:fire("flow.end", { reason = "closed" }, flow)
+    -- a flow that starts and ends at once
+    eng:fire("flow.end", { reason = "timeout" }, { orig_h = "10.9.9.9", proto = "udp", resp_p = 53 })
+    local c = eng:records("conn")
+    assert.are.equal(2, #c)
+    assert.are.equal(1000, c[1].ts)
+    assert.are.equal(2.5, c[1].duration)
+    assert.are.equal(10, c[1].orig_bytes)
+    assert.are.equal("SF", c[1].conn_state)
+    assert.are.equal("ShADadFf", c[1].history)
+    assert.is_nil(c[2].duration)
+    assert.is_nil(c[2].orig_bytes)
+    assert.are.equal("udp", c[2].proto)
+  end)
+
+  it("carries the service and the VLAN id", function()
+    local eng = T.load { CONN }
+    eng:fire("flow.end", { reason = "eof" }, { service = "smtp", vlan = 42, resp_p = 25 })
+    local r = eng:records("conn")[1]
+    assert.are.equal("smtp", r.service)
+    assert.are.equal(42, r.vlan)
+  end)
+end)

@@ -1,0 +1,68 @@
+-- logs/http.lua: one record per request/response pair
+local H = dofile((debug.getinfo(1, "S").source:sub(2):gsub("[^/]*$", "")) .. "helper.lua")
+local T = H.T
+local HTTP = H.script("logs/http.lua")
+
+describe("scripts/logs/http.lua", function()
+  local out
+  setup(function()
+    out = T.run { pcap = H.pcap("http-curl.pcap"), scripts = { HTTP } }
+  end)
+
+  it("logs every request of a capture with its response", function()
+    local want = {
+      { "GET", "/index.html", 200 }, { "GET", "/small.txt", 200 }, { "POST", "/submit", 201 },
+      { "GET", "/no/such/page", 404 }, { "GET", "/big.txt", 200 },
+    }
+    assert.are.equal(#want, #out.http)
+    for i, w in ipairs(want) do
+      assert.are.equal(w[1], out.http[i].method)
+      assert.are.equal(w[2], out.http[i].uri)
+      assert.are.equal(w[3], out.http[i].status_code)
+    end
+  end)
+
+  it("counts requests per connection and keeps the request's fields", function()
+    local first, second = out.http[1], out.http[2]
+    assert.are.equal(first.uid, second.uid)
+    assert.are.equal(1, first.trans_depth)
+    assert.are.equal(2, second.trans_depth)
+    assert.are.equal("curl-test", first.user_agent)
+    assert.are.equal("127.0.0.1:8080", first.host)
+    assert.are.same({ "text/html" }, first.resp_mime_types)
+  end)
+
+  it("gives decoded body lengths both ways", function()
+    local post = H.where(out.http, { method = "POST" })[1]
+    assert.are.equal(30, post.request_body_len)
+    assert.are.equal(18, post.response_body_len)
+    assert.are.equal(100064, H.where(out.http, { uri = "/big.txt" })[1].response_body_len)
+  end)
+
+  it("logs a request never answered when its flow ends", function()
+    local eng = T.load { HTTP }
+    local flow = { orig_h = "10.0.0.1", resp_h = "10.0.0.2", resp_p = 80 }
+    eng:fire("http.request", { method = "GET", uri = "/x", version = "1.1", host = "h",
+                               headers = { host = "h", referer = "http://r/" } }, flow)
+    assert.are.equal(0, #eng:records("http"))
+    eng:fire("flow.end", { reason = "timeout" }, flow)
+    local r = eng:records("http")
+    assert.are.equal(1, #r)
+    assert.are.equal("/x", r[1].uri)
+    assert.are.equal("http://r/", r[1].referrer)
+    assert.is_nil(r[1].status_code)
+  end)
+
+  it("does not log interim 1xx responses", function()
+    local eng = T.load { HTTP }
+    eng:fire("http.request", { method = "POST", uri = "/u" })
+    eng:fire("http.response", { status = 100, reason = "Continue" })
+    eng:fire("http.message_done", { dir = "resp", status = 100, body_len = 0 })
+    eng:fire("http.response", { status = 200, reason = "OK" })
+    eng:fire("http.message_done", { dir = "resp", status = 200, body_len = 7 })
+    local r = eng:records("http")
+    assert.are.equal(1, #r)
+    assert.are.equal(200, r[1].status_code)
+    assert.are.equal(7, r[1].response_body_len)
+  end)
+end)
