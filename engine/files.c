@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ctype.h>
 #include <magic.h>
 #include <nettle/md5.h>
 #include <nettle/sha1.h>
@@ -90,39 +91,111 @@ static int any_file_subscriber(const eng_t *e) {
            eng_wants(e, ENG_EV_FILE_DONE);
 }
 
-static magic_t get_magic(eng_t *e) {
-    if (e->magic == MAGIC_FAILED) return NULL;
-    if (e->magic) return (magic_t)e->magic;
+/* libmagic handles: `full` with its whole database (slow: about half a
+ * millisecond a buffer), `text` without the soft-magic database (fast; still
+ * tells JSON, CSV and plain text apart) */
+static magic_t open_magic(int flags) {
     /* no decompression: libmagic would otherwise inflate (or, in some
      * builds, run external programs on) untrusted bytes */
-    magic_t m = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR | MAGIC_NO_CHECK_COMPRESS);
-    if (!m) {
-        e->magic = MAGIC_FAILED;
-        return NULL;
-    }
+    magic_t m = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR | MAGIC_NO_CHECK_COMPRESS | flags);
+    if (!m) return NULL;
     if (magic_load(m, NULL) != 0) {
         magic_close(m);
-        e->magic = MAGIC_FAILED;
         return NULL;
     }
     size_t bytes_max = SNIFF_MAX;
     magic_setparam(m, MAGIC_PARAM_BYTES_MAX, &bytes_max);
-    e->magic = m;
     return m;
+}
+
+static magic_t get_magic(void **slot, int flags) {
+    if (*slot == MAGIC_FAILED) return NULL;
+    if (!*slot) {
+        magic_t m = open_magic(flags);
+        *slot = m ? (void *)m : MAGIC_FAILED;
+    }
+    return *slot == MAGIC_FAILED ? NULL : (magic_t)*slot;
 }
 
 void files_free(eng_t *e) {
     if (!e) return;
     if (e->magic && e->magic != MAGIC_FAILED) magic_close((magic_t)e->magic);
-    e->magic = NULL;
+    if (e->magic_text && e->magic_text != MAGIC_FAILED) magic_close((magic_t)e->magic_text);
+    e->magic = e->magic_text = NULL;
+}
+
+/* Signatures of common file types, checked before libmagic: the answer is
+ * the same and costs nanoseconds instead of half a millisecond. */
+static const struct sig {
+    uint8_t off, len;
+    const char *bytes, *type;
+} sigs[] = {
+    {0, 8, "\x89PNG\r\n\x1a\n", "image/png"},
+    {0, 3, "\xff\xd8\xff", "image/jpeg"},
+    {0, 6, "GIF87a", "image/gif"},
+    {0, 6, "GIF89a", "image/gif"},
+    {0, 5, "%PDF-", "application/pdf"},
+    {0, 2, "\x1f\x8b", "application/gzip"},
+    {0, 3, "BZh", "application/x-bzip2"},
+    {0, 6, "\xfd" "7zXZ\x00", "application/x-xz"},
+    {0, 6, "7z\xbc\xaf\x27\x1c", "application/x-7z-compressed"},
+    {0, 4, "wOFF", "font/woff"},
+    {0, 4, "wOF2", "font/woff2"},
+    {0, 5, "{\\rtf", "text/rtf"},
+};
+
+static int starts_ci(const uint8_t *p, size_t n, const char *w) {
+    size_t k = strlen(w);
+    if (n < k) return 0;
+    for (size_t i = 0; i < k; i++)
+        if (tolower(p[i]) != w[i]) return 0;
+    return 1;
+}
+
+/* text: no NUL, no control bytes other than white space and ESC */
+static int looks_text(const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != 0x1b) return 0;
+        if (c == 0x7f) return 0;
+    }
+    return 1;
+}
+
+static const char *sniff_fast(const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (n >= (size_t)sigs[i].off + sigs[i].len &&
+            !memcmp(p + sigs[i].off, sigs[i].bytes, sigs[i].len))
+            return sigs[i].type;
+    if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4)) return "image/webp";
+    return NULL;
+}
+
+static int looks_html(const uint8_t *p, size_t n) {
+    if (n >= 3 && p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) p += 3, n -= 3; /* BOM */
+    while (n && isspace(*p)) p++, n--;
+    static const char *const tags[] = {"<!doctype html", "<html", "<head", "<body", "<title", "<script"};
+    for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
+        if (starts_ci(p, n, tags[i])) return 1;
+    return 0;
 }
 
 static void sniff(eng_t *e, eng_file_t *fl, const uint8_t *p, size_t n) {
     if (n == 0) return; /* an empty file has no type */
     if (n > SNIFF_MAX) n = SNIFF_MAX;
-    magic_t m = get_magic(e);
-    if (!m) return;
-    const char *t = magic_buffer(m, p, n);
+    const char *t = sniff_fast(p, n);
+    if (!t && looks_text(p, n)) {
+        if (looks_html(p, n)) {
+            t = "text/html";
+        } else {
+            magic_t m = get_magic(&e->magic_text, MAGIC_NO_CHECK_SOFT);
+            t = m ? magic_buffer(m, p, n) : NULL;
+        }
+    }
+    if (!t) {
+        magic_t m = get_magic(&e->magic, 0);
+        t = m ? magic_buffer(m, p, n) : NULL;
+    }
     if (!t || !*t) return;
     size_t len = strlen(t);
     if (len >= MIME_MAX) return;

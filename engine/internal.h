@@ -129,7 +129,8 @@ struct eng {
     int busy;                       /* inside reassembly delivery or a decoder: flow
                                        changes from handlers wait for flow_settle() */
     uint64_t next_file_id;          /* files.c: counter behind the fuids */
-    void *magic;                    /* files.c: libmagic handle (magic_t), opened lazily */
+    void *magic;
+    void *magic_text;               /* files.c: libmagic without soft magic, for text */
 };
 
 /* ---- event helpers (bus.c) ---------------------------------------------- */
