@@ -365,3 +365,35 @@ void eng_file_end(eng_t *e, eng_file_t *fl) {
 const char *eng_file_fuid(const eng_file_t *fl) { return fl ? fl->fuid : NULL; }
 
 const char *eng_file_mime(const eng_file_t *fl) { return fl && fl->has_mime ? fl->mime : NULL; }
+
+/* one-shot digest for scripts (engine.hash): kind 0 md5, 1 sha1, 2 sha256;
+ * writes lower-case hex and a NUL into out (>= 65 bytes); -1 on a bad kind */
+int eng_digest_hex(int kind, const uint8_t *p, size_t n, char *out) {
+    uint8_t d[SHA256_DIGEST_SIZE];
+    size_t len;
+    if (kind == 0) {
+        struct md5_ctx c;
+        md5_init(&c);
+        md5_update(&c, n, p);
+        md5_digest(&c, len = MD5_DIGEST_SIZE, d);
+    } else if (kind == 1) {
+        struct sha1_ctx c;
+        sha1_init(&c);
+        sha1_update(&c, n, p);
+        sha1_digest(&c, len = SHA1_DIGEST_SIZE, d);
+    } else if (kind == 2) {
+        struct sha256_ctx c;
+        sha256_init(&c);
+        sha256_update(&c, n, p);
+        sha256_digest(&c, len = SHA256_DIGEST_SIZE, d);
+    } else {
+        return -1;
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[2 * len] = 0;
+    return 0;
+}

@@ -34,4 +34,8 @@ const char *eng_file_mime(const eng_file_t *fl);
 /* release the instance's libmagic handle; eng_free() calls it */
 void files_free(eng_t *e);
 
+/* md5 (0), sha1 (1) or sha256 (2) of p as lower-case hex into out (>= 65
+ * bytes); 0, or -1 for an unknown kind. For engine.hash. */
+int eng_digest_hex(int kind, const uint8_t *p, size_t n, char *out);
+
 #endif

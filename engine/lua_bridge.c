@@ -39,6 +39,7 @@
 #include <luajit.h>
 #include <lualib.h>
 
+#include "files.h"
 #include "internal.h"
 #include "lua_bridge.h"
 
@@ -84,6 +85,7 @@ struct lbr_api {
     void (*lbr_ffi_fail)(lbr_t *, const char *msg);
     int64_t (*lbr_ffi_utf8_check)(const uint8_t *, size_t);
     size_t (*lbr_ffi_utf8_sanitize)(const uint8_t *, size_t, uint8_t *);
+    int (*eng_digest_hex)(int kind, const uint8_t *, size_t, char *out);
 };
 
 struct lua_bridge {
@@ -600,6 +602,7 @@ static int setup_api(lbr_t *b) {
     a->lbr_ffi_fail = lbr_ffi_fail;
     a->lbr_ffi_utf8_check = lbr_ffi_utf8_check;
     a->lbr_ffi_utf8_sanitize = lbr_ffi_utf8_sanitize;
+    a->eng_digest_hex = eng_digest_hex;
     return 0;
 }
 

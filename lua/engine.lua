@@ -72,6 +72,7 @@ struct lbr_api {
   void (*lbr_ffi_fail)(lbr_t *, const char *);
   int64_t (*lbr_ffi_utf8_check)(const char *, size_t);
   size_t (*lbr_ffi_utf8_sanitize)(const char *, size_t, uint8_t *);
+  int (*eng_digest_hex)(int, const char *, size_t, char *);
 };
 ]]
 end
@@ -658,6 +659,15 @@ M.cidr = util.cidr
 M.b64encode = util.b64encode
 M.b64decode = util.b64decode
 M.load_list = util.load_list
-M.hash = util.hash
+-- engine.hash(kind, s): digests by the same library as the files framework (nettle)
+local DIGESTS = { md5 = 0, sha1 = 1, sha256 = 2 }
+local digest_buf = ffi.new("char[65]")
+function M.hash(kind, s)
+  local k = DIGESTS[kind]
+  if not k then error("engine.hash: unknown kind '" .. tostring(kind) .. "' (md5, sha1, sha256)", 2) end
+  if type(s) ~= "string" then error("engine.hash(kind, s): s must be a string", 2) end
+  C.eng_digest_hex(k, s, #s, digest_buf)
+  return ffi.string(digest_buf)
+end
 
 return M

@@ -1,5 +1,5 @@
--- engine/util.lua - helpers of the engine module: cidr sets, base64, hashes,
--- watch-lists. Plain Lua (hashes through libcrypto when it can be loaded).
+-- engine/util.lua - helpers of the engine module: cidr sets, base64,
+-- watch-lists. Plain Lua.
 local ffi = require "ffi"
 local bit = require "bit"
 
@@ -194,41 +194,6 @@ function M.b64decode(s)
   return concat(out)
 end
 
--- ---- hashes (libcrypto, loaded at first use if present) -------------------------------
-
-local crypto, crypto_err
-local HASHES = { md5 = { "EVP_md5", 16 }, sha1 = { "EVP_sha1", 20 }, sha256 = { "EVP_sha256", 32 } }
-
-local function load_crypto()
-  if crypto or crypto_err then return crypto end
-  pcall(ffi.cdef, [[
-typedef struct evp_md_st EVP_MD;
-const EVP_MD *EVP_md5(void);
-const EVP_MD *EVP_sha1(void);
-const EVP_MD *EVP_sha256(void);
-int EVP_Digest(const void *data, size_t count, unsigned char *md, unsigned int *size,
-               const EVP_MD *type, void *impl);
-]])
-  for _, name in ipairs { "crypto", "libcrypto.so.3", "libcrypto.so.1.1" } do
-    local ok, lib = pcall(ffi.load, name)
-    if ok then crypto = lib; return crypto end
-  end
-  crypto_err = "engine.hash: not available (libcrypto not found)"
-  return nil
-end
-
-function M.hash(kind, s)
-  local h = HASHES[kind]
-  if not h then error("engine.hash: unknown kind '" .. tostring(kind) .. "' (md5, sha1, sha256)", 2) end
-  if type(s) ~= "string" then error("engine.hash(kind, s): s must be a string", 2) end
-  local lib = load_crypto()
-  if not lib then error(crypto_err, 2) end
-  local md, len = ffi.new("unsigned char[64]"), ffi.new("unsigned int[1]")
-  if lib.EVP_Digest(s, #s, md, len, lib[h[1]](), nil) ~= 1 then error("engine.hash: digest failed", 2) end
-  local out = {}
-  for i = 0, len[0] - 1 do out[i + 1] = format("%02x", md[i]) end
-  return concat(out)
-end
 
 -- ---- watch-lists --------------------------------------------------------------------------
 

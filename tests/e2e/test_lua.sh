@@ -40,6 +40,10 @@ check "conn field order" grep -Eq '"id.resp_p":8080,"proto":"tcp",("service":"[a
 check "same records with and without -o" sh -c \
     "grep '^{\"_path\":\"conn\",' '$T/out' | sed 's/^{\"_path\":\"conn\",/{/' | cmp -s - '$T/logs/conn.log'"
 
+# engine.hash: digests of known strings
+"$ENG" -r "$UDP" -s /dev/null -e 'print(engine.hash("md5", "abc"), engine.hash("sha1", "abc"), engine.hash("sha256", ""))' >"$T/out" 2>"$T/err"
+check "engine.hash md5/sha1/sha256" grep -q "^900150983cd24fb0d6963f7d28e17f72	a9993e364706816aba3e25717850c26c9cd0d89d	e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855$" "$T/out"
+
 # unknown event: load error naming file:line and the nearest name, exit 1
 "$ENG" -r "$PCAP" -e 'engine.on("flow.ends", print)' >"$T/out" 2>"$T/err"
 rc=$?
