@@ -265,8 +265,10 @@ static int smtp_probe(const uint8_t *p, size_t len, int dir)
     const uint8_t *lf = memchr(p, '\n', len);
     size_t n = lf ? (size_t)(lf - p) : len;
     if (imem(p + 4, n - 4, "SMTP")) return 1;
-    if (lf || len >= 512) return 0;
-    return -1;
+    if (lf && imem(p + 4, n - 4, "FTP")) return 0;
+    /* a 220 greeting that does not name SMTP ("220 mx ready") could be SMTP or
+     * FTP: the client's first command decides (or the port hint) */
+    return len >= 512 && !lf ? 0 : -1;
 }
 
 /* ---- the command queue ---------------------------------------------------------- */

@@ -83,7 +83,7 @@ static void help(void) {
           "                     run the busted specs in DIR (default spec/) under LuaJIT with\n"
           "                     require \"engine.testing\" available (docs/testing.md)\n"
           "\nWithout -s or -e the default scripts (scripts/default.lua) run and write the\n"
-          "standard logs (conn, http, dns, ...); --repl starts without them (docs/repl.md).\n"
+          "standard logs (conn, weird, http, files, smtp, pop3, imap); --repl starts without them (docs/repl.md).\n"
           "Without -o every record goes to standard output as one JSON object a line,\n"
           "with a \"_path\" field naming its stream.\n"
           "\nExit status: 0 success (a capture cut off mid-record is a warning), 1 runtime\n"

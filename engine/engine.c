@@ -279,7 +279,10 @@ static void detect(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p,
                 if (*pp == f->pub.resp_port) port_match = d;
         }
     }
-    if (!undecided || udp || len >= DETECT_MAX) {
+    /* give up, or fall back to the port hint, when no probe can still say yes,
+     * after DETECT_MAX bytes, or once both directions spoke and none said yes */
+    int both = !udp && f->det && f->det->len[0] && f->det->len[1];
+    if (!undecided || udp || len >= DETECT_MAX || (both && port_match)) {
         if (port_match) detect_attach(e, f, port_match, "port", dir, prior);
         else detect_done(f);
     }

@@ -1,11 +1,12 @@
 /* files.h - the files framework: any decoder that carries a file (an HTTP
  * body, a MIME part, an FTP transfer) hands its decoded bytes here, and the
  * framework fires file.begin / file.data / file.done with a fuid, the MIME
- * type sniffed from the first bytes (libmagic), and md5/sha1/sha256 computed
+ * type sniffed from the first bytes (common signatures, then libmagic), and
+ * md5/sha1/sha256 computed
  * incrementally (nettle) - hashing and sniffing run only when some
  * subscriber wants file.begin or file.done.
  *
- *   eng_file_t *fl = eng_file_begin(e, flow, "http", filename_or_NULL);
+ *   eng_file_t *fl = eng_file_begin(e, flow, "http", name_or_NULL, name_len);
  *   eng_file_data(e, fl, p, n);            any number of times
  *   eng_file_gap(e, fl, n);                bytes that were lost (missing_bytes)
  *   eng_file_end(e, fl);                   fires file.done, frees fl

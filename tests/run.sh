@@ -14,8 +14,10 @@ trap 'rm -rf "$log"' EXIT
 run_suite() { # name command...
     name=$1; shift
     out="$log/out"
+    t0=$(date +%s)
     "$@" >"$out" 2>&1
     rc=$?
+    secs=$(( $(date +%s) - t0 ))
     summary=$(grep -E '(^|: )[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
     if [ -z "$summary" ]; then
         cat "$out"
@@ -29,11 +31,11 @@ run_suite() { # name command...
     total_pass=$((total_pass + p)); total_fail=$((total_fail + f)); total_skip=$((total_skip + ${s:-0}))
     if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then
         grep -vE '^(PASS|ok) ' "$out" | tail -n 60
-        echo "FAIL $name: $summary (exit $rc)"
+        echo "FAIL $name: $summary (exit $rc, ${secs}s)"
         [ "$f" -ne 0 ] || broken="$broken $name"
     else
         grep -E '^SKIP' "$out"
-        echo "ok   $name: $summary"
+        echo "ok   $name: $summary (${secs}s)"
     fi
 }
 

@@ -285,6 +285,8 @@ TEST(probe)
     CHECK_EQ_INT(P("220-mx.test ESMTP\r\n", 1), 1);
     CHECK_EQ_INT(P("220 mx.test smtp ready", 1), 1);
     CHECK_EQ_INT(P("220 ProFTPD Server\r\n", 1), 0);
+    CHECK_EQ_INT(P("220 mx ready\r\n", 1), -1); /* SMTP or FTP: the client's command decides */
+    CHECK_EQ_INT(P("EHLO me\r\n", 0), 1);
     CHECK_EQ_INT(P("220 mx.te", 1), -1);
     CHECK_EQ_INT(P("22", 1), -1);
     CHECK_EQ_INT(P("230 x", 1), 0);
