@@ -8,8 +8,9 @@
  *
  * Multi-line responses (after +OK to RETR, TOP, LIST and UIDL without
  * argument, CAPA, AUTH without argument) are read up to the lone "." with
- * dot-unstuffing; the bodies of RETR and TOP are messages, handed line by line
- * (with CRLF) to the MIME decoder (mime.h, source "pop3").
+ * dot-unstuffing; the bodies of RETR and TOP are messages, read by dotbody.h
+ * (as SMTP DATA: views into the stream, long lines never cut) and handed to
+ * the MIME decoder (mime.h, source "pop3").
  *
  * pop3.auth fires when the server answers PASS (mechanism "USER", with the
  * user of the latest USER command), APOP (password nil) or the end of an AUTH
@@ -42,6 +43,7 @@
 
 #include "decoder.h"
 #include "internal.h"
+#include "dotbody.h"
 #include "mime.h"
 #include "stream.h"
 
@@ -70,6 +72,7 @@ typedef struct pop3 {
     int qh, qn;
     /* the multi-line response being read */
     mime_msg_t *msg;
+    dotbody_t dot;          /* R_MSG: the message body */
     uint8_t multi_first;    /* R_MAYBE / first line of a guessed body */
     /* credentials */
     char user[CRED_MAX], pass[CRED_MAX], mech[32];
@@ -339,12 +342,18 @@ static void msg_end(pop3_t *s)
     s->msg = NULL;
 }
 
-static void msg_line(pop3_t *s, const sr_view_t *v, const uint8_t *p, size_t n)
+static void msg_feed_cb(void *ctx, const uint8_t *p, size_t n)
 {
-    if (!s->msg) return;
-    mime_feed(s->msg, p, n);
-    mime_feed(s->msg, (const uint8_t *)"\r\n", 2);
-    (void)v;
+    pop3_t *s = ctx;
+    if (s->msg && n) mime_feed(s->msg, p, n);
+}
+
+/* a message starts: its body is read by dotbody (whole lines, never cut) */
+static void msg_begin(eng_t *e, eng_flow_t *f, pop3_t *s)
+{
+    s->rst = R_MSG;
+    s->msg = mime_begin(e, f, "pop3");
+    dotbody_start(&s->dot);
 }
 
 static int looks_header(const uint8_t *p, size_t n)
@@ -389,8 +398,7 @@ static void status(eng_t *e, eng_flow_t *f, pop3_t *s, const sr_view_t *v, uint8
     switch (c) {
     case C_RETR:
     case C_TOP:
-        s->rst = R_MSG;
-        s->msg = mime_begin(e, f, "pop3");
+        msg_begin(e, f, s);
         break;
     case C_MLIST:
     case C_CAPA:
@@ -496,27 +504,26 @@ static void run_resp(eng_t *e, eng_flow_t *f, pop3_t *s)
             sr_push(sr, sr->chunk_off + sr->chunk_len, NULL, 0);
             return;
         }
+        if (s->rst == R_MSG) {
+            int progress = 0;
+            int rc = dotbody_read(&s->dot, sr, msg_feed_cb, s, &progress);
+            if (rc == DOT_MORE) return;
+            if (rc == DOT_END) {
+                msg_end(s);
+                s->rst = R_STATUS;
+            }
+            continue; /* after a gap (told to MIME by pop3_gap) the body goes on */
+        }
         int rc = sr_line(sr, &v);
         if (rc == SR_MORE) return;
         if (rc == SR_GAP) {
-            if (s->rst == R_MSG || s->rst == R_MULTI) continue; /* body goes on */
+            if (s->rst == R_MULTI) continue; /* body goes on */
             s->rst = R_RESYNC;
             continue;
         }
         switch (s->rst) {
-        case R_MSG:
         case R_MULTI:
-            if (v.len == 1 && v.p[0] == '.' && !v.cut) {
-                msg_end(s);
-                s->rst = R_STATUS;
-                continue;
-            }
-            if (s->rst == R_MSG) {
-                const uint8_t *p = v.p;
-                size_t n = v.len;
-                if (n && p[0] == '.') p++, n--;
-                msg_line(s, &v, p, n);
-            }
+            if (v.len == 1 && v.p[0] == '.' && !v.cut) s->rst = R_STATUS;
             continue;
         case R_MAYBE:
             if (!v.cut && looks_status(v.p, v.len)) {
@@ -528,9 +535,9 @@ static void run_resp(eng_t *e, eng_flow_t *f, pop3_t *s)
                 continue;
             }
             if (looks_header(v.p, v.len)) {
-                s->rst = R_MSG;
-                s->msg = mime_begin(e, f, "pop3");
-                msg_line(s, &v, v.p, v.len);
+                msg_begin(e, f, s);
+                msg_feed_cb(s, v.p, v.len);
+                msg_feed_cb(s, (const uint8_t *)"\r\n", 2);
             } else {
                 s->rst = R_MULTI;
             }
@@ -660,6 +667,7 @@ static void pop3_end(eng_t *e, eng_flow_t *f, void *st)
     run_resp(e, f, s);
     if (s->rst == R_MSG || s->rst == R_MULTI)
         eng_weird(e, f, "pop3_truncated_multiline", "the flow ended inside a multi-line response");
+    if (s->rst == R_MSG) dotbody_flush(&s->dot, msg_feed_cb, s);
     msg_end(s);
     sr_free(&s->sr[0]);
     sr_free(&s->sr[1]);

@@ -18,11 +18,11 @@
  *    smtp_too_many_pending), fixed AUTH buffers (user, password: 256 bytes
  *    each; a response is base64-decoded into at most B64_MAX = 1024 bytes)
  *    and the MIME decoder's own bounded state.
- *  - Message content is read with sr_some, not line by line, so a long line
- *    in a message loses nothing; only the line starts are inspected for the
- *    dot. A line is ended by LF (CRLF or bare LF); ".\r\n" and ".\n" at a line
- *    start end the message; ".." at a line start gives "."; a single dot
- *    followed by anything else is kept as it is (not stuffed, passed on).
+ *  - Message content is read by dotbody.h (shared with POP3), not line by
+ *    line, so a long line in a message loses nothing; only the line starts
+ *    are inspected for the dot. A line is ended by LF (CRLF or bare LF);
+ *    ".\r\n" and ".\n" at a line start end the message; ".." at a line start
+ *    gives "."; a single dot followed by anything else is kept as it is.
  *  - Waiting for a reply. A client must wait for the reply to DATA, AUTH (and
  *    each AUTH response line) and STARTTLS before it goes on; so does the
  *    decoder: the client direction stops reading there until the reply has
@@ -73,6 +73,7 @@
 
 #include "decoder.h"
 #include "internal.h"
+#include "dotbody.h"
 #include "mime.h"
 #include "stream.h"
 
@@ -115,7 +116,7 @@ typedef struct smtp {
     uint8_t cmode;        /* CM_* */
     uint8_t cwait;        /* waiting for the reply to the last queued command */
     uint8_t cresync;      /* after a gap: skip lines up to a known verb */
-    uint8_t bol, dstate;  /* DATA: at a line start; 1 after ".", 2 after ".\r" */
+    dotbody_t dot;        /* DATA content */
     uint8_t bdat_last, gap_ok;
     uint8_t force[2];     /* resolve waits optimistically (overflow, end of flow) */
     uint64_t bdat_left;
@@ -646,101 +647,26 @@ static int command(eng_t *e, eng_flow_t *f, smtp_t *s, const sr_view_t *v)
 
 /* ---- client direction ----------------------------------------------------------- */
 
-/* bytes available in the reader up to and including the first LF (all of
- * them when there is none). Reads the reader's public fields without
- * consuming: the kept partial unit first, then the rest of the chunk. */
-static size_t peek_line(const stream_reader_t *sr)
-{
-    size_t n = 0;
-    if (sr->buf_len) {
-        const uint8_t *q = memchr(sr->buf, '\n', sr->buf_len);
-        if (q) return (size_t)(q - sr->buf) + 1;
-        n = sr->buf_len;
-    }
-    size_t rest = sr->chunk_len - sr->pos;
-    if (rest) {
-        const uint8_t *c = sr->chunk + sr->pos;
-        const uint8_t *q = memchr(c, '\n', rest);
-        n += q ? (size_t)(q - c) + 1 : rest;
-    }
-    return n;
-}
-
-static int peek_byte(const stream_reader_t *sr)
-{
-    if (sr->buf_len) return sr->buf[0];
-    if (sr->pos < sr->chunk_len) return sr->chunk[sr->pos];
-    return -1;
-}
-
 static void data_end(eng_t *e, eng_flow_t *f, smtp_t *s)
 {
     msg_end(s);
     s->cmode = CM_CMD;
-    s->dstate = 0;
     q_push(e, f, s, K_DOT);
+}
+
+static void msg_feed_cb(void *ctx, const uint8_t *p, size_t n)
+{
+    msg_feed(ctx, p, n);
 }
 
 /* message content after 354; returns 1 if anything was consumed */
 static int run_data(eng_t *e, eng_flow_t *f, smtp_t *s)
 {
-    stream_reader_t *sr = &s->sr[0];
-    sr_view_t v;
     int progress = 0;
     while (s->cmode == CM_DATA) {
-        if (sr_some(sr, 0, &v) == SR_GAP) { /* reported, finishes a pending skip */
-            s->bol = 0;
-            s->dstate = 0;
-            progress = 1;
-            continue;
-        }
-        if (s->dstate) {
-            if (sr_some(sr, 1, &v) != SR_OK) break;
-            progress = 1;
-            uint8_t c = v.p[0];
-            if (s->dstate == 1) {
-                if (c == '\r') {
-                    s->dstate = 2;
-                } else if (c == '\n') {
-                    data_end(e, f, s);
-                } else if (c == '.') {
-                    msg_feed(s, (const uint8_t *)".", 1); /* ".." -> "." */
-                    s->dstate = 0;
-                    s->bol = 0;
-                } else {
-                    msg_feed(s, (const uint8_t *)".", 1);
-                    msg_feed(s, &c, 1);
-                    s->dstate = 0;
-                    s->bol = 0;
-                }
-            } else {
-                if (c == '\n') {
-                    data_end(e, f, s);
-                } else {
-                    msg_feed(s, (const uint8_t *)".\r", 2);
-                    msg_feed(s, &c, 1);
-                    s->dstate = 0;
-                    s->bol = 0;
-                }
-            }
-            continue;
-        }
-        if (s->bol) {
-            int c = peek_byte(sr);
-            if (c < 0) break;
-            if (c == '.') {
-                sr_some(sr, 1, &v);
-                progress = 1;
-                s->dstate = 1;
-                continue;
-            }
-            s->bol = 0;
-        }
-        size_t want = peek_line(sr);
-        if (want == 0 || sr_some(sr, want, &v) != SR_OK) break;
-        progress = 1;
-        msg_feed(s, v.p, v.len);
-        if (v.len && v.p[v.len - 1] == '\n') s->bol = 1;
+        int rc = dotbody_read(&s->dot, &s->sr[0], msg_feed_cb, s, &progress);
+        if (rc == DOT_MORE) break;
+        if (rc == DOT_END) data_end(e, f, s);
     }
     return progress;
 }
@@ -787,8 +713,7 @@ static void force_client(eng_t *e, eng_flow_t *f, smtp_t *s)
     switch (b->kind) {
     case K_DATA:
         s->cmode = CM_DATA;
-        s->bol = 1;
-        s->dstate = 0;
+        dotbody_start(&s->dot);
         msg_begin(e, f, s);
         break;
     case K_AUTH:
@@ -921,8 +846,7 @@ static void reply_done(eng_t *e, eng_flow_t *f, smtp_t *s)
         s->cwait = 0;
         if (code == 354) {
             s->cmode = CM_DATA;
-            s->bol = 1;
-            s->dstate = 0;
+            dotbody_start(&s->dot);
             msg_begin(e, f, s);
         }
         break;
@@ -1126,8 +1050,7 @@ static void smtp_end(eng_t *e, eng_flow_t *f, void *st)
                 reply_done(e, f, s);
             }
             if (s->cmode == CM_DATA && s->msg) {
-                if (s->dstate == 1) msg_feed(s, (const uint8_t *)".", 1);
-                if (s->dstate == 2) msg_feed(s, (const uint8_t *)".\r", 2);
+                dotbody_flush(&s->dot, msg_feed_cb, s);
                 WEIRD(e, f, "smtp_truncated_message", "the flow ended inside DATA");
             } else if (s->cmode == CM_BDAT && s->bdat_left) {
                 WEIRD(e, f, "smtp_truncated_message", "the flow ended inside a BDAT chunk");
