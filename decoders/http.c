@@ -302,11 +302,11 @@ static void z_close(http_dir_t *d)
     d->z_on = 0;
 }
 
-static void file_open(eng_t *e, eng_flow_t *f, http_dir_t *d)
+static void file_open(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
 {
     if (!d->file && (eng_wants(e, ENG_EV_FILE_BEGIN) || eng_wants(e, ENG_EV_FILE_DATA) ||
                      eng_wants(e, ENG_EV_FILE_DONE)))
-        d->file = eng_file_begin(e, f, "http", NULL, 0);
+        d->file = eng_file_begin(e, f, dir, "http", NULL, 0);
 }
 
 /* deliver decoded body bytes: max_body, http.body, files */
@@ -321,7 +321,7 @@ static void deliver(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir, const uint8
               (unsigned long long)max);
         if (!n) return;
     }
-    file_open(e, f, d);
+    file_open(e, f, d, dir);
     if (eng_wants(e, ENG_EV_HTTP_BODY)) {
         eng_event_t ev;
         ev_init(&ev, ENG_EV_HTTP_BODY, f);
@@ -1260,7 +1260,7 @@ static void http_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, u
     d->gap_ok = 1;
     d->wire_len += len;
     if (!d->truncated && d->coding == CE_NONE) {
-        file_open(e, f, d);
+        file_open(e, f, d, dir);
         if (d->file) eng_file_gap(e, d->file, len);
     }
     if (d->coding != CE_NONE && !d->z_dead) {

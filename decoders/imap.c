@@ -594,7 +594,7 @@ static void resp_segment(eng_t *e, eng_flow_t *f, imap_t *s, const uint8_t *p, s
     s->rlit = ln;
     if (ln == 0) return;
     s->rst = R_LIT;
-    if (message_item(p, ms)) s->msg = mime_begin(e, f, "imap");
+    if (message_item(p, ms)) s->msg = mime_begin(e, f, ENG_RESP, "imap");
 }
 
 static void tagged(eng_t *e, eng_flow_t *f, imap_t *s, const sr_view_t *v, size_t tl)

@@ -123,6 +123,7 @@ struct mime_msg {
     eng_t *e;
     eng_flow_t *f;
     char source[SRC_MAX];
+    uint8_t dir;              /* the flow direction carrying the message */
     stream_reader_t sr;
     uint64_t off;             /* stream offset of the next byte fed */
     uint64_t gap_len;         /* size of the gap being reported */
@@ -783,7 +784,7 @@ static void ensure_file(mime_msg_t *m) {
     if (m->file_started) return;
     m->file_started = 1;
     if (m->w_files)
-        m->fl = eng_file_begin(m->e, m->f, m->source, m->has_fn ? m->fn : NULL, m->fn_len);
+        m->fl = eng_file_begin(m->e, m->f, m->dir, m->source, m->has_fn ? m->fn : NULL, m->fn_len);
 }
 
 static void deliver(mime_msg_t *m, const uint8_t *p, size_t n) {
@@ -1095,12 +1096,13 @@ static void run(mime_msg_t *m) {
 
 /* ---- API ---------------------------------------------------------------- */
 
-mime_msg_t *mime_begin(eng_t *e, eng_flow_t *f, const char *source) {
+mime_msg_t *mime_begin(eng_t *e, eng_flow_t *f, int dir, const char *source) {
     if (!e) return NULL;
     mime_msg_t *m = calloc(1, sizeof *m);
     if (!m) return NULL;
     m->e = e;
     m->f = f;
+    m->dir = (uint8_t)dir;
     if (source) snprintf(m->source, sizeof m->source, "%s", source);
     uint64_t ml = e->cfg.max_line;
     if (ml > UINT32_MAX) ml = UINT32_MAX;

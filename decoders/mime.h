@@ -8,7 +8,7 @@
  * mime.part, mime.data, mime.part_done, and turns each leaf part into a file
  * (files.h) with its decoded bytes.
  *
- *   mime_msg_t *m = mime_begin(e, flow, "smtp");
+ *   mime_msg_t *m = mime_begin(e, flow, ENG_ORIG, "smtp");
  *   mime_feed(m, p, n);   ...   mime_gap(m, n);   ...
  *   mime_end(m);          frees m
  */
@@ -22,9 +22,9 @@
 
 typedef struct mime_msg mime_msg_t;
 
-/* a new message carried by flow f; source names the protocol ("smtp", "pop3",
- * "imap") for the files it yields */
-mime_msg_t *mime_begin(eng_t *e, eng_flow_t *f, const char *source);
+/* a new message carried by direction dir (ENG_ORIG / ENG_RESP) of flow f;
+ * source names the protocol ("smtp", "pop3", "imap") for the files it yields */
+mime_msg_t *mime_begin(eng_t *e, eng_flow_t *f, int dir, const char *source);
 /* the next bytes of the message */
 void mime_feed(mime_msg_t *m, const uint8_t *p, size_t n);
 /* n bytes of the message were lost */

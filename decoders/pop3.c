@@ -352,7 +352,7 @@ static void msg_feed_cb(void *ctx, const uint8_t *p, size_t n)
 static void msg_begin(eng_t *e, eng_flow_t *f, pop3_t *s)
 {
     s->rst = R_MSG;
-    s->msg = mime_begin(e, f, "pop3");
+    s->msg = mime_begin(e, f, ENG_RESP, "pop3");
     dotbody_start(&s->dot);
 }
 

@@ -302,7 +302,7 @@ static void q_push(eng_t *e, eng_flow_t *f, smtp_t *s, uint8_t kind)
 
 static void msg_begin(eng_t *e, eng_flow_t *f, smtp_t *s)
 {
-    if (!s->msg && wants_mime(e)) s->msg = mime_begin(e, f, "smtp");
+    if (!s->msg && wants_mime(e)) s->msg = mime_begin(e, f, ENG_ORIG, "smtp");
 }
 
 static void msg_feed(smtp_t *s, const uint8_t *p, size_t n)

@@ -45,6 +45,9 @@ struct eng_file {
     uint8_t sniff;            /* file.begin wanted: buffer and sniff */
     uint8_t hash;             /* file.done wanted: digests */
     uint8_t has_mime;
+    uint8_t dir;              /* ENG_ORIG / ENG_RESP */
+    uint8_t has_first;        /* first_ts is set */
+    int64_t first_ts;         /* network time of the first byte (or gap) */
     char fuid[20];
     char source[SOURCE_MAX];
     char mime[MIME_MAX];
@@ -222,6 +225,8 @@ static void fire_begin(eng_t *e, eng_file_t *fl) {
     if (fl->filename)
         ev_set(&ev, ENG_F_FILE_BEGIN_filename, ev_str(fl->filename, fl->filename_len, ENG_NO_OFFSET));
     if (fl->has_mime) ev_set(&ev, ENG_F_FILE_BEGIN_mime_type, ev_cstr(fl->mime));
+    ev_set(&ev, ENG_F_FILE_BEGIN_dir, ev_dir(fl->dir));
+    ev_set(&ev, ENG_F_FILE_BEGIN_ts, ev_num(ns_to_secs(fl->has_first ? fl->first_ts : e->now)));
     eng_fire(e, &ev);
 }
 
@@ -242,12 +247,13 @@ static void start(eng_t *e, eng_file_t *fl, const uint8_t *head, size_t headlen)
     fl->buflen = 0;
 }
 
-eng_file_t *eng_file_begin(eng_t *e, eng_flow_t *f, const char *source, const char *filename,
-                           size_t filename_len) {
+eng_file_t *eng_file_begin(eng_t *e, eng_flow_t *f, int dir, const char *source,
+                           const char *filename, size_t filename_len) {
     if (!e || !any_file_subscriber(e)) return NULL;
     eng_file_t *fl = calloc(1, sizeof *fl);
     if (!fl) return NULL;
     fl->flow = f;
+    fl->dir = dir == ENG_RESP ? ENG_RESP : ENG_ORIG;
     fl->sniff = eng_wants(e, ENG_EV_FILE_BEGIN) ? 1 : 0;
     fl->hash = eng_wants(e, ENG_EV_FILE_DONE) ? 1 : 0;
     make_fuid(fl->fuid, e->cfg.seed, ++e->next_file_id);
@@ -281,6 +287,10 @@ void eng_file_data(eng_t *e, eng_file_t *fl, const uint8_t *p, size_t n) {
         sha1_update(&fl->sha1, n, p);
         sha256_update(&fl->sha256, n, p);
     }
+    if (!fl->has_first) {
+        fl->has_first = 1;
+        fl->first_ts = e->now;
+    }
     uint64_t off = fl->pos;
     fl->seen += n;
     fl->pos += n;
@@ -313,6 +323,10 @@ void eng_file_data(eng_t *e, eng_file_t *fl, const uint8_t *p, size_t n) {
 
 void eng_file_gap(eng_t *e, eng_file_t *fl, uint64_t n) {
     if (!fl || n == 0) return;
+    if (!fl->has_first) {
+        fl->has_first = 1;
+        fl->first_ts = e->now;
+    }
     if (!fl->begun) start(e, fl, NULL, 0);
     fl->pos += n;
     fl->missing += n;

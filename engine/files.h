@@ -6,7 +6,7 @@
  * incrementally (nettle) - hashing and sniffing run only when some
  * subscriber wants file.begin or file.done.
  *
- *   eng_file_t *fl = eng_file_begin(e, flow, "http", name_or_NULL, name_len);
+ *   eng_file_t *fl = eng_file_begin(e, flow, dir, "http", name_or_NULL, name_len);
  *   eng_file_data(e, fl, p, n);            any number of times
  *   eng_file_gap(e, fl, n);                bytes that were lost (missing_bytes)
  *   eng_file_end(e, fl);                   fires file.done, frees fl
@@ -21,10 +21,11 @@
 
 typedef struct eng_file eng_file_t;
 
-/* a new file; NULL when nobody listens to file events (then the other calls
- * accept NULL and do nothing) */
-eng_file_t *eng_file_begin(eng_t *e, eng_flow_t *f, const char *source, const char *filename,
-                           size_t filename_len);
+/* a new file carried by direction dir (ENG_ORIG / ENG_RESP) of flow f; NULL
+ * when nobody listens to file events (then the other calls accept NULL and do
+ * nothing) */
+eng_file_t *eng_file_begin(eng_t *e, eng_flow_t *f, int dir, const char *source,
+                           const char *filename, size_t filename_len);
 void eng_file_data(eng_t *e, eng_file_t *fl, const uint8_t *p, size_t n);
 void eng_file_gap(eng_t *e, eng_file_t *fl, uint64_t n);
 void eng_file_end(eng_t *e, eng_file_t *fl);

@@ -173,6 +173,11 @@ static inline eng_value_t ev_bool(int b) {
 #include <string.h>
 static inline eng_value_t ev_cstr(const char *s) { return ev_str(s, strlen(s), ENG_NO_OFFSET); }
 static inline eng_value_t ev_dir(int dir) { return ev_str(dir ? "resp" : "orig", 4, ENG_NO_OFFSET); }
+/* network time in seconds, as engine.now() gives it (whole seconds plus the
+ * nanoseconds, so that a time prints the same in every log) */
+static inline double ns_to_secs(int64_t ns) {
+    return (double)(ns / 1000000000LL) + (double)(ns % 1000000000LL) * 1e-9;
+}
 
 /* ---- module entry points ------------------------------------------------ */
 /* flow.c */

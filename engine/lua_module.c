@@ -699,7 +699,7 @@ static int l_advance(lua_State *L) {
 static int l_now(lua_State *L) {
     inst_t *in = check(L);
     int64_t n = eng_now(in->e);
-    lua_pushnumber(L, (double)(n / NS_PER_SEC) + (double)(n % NS_PER_SEC) * 1e-9);
+    lua_pushnumber(L, ns_to_secs(n));
     return 1;
 }
 

@@ -1,12 +1,13 @@
 -- logs/files.lua - the files stream: one record per file (Zeek's files.log),
--- written at file.done. ts is the network time at file.begin (when the file's
--- first bytes were seen, as in Zeek); uid and id.* are those of the flow that
--- carried the file, when there is one. md5, sha1 and sha256 are digests of the
+-- written at file.done. ts is the network time of the file's first byte (the
+-- file.begin ts field, as in Zeek); is_orig says whether the originator sent
+-- it; uid and id.* are those of the flow that carried the file, when there is
+-- one. md5, sha1 and sha256 are digests of the
 -- bytes seen: when missing_bytes > 0 they are not the digests of the file.
 local engine = require "engine"
 
 engine.log_columns("files", {
-  "fuid", "source", "mime_type", "filename", "seen_bytes", "missing_bytes",
+  "fuid", "source", "is_orig", "mime_type", "filename", "seen_bytes", "missing_bytes",
   "md5", "sha1", "sha256",
 })
 
@@ -29,9 +30,10 @@ engine.on("file.begin", function(flow, ev)
   seq = seq + 1
   open[ev.fuid] = flow_ids({
     _seq = seq,
-    ts = engine.now(),
+    ts = ev.ts or engine.now(),
     fuid = ev.fuid,
     source = ev.source,
+    is_orig = ev.dir == "orig",
     mime_type = ev.mime_type,
     filename = ev.filename,
   }, flow)

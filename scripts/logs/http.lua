@@ -4,17 +4,20 @@
 --
 -- ts is the network time of the request; trans_depth counts the requests of
 -- the flow from 1. request_body_len / response_body_len are decoded body
--- lengths (http.message_done body_len). resp_mime_types and resp_fuids come
--- from the file.begin events that arrive between http.response and the
--- response's http.message_done. Interim responses (1xx but 101) are not
--- logged. A response without a request is logged with what it has.
+-- lengths (http.message_done body_len). resp_mime_types, resp_fuids and
+-- resp_filenames come from the file.begin events of the response direction
+-- that arrive between http.response and the response's http.message_done;
+-- orig_mime_types, orig_fuids and orig_filenames likewise from request bodies
+-- (file.begin with dir "orig"), as in Zeek. Interim responses (1xx but 101)
+-- are not logged. A response without a request is logged with what it has.
 local engine = require "engine"
 
 if engine.log_columns then
   engine.log_columns("http", {
     "trans_depth", "method", "host", "uri", "referrer", "version", "user_agent",
     "request_body_len", "response_body_len", "status_code", "status_msg",
-    "resp_mime_types", "resp_fuids",
+    "resp_mime_types", "resp_fuids", "resp_filenames",
+    "orig_mime_types", "orig_fuids", "orig_filenames",
   })
 end
 
@@ -76,21 +79,28 @@ engine.on("http.response", function(flow, ev)
   s.resp = r
 end)
 
+local function append(r, key, v)
+  if v == nil then return end
+  local t = r[key]
+  if not t then
+    t = {}
+    r[key] = t
+  end
+  t[#t + 1] = v
+end
+
 engine.on("file.begin", function(flow, ev)
-  if not flow then return end
+  if not flow or ev.source ~= "http" then return end
   local s = flow.data.http
-  local r = s and s.resp
+  if not s then return end
+  local orig = ev.dir == "orig"
+  local r
+  if orig then r = s.req else r = s.resp end
   if not r then return end
-  if ev.fuid then
-    local t = r.resp_fuids or {}
-    t[#t + 1] = ev.fuid
-    r.resp_fuids = t
-  end
-  if ev.mime_type then
-    local t = r.resp_mime_types or {}
-    t[#t + 1] = ev.mime_type
-    r.resp_mime_types = t
-  end
+  local side = orig and "orig_" or "resp_"
+  append(r, side .. "fuids", ev.fuid)
+  append(r, side .. "mime_types", ev.mime_type)
+  append(r, side .. "filenames", ev.filename)
 end)
 
 engine.on("http.message_done", function(flow, ev)

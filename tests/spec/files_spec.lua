@@ -19,6 +19,10 @@ describe("scripts/logs/files.lua", function()
     end
     assert.are.equal("text/html", out.files[1].mime_type)
     assert.are.equal(41, out.files[1].seen_bytes)
+    -- the one request body (the POST's) is the originator's
+    local sent = H.where(out.files, { is_orig = true })
+    assert.are.equal(1, #sent)
+    assert.are.equal(30, sent[1].seen_bytes)
   end)
 
   it("logs mail attachments with their file names", function()
@@ -26,20 +30,23 @@ describe("scripts/logs/files.lua", function()
     local csv = H.where(out.files, { filename = "report.csv" })
     assert.are.equal(1, #csv)
     assert.are.equal("smtp", csv[1].source)
+    assert.are.equal(true, csv[1].is_orig)
     assert.are.equal(2525, csv[1]["id.resp_p"])
   end)
 
-  it("takes ts from file.begin and sizes and digests from file.done", function()
+  it("takes ts and is_orig from file.begin and sizes and digests from file.done", function()
     local eng = T.load { FILES }
     local flow = { resp_p = 8080 }
+    eng:advance(2)
     eng:fire("file.begin", { fuid = "F1", source = "http", mime_type = "text/plain",
-                             filename = "a.txt" }, flow)
+                             filename = "a.txt", dir = "resp", ts = 1e9 }, flow)
     eng:advance(3)
     eng:fire("file.done", { fuid = "F1", size = 5, md5 = "m", sha1 = "s1", sha256 = "s256",
                             missing_bytes = 0 }, flow)
     local f = eng:records("files")
     assert.are.equal(1, #f)
     assert.are.equal(1e9, f[1].ts)
+    assert.are.equal(false, f[1].is_orig)
     assert.are.equal("a.txt", f[1].filename)
     assert.are.equal(5, f[1].seen_bytes)
     assert.are.equal("s256", f[1].sha256)
@@ -53,6 +60,7 @@ describe("scripts/logs/files.lua", function()
     local f = eng:records("files")
     assert.are.equal(1, #f)
     assert.are.equal("F2", f[1].fuid)
+    assert.are.equal(1e9, f[1].ts) -- no ts in the event: the time it was fired
     assert.is_nil(f[1].seen_bytes)
   end)
 end)

@@ -39,6 +39,34 @@ describe("scripts/logs/http.lua", function()
     assert.are.equal(100064, H.where(out.http, { uri = "/big.txt" })[1].response_body_len)
   end)
 
+  it("puts request-body files in orig_* and response files in resp_*", function()
+    local post = H.where(out.http, { method = "POST" })[1]
+    assert.are.equal(1, #post.orig_fuids)
+    assert.are.equal(1, #post.resp_fuids)
+    assert.are_not.equal(post.orig_fuids[1], post.resp_fuids[1])
+    assert.is_nil(out.http[1].orig_fuids)
+    -- a request body that starts while an earlier response is still arriving
+    local eng = T.load { HTTP }
+    eng:fire("http.request", { method = "GET", uri = "/a" })
+    eng:fire("http.request", { method = "POST", uri = "/b" })
+    eng:fire("http.response", { status = 200, reason = "OK" })
+    eng:fire("file.begin", { fuid = "Fpost", source = "http", dir = "orig", mime_type = "image/gif",
+                             filename = "up.gif" })
+    eng:fire("file.begin", { fuid = "Fget", source = "http", dir = "resp", mime_type = "text/plain" })
+    eng:fire("http.message_done", { dir = "orig", body_len = 10 })
+    eng:fire("http.message_done", { dir = "resp", status = 200, body_len = 10 })
+    eng:fire("http.response", { status = 201, reason = "Created" })
+    eng:fire("http.message_done", { dir = "resp", status = 201, body_len = 0 })
+    local r = eng:records("http")
+    assert.are.equal(2, #r)
+    assert.are.same({ "Fget" }, r[1].resp_fuids)
+    assert.is_nil(r[1].orig_fuids)
+    assert.are.same({ "Fpost" }, r[2].orig_fuids)
+    assert.are.same({ "image/gif" }, r[2].orig_mime_types)
+    assert.are.same({ "up.gif" }, r[2].orig_filenames)
+    assert.is_nil(r[2].resp_fuids)
+  end)
+
   it("logs a request never answered when its flow ends", function()
     local eng = T.load { HTTP }
     local flow = { orig_h = "10.0.0.1", resp_h = "10.0.0.2", resp_p = 80 }

@@ -13,7 +13,8 @@
 typedef struct rec_ev {
     int kind;
     char fuid[24];
-    char source[32], filename[64], mime[96];
+    char source[32], filename[64], mime[96], dir[8];
+    double ts;
     int has_filename, has_mime;
     uint64_t offset, len, data_pos; /* file.data: offset, length, where in rec.data */
     int64_t size, missing;
@@ -49,6 +50,8 @@ static void on_event(eng_t *e, const eng_event_t *ev, void *user) {
     copy_str(x->fuid, sizeof x->fuid, &ev->f[0], NULL);
     if (ev->kind == ENG_EV_FILE_BEGIN) {
         copy_str(x->source, sizeof x->source, &ev->f[ENG_F_FILE_BEGIN_source], NULL);
+        copy_str(x->dir, sizeof x->dir, &ev->f[ENG_F_FILE_BEGIN_dir], NULL);
+        x->ts = ev->f[ENG_F_FILE_BEGIN_ts].u.n;
         if (ev->nfields > ENG_F_FILE_BEGIN_filename)
             copy_str(x->filename, sizeof x->filename, &ev->f[ENG_F_FILE_BEGIN_filename],
                      &x->has_filename);
@@ -169,7 +172,7 @@ static rec_t R, R2;
 
 TEST(nobody_listens) {
     eng_t *e = new_eng(&R, 0, NULL);
-    eng_file_t *fl = eng_file_begin(e, NULL, "http", "a.txt", 5);
+    eng_file_t *fl = eng_file_begin(e, NULL, ENG_RESP, "http", "a.txt", 5);
     CHECK(fl == NULL);
     eng_file_data(e, fl, (const uint8_t *)"hello", 5);
     eng_file_gap(e, fl, 10);
@@ -180,7 +183,7 @@ TEST(nobody_listens) {
     CHECK_EQ_INT(R.n, 0);
     /* other events subscribed do not count */
     eng_on(e, ENG_EV_TCP_DATA, on_event, &R);
-    CHECK(eng_file_begin(e, NULL, "http", NULL, 0) == NULL);
+    CHECK(eng_file_begin(e, NULL, ENG_RESP, "http", NULL, 0) == NULL);
     CHECK_EQ_INT(e->next_file_id, 0);
     free_eng(e);
 }
@@ -189,7 +192,7 @@ TEST(fuid_format_and_determinism) {
     char a[3][24], b[3][24], c[24];
     eng_t *e = new_eng(&R, 4, "7");
     for (int i = 0; i < 3; i++) {
-        eng_file_t *fl = eng_file_begin(e, NULL, "http", NULL, 0);
+        eng_file_t *fl = eng_file_begin(e, NULL, ENG_RESP, "http", NULL, 0);
         CHECK(fl != NULL);
         snprintf(a[i], sizeof a[i], "%s", eng_file_fuid(fl));
         CHECK(is_fuid(a[i]));
@@ -200,14 +203,14 @@ TEST(fuid_format_and_determinism) {
     free_eng(e);
     e = new_eng(&R, 4, "7");
     for (int i = 0; i < 3; i++) {
-        eng_file_t *fl = eng_file_begin(e, NULL, "http", NULL, 0);
+        eng_file_t *fl = eng_file_begin(e, NULL, ENG_RESP, "http", NULL, 0);
         snprintf(b[i], sizeof b[i], "%s", eng_file_fuid(fl));
         eng_file_end(e, fl);
         CHECK_STR(a[i], b[i]);
     }
     free_eng(e);
     e = new_eng(&R, 4, "8");
-    eng_file_t *fl = eng_file_begin(e, NULL, "http", NULL, 0);
+    eng_file_t *fl = eng_file_begin(e, NULL, ENG_RESP, "http", NULL, 0);
     snprintf(c, sizeof c, "%s", eng_file_fuid(fl));
     CHECK(is_fuid(c));
     CHECK(strcmp(c, a[0]) != 0);
@@ -219,10 +222,12 @@ TEST(png_in_chunks) {
     static uint8_t buf[10000];
     size_t n = make_png(buf);
     eng_t *e = new_eng(&R, 7, NULL);
-    eng_file_t *fl = eng_file_begin(e, NULL, "http", "pic.png", 7);
+    eng_advance(e, 1700000000LL * 1000000000LL);
+    eng_file_t *fl = eng_file_begin(e, NULL, ENG_RESP, "http", "pic.png", 7);
     CHECK(fl != NULL);
     CHECK(eng_file_mime(fl) == NULL);
     for (size_t i = 0; i < n; i += 1000) {
+        eng_advance(e, (1700000001LL + (long long)i / 1000) * 1000000000LL); /* 1 s apart */
         eng_file_data(e, fl, buf + i, 1000);
         if (i + 1000 < 4096) CHECK_EQ_INT(R.n, 0); /* buffered until sniffed */
     }
@@ -237,6 +242,9 @@ TEST(png_in_chunks) {
     CHECK_STR(R.ev[0].filename, "pic.png");
     CHECK(R.ev[0].has_mime);
     CHECK_STR(R.ev[0].mime, "image/png");
+    /* file.begin fires after 4 KiB (5th chunk) but names the first byte's time */
+    CHECK_STR(R.ev[0].dir, "resp");
+    CHECK(R.ev[0].ts == 1700000001.0);
     /* the buffered first 4096 bytes come as one event, then the rest streams */
     CHECK_EQ_INT(R.ev[1].len, 4096);
     rec_ev_t *d = &R.ev[R.n - 1];
@@ -253,7 +261,7 @@ TEST(png_one_big_chunk) {
     static uint8_t buf[10000];
     size_t n = make_png(buf);
     eng_t *e = new_eng(&R, 7, NULL);
-    eng_file_t *fl = eng_file_begin(e, NULL, "http", NULL, 0);
+    eng_file_t *fl = eng_file_begin(e, NULL, ENG_RESP, "http", NULL, 0);
     eng_file_data(e, fl, buf, n);
     CHECK_EQ_INT(R.n, 2); /* begin, then the whole chunk */
     eng_file_end(e, fl);
@@ -267,13 +275,14 @@ TEST(png_one_big_chunk) {
 
 TEST(pdf_small) {
     eng_t *e = new_eng(&R, 7, NULL);
-    eng_file_t *fl = eng_file_begin(e, NULL, "smtp", "doc.pdf", 7);
+    eng_file_t *fl = eng_file_begin(e, NULL, ENG_ORIG, "smtp", "doc.pdf", 7);
     eng_file_data(e, fl, (const uint8_t *)PDF, sizeof PDF - 1);
     CHECK_EQ_INT(R.n, 0); /* fewer than 4096 bytes: begin waits for the end */
     eng_file_end(e, fl);
     CHECK_EQ_INT(R.n, 3);
     CHECK_EQ_INT(check_sequence(&R, R.ev[0].fuid), (long)(sizeof PDF - 1));
     CHECK_STR(R.ev[0].source, "smtp");
+    CHECK_STR(R.ev[0].dir, "orig");
     CHECK_STR(R.ev[0].mime, "application/pdf");
     CHECK_EQ_INT(R.ev[2].size, sizeof PDF - 1);
     CHECK_STR(R.ev[2].md5, PDF_MD5);
@@ -286,7 +295,7 @@ TEST(text_one_byte_pieces) {
     static uint8_t buf[5000];
     size_t n = make_text(buf);
     eng_t *e = new_eng(&R, 7, NULL);
-    eng_file_t *fl = eng_file_begin(e, NULL, "ftp", NULL, 0);
+    eng_file_t *fl = eng_file_begin(e, NULL, ENG_RESP, "ftp", NULL, 0);
     for (size_t i = 0; i < n; i++) eng_file_data(e, fl, buf + i, 1);
     eng_file_end(e, fl);
     CHECK_EQ_INT(check_sequence(&R, R.ev[0].fuid), 5000);
@@ -304,7 +313,7 @@ TEST(text_one_byte_pieces) {
 
 TEST(empty_file) {
     eng_t *e = new_eng(&R, 7, NULL);
-    eng_file_t *fl = eng_file_begin(e, NULL, "http", NULL, 0);
+    eng_file_t *fl = eng_file_begin(e, NULL, ENG_RESP, "http", NULL, 0);
     eng_file_data(e, fl, (const uint8_t *)"", 0);
     eng_file_end(e, fl);
     CHECK_EQ_INT(R.n, 2);
@@ -326,7 +335,7 @@ TEST(gap_counts_missing_bytes) {
         b[i] = (uint8_t)(((i + 150) * 13 + 1) & 0xff);
     }
     eng_t *e = new_eng(&R, 7, NULL);
-    eng_file_t *fl = eng_file_begin(e, NULL, "http", NULL, 0);
+    eng_file_t *fl = eng_file_begin(e, NULL, ENG_RESP, "http", NULL, 0);
     eng_file_data(e, fl, a, 100);
     CHECK_EQ_INT(R.n, 0);
     eng_file_gap(e, fl, 50); /* ends the sniffing: begin and the buffer fire */
@@ -349,7 +358,7 @@ TEST(gap_counts_missing_bytes) {
 
 TEST(gap_first) {
     eng_t *e = new_eng(&R, 7, NULL);
-    eng_file_t *fl = eng_file_begin(e, NULL, "http", NULL, 0);
+    eng_file_t *fl = eng_file_begin(e, NULL, ENG_RESP, "http", NULL, 0);
     eng_file_gap(e, fl, 10);
     eng_file_data(e, fl, (const uint8_t *)"%PDF-1.4\n", 9);
     eng_file_gap(e, fl, 5);
@@ -364,7 +373,7 @@ TEST(gap_first) {
 
 TEST(only_data_subscribed) {
     eng_t *e = new_eng(&R, 2, NULL);
-    eng_file_t *fl = eng_file_begin(e, NULL, "http", NULL, 0);
+    eng_file_t *fl = eng_file_begin(e, NULL, ENG_RESP, "http", NULL, 0);
     CHECK(fl != NULL);
     eng_file_data(e, fl, (const uint8_t *)PDF, 10);
     CHECK_EQ_INT(R.n, 1); /* no begin wanted: no buffering, no sniffing */
@@ -380,7 +389,7 @@ TEST(only_data_subscribed) {
 
 TEST(begin_only_and_done_only) {
     eng_t *e = new_eng(&R, 1, NULL);
-    eng_file_t *fl = eng_file_begin(e, NULL, "http", NULL, 0);
+    eng_file_t *fl = eng_file_begin(e, NULL, ENG_RESP, "http", NULL, 0);
     eng_file_data(e, fl, (const uint8_t *)PDF, sizeof PDF - 1);
     eng_file_end(e, fl);
     CHECK_EQ_INT(R.n, 1);
@@ -389,7 +398,7 @@ TEST(begin_only_and_done_only) {
     free_eng(e);
 
     e = new_eng(&R2, 4, NULL);
-    fl = eng_file_begin(e, NULL, "http", NULL, 0);
+    fl = eng_file_begin(e, NULL, ENG_RESP, "http", NULL, 0);
     eng_file_data(e, fl, (const uint8_t *)PDF, 20);
     eng_file_data(e, fl, (const uint8_t *)PDF + 20, sizeof PDF - 1 - 20);
     CHECK(eng_file_mime(fl) == NULL); /* begin not wanted: no sniffing */
@@ -403,7 +412,7 @@ TEST(begin_only_and_done_only) {
 
 TEST(done_subscribed_late_has_no_digests) {
     eng_t *e = new_eng(&R, 2, NULL);
-    eng_file_t *fl = eng_file_begin(e, NULL, "http", NULL, 0);
+    eng_file_t *fl = eng_file_begin(e, NULL, ENG_RESP, "http", NULL, 0);
     eng_file_data(e, fl, (const uint8_t *)"abc", 3);
     eng_on(e, ENG_EV_FILE_DONE, on_event, &R);
     eng_file_end(e, fl);
@@ -420,8 +429,8 @@ TEST(many_files_interleaved) {
     make_png(png);
     make_text(txt);
     eng_t *e = new_eng(&R, 4, NULL);
-    eng_file_t *a = eng_file_begin(e, NULL, "http", NULL, 0);
-    eng_file_t *b = eng_file_begin(e, NULL, "http", NULL, 0);
+    eng_file_t *a = eng_file_begin(e, NULL, ENG_RESP, "http", NULL, 0);
+    eng_file_t *b = eng_file_begin(e, NULL, ENG_RESP, "http", NULL, 0);
     for (int i = 0; i < 10; i++) {
         eng_file_data(e, a, png + i * 1000, 1000);
         if (i < 5) eng_file_data(e, b, txt + i * 1000, 1000);
@@ -438,7 +447,7 @@ TEST(long_filename_is_cut) {
     static char name[10000];
     memset(name, 'x', sizeof name);
     eng_t *e = new_eng(&R, 1, NULL);
-    eng_file_t *fl = eng_file_begin(e, NULL, "a-very-long-source-name", name, sizeof name);
+    eng_file_t *fl = eng_file_begin(e, NULL, ENG_RESP, "a-very-long-source-name", name, sizeof name);
     eng_file_end(e, fl);
     CHECK_EQ_INT(R.n, 1);
     CHECK(R.ev[0].has_filename);

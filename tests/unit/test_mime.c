@@ -239,7 +239,7 @@ static void feed(mime_msg_t *m, const char *msg, size_t len, unsigned mode) {
 static void run_msg(rec_t *r, const char *msg, unsigned mode, const char *max_line,
                     const char *max_depth, eng_t **keep) {
     eng_t *e = new_eng(r, max_line, max_depth);
-    mime_msg_t *m = mime_begin(e, NULL, "smtp");
+    mime_msg_t *m = mime_begin(e, NULL, ENG_ORIG, "smtp");
     feed(m, msg, strlen(msg), mode);
     mime_end(m);
     if (keep) *keep = e;
@@ -398,7 +398,7 @@ TEST(chunking_identical) {
     for (size_t k = 1; k < 40; k++) {
         rec_t b = {0};
         eng_t *e = new_eng(&b, NULL, NULL);
-        mime_msg_t *m = mime_begin(e, NULL, "smtp");
+        mime_msg_t *m = mime_begin(e, NULL, ENG_ORIG, "smtp");
         mime_feed(m, (const uint8_t *)seed_msg, at + k);
         mime_feed(m, (const uint8_t *)seed_msg + at + k, strlen(seed_msg) - at - k);
         mime_end(m);
@@ -622,7 +622,7 @@ TEST(gap_in_part) {
     for (int mode = 0; mode < 3; mode++) {
         rec_t r = {0};
         eng_t *e = new_eng(&r, NULL, NULL);
-        mime_msg_t *m = mime_begin(e, NULL, "pop3");
+        mime_msg_t *m = mime_begin(e, NULL, ENG_RESP, "pop3");
         feed(m, msg, cut, (unsigned)mode);
         mime_gap(m, 500);
         feed(m, msg + cut + 500, len - cut - 500, (unsigned)mode);
@@ -645,7 +645,7 @@ TEST(gap_in_part) {
     /* a gap inside the headers, and one that swallows a boundary */
     rec_t r = {0};
     eng_t *e = new_eng(&r, NULL, NULL);
-    mime_msg_t *m = mime_begin(e, NULL, "imap");
+    mime_msg_t *m = mime_begin(e, NULL, ENG_RESP, "imap");
     const char *second = strstr(msg + cut, "--g g\r\n");
     size_t at = (size_t)(second - msg);
     mime_feed(m, (const uint8_t *)msg, at - 10);
@@ -751,7 +751,7 @@ TEST(long_lines) {
 TEST(nobody_listens) {
     /* no subscriber: nothing happens, nothing is buffered */
     eng_t *e = eng_new();
-    mime_msg_t *m = mime_begin(e, NULL, "smtp");
+    mime_msg_t *m = mime_begin(e, NULL, ENG_ORIG, "smtp");
     mime_feed(m, (const uint8_t *)seed_msg, 100);
     CHECK_EQ_INT(mime_debug_peak(m), 0);
     mime_feed(m, (const uint8_t *)seed_msg + 100, strlen(seed_msg) - 100);
@@ -762,7 +762,7 @@ TEST(nobody_listens) {
     rec_t r = {0};
     e = eng_new();
     eng_on(e, ENG_EV_MAIL_MESSAGE, on_ev, &r);
-    m = mime_begin(e, NULL, "smtp");
+    m = mime_begin(e, NULL, ENG_ORIG, "smtp");
     feed(m, seed_msg, strlen(seed_msg), 1);
     mime_end(m);
     CHECK_EQ_INT(r.nmsg, 1);
@@ -825,7 +825,7 @@ TEST(memory_bound_20mb) {
     eng_t *e = eng_new();
     eng_on(e, ENG_EV_MIME_DATA, on_big, &b);
     eng_on(e, ENG_EV_FILE_DONE, on_big, &b);
-    mime_msg_t *m = mime_begin(e, NULL, "smtp");
+    mime_msg_t *m = mime_begin(e, NULL, ENG_ORIG, "smtp");
     static const char head[] = "Subject: big\r\nContent-Type: multipart/mixed; boundary=BIG\r\n\r\n"
                                "--BIG\r\nContent-Type: application/octet-stream\r\n"
                                "Content-Transfer-Encoding: base64\r\n\r\n";

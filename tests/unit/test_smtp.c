@@ -130,7 +130,7 @@ struct mime_msg {
     uint64_t gap;
 };
 
-mime_msg_t *mime_begin(eng_t *e, eng_flow_t *f, const char *source)
+mime_msg_t *mime_begin(eng_t *e, eng_flow_t *f, int dir, const char *source)
 {
     mime_msg_t *m = calloc(1, sizeof *m);
     if (g_rec) logf_(g_rec, "MSG begin %s\n", source);
