@@ -121,6 +121,7 @@ static void udp_input(eng_t *e, pkt_t *p) {
     f->pub.last_ns = p->ts;
     f->pub.pkts[dir]++;
     f->pub.bytes[dir] += (ulen >= 8 ? ulen - 8u : plen);
+    if (plen) flow_hist_once(f, dir, 'D');
     flow_touch(e, f);
     if (!f->pub.skipped) {
         const uint8_t *data = p->l4 + 8;

@@ -87,6 +87,27 @@ static void list_append(flow_table_t *t, flow_t *f) {
     t->tail[c] = f;
 }
 
+/* ---- history letters (Zeek's conn.log history) ---------------------------- */
+
+void flow_hist_add(flow_t *f, int dir, char c) {
+    char l = dir == ENG_ORIG ? (char)(c & ~0x20) : (char)(c | 0x20);
+    if (c == '^') l = '^';
+    char *h = f->pub.history;
+    size_t n = strlen(h);
+    if (n + 1 >= sizeof f->pub.history) return;
+    h[n] = l;
+    h[n + 1] = 0;
+}
+
+static int hist_has(const flow_t *f, int dir, char c) {
+    char l = dir == ENG_ORIG ? (char)(c & ~0x20) : (char)(c | 0x20);
+    return strchr(f->pub.history, l) != NULL;
+}
+
+void flow_hist_once(flow_t *f, int dir, char c) {
+    if (!hist_has(f, dir, c)) flow_hist_add(f, dir, c);
+}
+
 void flow_touch(eng_t *e, flow_t *f) {
     if (e->ft.tail[f->tclass] == f) return;
     list_unlink(&e->ft, f);

@@ -176,7 +176,7 @@ static inline eng_value_t ev_dir(int dir) { return ev_str(dir ? "resp" : "orig",
 /* network time in seconds, as engine.now() gives it (whole seconds plus the
  * nanoseconds, so that a time prints the same in every log) */
 static inline double ns_to_secs(int64_t ns) {
-    return (double)(ns / 1000000000LL) + (double)(ns % 1000000000LL) * 1e-9;
+    return (double)(ns / 1000000000LL) + (double)(ns % 1000000000LL) / 1e9;
 }
 
 /* ---- module entry points ------------------------------------------------ */
@@ -187,6 +187,9 @@ void flow_table_free(eng_t *e);
 flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, int *dir,
                     int *created);
 void flow_touch(eng_t *e, flow_t *f);          /* activity: move to the end of its list */
+/* history letter c (upper case for dir ORIG, lower for RESP; '^' as is) */
+void flow_hist_add(flow_t *f, int dir, char c);
+void flow_hist_once(flow_t *f, int dir, char c); /* unless already there */
 void flow_set_class(eng_t *e, flow_t *f, int tclass);
 void flow_end(eng_t *e, flow_t *f, const char *reason); /* fires flow.end, frees */
 void flow_expire(eng_t *e);                   /* end flows idle past their timeout */

@@ -18,30 +18,11 @@
 
 enum { TH_FIN = 0x01, TH_SYN = 0x02, TH_RST = 0x04, TH_PSH = 0x08, TH_ACK = 0x10 };
 
-static void hist_add(flow_t *f, int dir, char c) {
-    char l = dir == ENG_ORIG ? (char)(c & ~0x20) : (char)(c | 0x20);
-    if (c == '^') l = '^';
-    char *h = f->pub.history;
-    size_t n = strlen(h);
-    if (n + 1 >= sizeof f->pub.history) return;
-    h[n] = l;
-    h[n + 1] = 0;
-}
-
-static int hist_has(const flow_t *f, int dir, char c) {
-    char l = dir == ENG_ORIG ? (char)(c & ~0x20) : (char)(c | 0x20);
-    return strchr(f->pub.history, l) != NULL;
-}
-
-static void hist_once(flow_t *f, int dir, char c) {
-    if (!hist_has(f, dir, c)) hist_add(f, dir, c);
-}
-
 /* repeated letters: recorded at occurrence 1, 10, 100, 1000... */
 static void hist_count(flow_t *f, int dir, char c, uint32_t *n) {
     uint32_t k = ++*n;
     while (k >= 10 && k % 10 == 0) k /= 10;
-    if (k == 1) hist_add(f, dir, c);
+    if (k == 1) flow_hist_add(f, dir, c);
 }
 
 /* ---- reassembly sink: from reasm.c to the engine's stream delivery ------ */
@@ -185,7 +166,7 @@ void tcp_input(eng_t *e, pkt_t *p) {
         if (flip) {
             flow_flip(f);
             dir = ENG_RESP;
-            hist_add(f, ENG_ORIG, '^');
+            flow_hist_add(f, ENG_ORIG, '^');
         }
         if (eng_wants(e, ENG_EV_FLOW_START)) {
             eng_event_t ev;
@@ -201,13 +182,13 @@ void tcp_input(eng_t *e, pkt_t *p) {
 
     tcp_half_t *me = &f->tcp[dir];
     /* history */
-    if ((flags & TH_SYN) && (flags & (TH_FIN | TH_RST))) hist_once(f, dir, 'Q');
-    else if ((flags & TH_FIN) && (flags & TH_RST)) hist_once(f, dir, 'I');
-    if (flags & TH_SYN) hist_once(f, dir, (flags & TH_ACK) ? 'H' : 'S');
-    if ((flags & TH_ACK) && !(flags & (TH_SYN | TH_FIN | TH_RST)) && !plen) hist_once(f, dir, 'A');
-    if (plen) hist_once(f, dir, 'D');
-    if (flags & TH_FIN) hist_once(f, dir, 'F');
-    if (flags & TH_RST) hist_once(f, dir, 'R');
+    if ((flags & TH_SYN) && (flags & (TH_FIN | TH_RST))) flow_hist_once(f, dir, 'Q');
+    else if ((flags & TH_FIN) && (flags & TH_RST)) flow_hist_once(f, dir, 'I');
+    if (flags & TH_SYN) flow_hist_once(f, dir, (flags & TH_ACK) ? 'H' : 'S');
+    if ((flags & TH_ACK) && !(flags & (TH_SYN | TH_FIN | TH_RST)) && !plen) flow_hist_once(f, dir, 'A');
+    if (plen) flow_hist_once(f, dir, 'D');
+    if (flags & TH_FIN) flow_hist_once(f, dir, 'F');
+    if (flags & TH_RST) flow_hist_once(f, dir, 'R');
     if (!win && !(flags & TH_RST)) hist_count(f, dir, 'W', &me->n_zero);
 
     if (flags & TH_SYN) {

@@ -138,7 +138,7 @@ local M = { version = "0.1.0" }
 local NS = 1000000000LL
 local function ns2s(ns)
   local s = ns / NS
-  return tonumber(s) + tonumber(ns - s * NS) * 1e-9
+  return tonumber(s) + tonumber(ns - s * NS) / 1e9
 end
 local function now() return ns2s(C.eng_now(E)) end
 M.now = now
@@ -296,7 +296,7 @@ local getters = {
   end,
   start_ts = function(p, f) return ns2s(f.start_ns) end,
   last_ts = function(p, f) return ns2s(f.last_ns) end,
-  duration = function(p, f) return tonumber(f.last_ns - f.start_ns) * 1e-9 end,
+  duration = function(p, f) return tonumber(f.last_ns - f.start_ns) / 1e9 end,
   orig_bytes = function(p, f) return tonumber(f.bytes[0]) end,
   resp_bytes = function(p, f) return tonumber(f.bytes[1]) end,
   orig_pkts = function(p, f) return tonumber(f.pkts[0]) end,

@@ -32,12 +32,14 @@ describe("scripts/logs/conn.lua", function()
     assert.are.equal(19 + 3000, r.orig_bytes)
   end)
 
-  it("logs UDP flows without history", function()
+  it("logs UDP flows with Zeek's D/d history letters and µs durations", function()
     local u = T.run { pcap = H.pcap("udp-dns-like.pcap"), scripts = { CONN } }
     assert.are.equal(4, #u.conn)
     for _, r in ipairs(u.conn) do
       assert.are.equal("udp", r.proto)
-      assert.is_nil(r.history)
+      assert.are.equal("Dd", r.history) -- both sides sent datagrams
+      -- a duration in whole nanoseconds is the nearest double to its decimal
+      assert.are.equal(r.duration, tonumber(string.format("%.9f", r.duration)))
     end
   end)
 
