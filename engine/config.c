@@ -177,6 +177,10 @@ int eng_config_set(eng_t *e, const char *key, const char *value, char *err, size
         e->reasm.max_ooo = c.tcp_max_ooo_bytes;
         e->reasm.max_total = c.tcp_max_total_bytes;
         e->reasm.overlap_policy = c.tcp_overlap;
+        int b;
+        /* booleans read back as "true"/"false" whatever the spelling: "0" in
+         * Lua would be a true value */
+        if (keys[i].kind == K_BOOL && !parse_bool(value, &b)) value = b ? "true" : "false";
         set_text(e, i, value);
         return 0;
     }

@@ -106,6 +106,13 @@ static void udp_input(eng_t *e, pkt_t *p) {
     flow_t *f = flow_lookup(e, p, sport, dport, &dir, &created);
     if (!f) return;
     e->stats.udp_datagrams++;
+    if (created && port_well_known(sport) && !port_well_known(dport)) {
+        /* the first datagram comes from a server port (a reply, the query
+         * not captured): the receiver is the originator, as for TCP */
+        flow_flip(f);
+        dir = ENG_RESP;
+        flow_hist_add(f, ENG_ORIG, '^');
+    }
     if (created && eng_wants(e, ENG_EV_FLOW_START)) {
         eng_event_t ev;
         ev_init(&ev, ENG_EV_FLOW_START, &f->pub);

@@ -213,6 +213,10 @@ static size_t lbr_ffi_utf8_sanitize(const uint8_t *s, size_t n, uint8_t *out) {
 /* ---- handler errors -------------------------------------------------------- */
 
 static void lbr_ffi_handler_error(lbr_t *b, const char *what, const char *msg) {
+    /* the run already failed (a log that cannot be written, lua.strict): the
+     * error unwinding through the handler is that failure, reported once at
+     * the end as one line, not as a handler error with a traceback */
+    if (b->failed) return;
     b->nerrors++;
     b->e->stats.handler_errors++;
     if (!msg) msg = "(no message)";

@@ -125,8 +125,6 @@ const char *eng_flow_state(const eng_flow_t *pf) {
 
 /* ---- packets ------------------------------------------------------------- */
 
-static int well_known(uint16_t p) { return p > 0 && p < 1024; }
-
 void tcp_input(eng_t *e, pkt_t *p) {
     if (p->l4_len < 20) {
         eng_weird(e, NULL, "truncated_tcp_header", "%u bytes captured", p->l4_len);
@@ -162,7 +160,7 @@ void tcp_input(eng_t *e, pkt_t *p) {
         /* the SYN sender is the originator; a SYN-ACK seen first flips; without a
          * handshake, a packet from a well-known port to a high one is the server's */
         int flip = (flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) ||
-                   (!(flags & TH_SYN) && well_known(sport) && !well_known(dport));
+                   (!(flags & TH_SYN) && port_well_known(sport) && !port_well_known(dport));
         if (flip) {
             flow_flip(f);
             dir = ENG_RESP;

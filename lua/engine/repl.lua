@@ -142,7 +142,10 @@ function fmt(x, indent, seen, depth)
   local tx = type(x)
   if tx == "string" then return fmt_string(x, depth > 0 and 400 or nil) end
   if tx == "number" then return fmt_number(x) end
-  if tx == "table" then return fmt_table(x, indent or "", seen or {}, depth or 0) end
+  if tx == "table" then
+    if x == engine.config then x = engine.config() end -- an empty read-only proxy: its copy
+    return fmt_table(x, indent or "", seen or {}, depth or 0)
+  end
   return tostring(x)
 end
 
@@ -217,6 +220,7 @@ local function fields_of(v, out_, seen)
       "state", "history", "vlan", "data", "ended", "set_service", "skip" }) do out_[k] = true end
     return out_
   end
+  if v == engine.config then v = engine.config() end
   for k in pairs(v) do if type(k) == "string" then out_[k] = true end end
   local mt = getmetatable(v)
   if type(mt) == "table" and type(mt.__index) == "table" then fields_of(mt.__index, out_, seen) end

@@ -124,6 +124,21 @@ if [ "$rc" = 0 ] && [ -d "$T/logs/deep/dir" ]; then ok outdir_created; else
 fi
 run -r "$ONE" -o "$T/notcap.pcap/sub" $QUIET
 expect outdir_not_a_directory 1 'notcap.pcap'
+# a log that cannot be written: exit 1 with one line naming the file and the cause
+mkdir -p "$T/logs2/conn.log"
+run -r "$ONE" -o "$T/logs2"
+expect log_unwritable 1 'cannot open log .*conn.log: Is a directory'
+if [ "$(wc -l <"$T/err")" = 1 ]; then ok log_unwritable_one_line; else
+    bad log_unwritable_one_line "$(head -c 300 "$T/err" | tr '\n' '|')"
+fi
+if [ -w /dev/full ]; then
+    "$ENGINE" -q -r "$ONE" >/dev/full 2>"$T/err"
+    rc=$?
+    expect stdout_full 1 'cannot write standard output: No space left on device'
+    if [ "$(wc -l <"$T/err")" = 1 ]; then ok stdout_full_one_line; else
+        bad stdout_full_one_line "$(head -c 300 "$T/err" | tr '\n' '|')"
+    fi
+fi
 
 # payloads reach handlers from a nanosecond, big-endian pcap, with network time
 cat >"$T/count.lua" <<'EOF'

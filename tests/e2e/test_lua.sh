@@ -74,6 +74,12 @@ check "handler errors: counted, next handler ran" grep -Eq '"_path":"t","errors"
 "$ENG" -r "$PCAP" -s "$T/err.lua" --set lua.strict=true >"$T/out" 2>"$T/err"
 check "lua.strict: handler error exits 1" [ $? -eq 1 ]
 
+# booleans read back as booleans whatever the spelling ("0" would be true in Lua)
+"$ENG" -r "$PCAP" --set lua.strict=0 -e 'engine.log("t", { s = engine.config["lua.strict"] })' >"$T/out" 2>"$T/err"
+check "config: lua.strict=0 reads false" grep -q '"_path":"t","s":false' "$T/out"
+"$ENG" -r "$PCAP" --set lua.strict=ON -e 'engine.log("t", { s = engine.config["lua.strict"] })' >"$T/out" 2>"$T/err"
+check "config: lua.strict=ON reads true" grep -q '"_path":"t","s":true' "$T/out"
+
 # watchdog: a runaway handler is interrupted, counted, and the run goes on
 cat >"$T/loop.lua" <<'EOF'
 local first = true

@@ -52,6 +52,7 @@ flow(c[1].uid).events[1].event
 rewind()
 #collect("http.request", 2)
 undefined_function()
+engine.config
 "still alive"
 EOF
 "$ENG" --repl -r "$PCAP" <"$T/in" >"$T/out" 2>"$T/err"
@@ -74,6 +75,7 @@ check "piped: collect after the end is empty" grep -qx '0' "$T/out"
 check "piped: rewind then collect again" sh -c "grep -q '^-- rewound' '$T/out' && grep -qx '2' '$T/out'"
 check "piped: undefined function is an error" grep -q "attempt to call global 'undefined_function'" "$T/err"
 check "piped: last line still evaluated" grep -qx '"still alive"' "$T/out"
+check "piped: engine.config printed with its values" grep -q '^  \["flow.max"\] = 1000000,' "$T/out"
 check "piped: no prompts when not a terminal" sh -c "! grep -q 'engine>' '$T/out'"
 
 # -s scripts and reload()

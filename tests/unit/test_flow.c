@@ -261,7 +261,25 @@ TEST(udp_flow_and_state) {
     eng_feed(e, T0 + SEC, 1, buf, (uint32_t)n, (uint32_t)n);
     eng_advance(e, T0 + 62 * SEC);
     CHECK_EQ_INT(r.nends, 1);
-    CHECK_STR(r.ends[0], "timeout SF ");
+    CHECK_STR(r.ends[0], "timeout SF Dd");
+    eng_free(e);
+}
+
+TEST(udp_reply_first_flips) {
+    /* the first datagram is from port 53 to a high port: its receiver is
+     * the originator (Zeek's '^'); a later query keeps that orientation */
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    char orig[64] = "";
+    eng_on(e, ENG_EV_FLOW_END, on_end_orig, orig);
+    size_t n = pb_udp4(buf, "10.0.0.2", 53, "10.0.0.1", 5000, "answer", 6);
+    eng_feed(e, T0, 1, buf, (uint32_t)n, (uint32_t)n);
+    n = pb_udp4(buf, "10.0.0.1", 5000, "10.0.0.2", 53, "query", 5);
+    eng_feed(e, T0 + SEC, 1, buf, (uint32_t)n, (uint32_t)n);
+    eng_finish(e);
+    CHECK_EQ_INT(r.nends, 1);
+    CHECK_STR(orig, "10.0.0.1:5000");
+    CHECK_STR(r.ends[0], "eof SF ^dD");
     eng_free(e);
 }
 
@@ -300,6 +318,7 @@ int main(void) {
     RUN(eviction_at_flow_max);
     RUN(uids_deterministic_and_seeded);
     RUN(udp_flow_and_state);
+    RUN(udp_reply_first_flips);
     RUN(ipv6_flow);
     RUN(truncated_tcp_header_is_weird);
     return check_report("flow");
