@@ -16,8 +16,9 @@
  * weird imap_too_many_pending, the oldest is forgotten). Untagged responses
  * and continuation requests fire nothing. Server literals are skipped, except
  * those of a FETCH item carrying a whole message (BODY[], BODY[]<0>,
- * RFC822, BINARY[]): their bytes are fed, as they come, to the MIME decoder
- * (mime.h, source "imap").
+ * RFC822, BINARY[]) or its header block (BODY[HEADER], BODY[HEADER.FIELDS
+ * (...)], RFC822.HEADER): their bytes are fed, as they come, to the MIME
+ * decoder (mime.h, source "imap").
  *
  * imap.auth fires at the tagged completion of LOGIN (mechanism "LOGIN",
  * arguments as atom, quoted string with \" and \\ escapes, or literal) and of
@@ -568,17 +569,38 @@ static void stop(imap_t *s)
     msg_end(s);
 }
 
-/* the FETCH item before a literal marker: a whole message? */
+/* the FETCH item before a literal marker: 1 for a whole message (BODY[],
+ * RFC822, BINARY[], with or without <0>), 2 for a message's header block
+ * (BODY[HEADER], BODY[HEADER.FIELDS (...)], BODY[HEADER.FIELDS.NOT (...)],
+ * RFC822.HEADER), 0 for anything else (a part, a partial body, text) */
 static int message_item(const uint8_t *p, size_t ms)
 {
     size_t e = ms;
     while (e > 0 && p[e - 1] == ' ') e--;
+    /* an origin "<0>" (only a fetch from the start is a whole message) */
+    int origin = 0;
+    if (e > 0 && p[e - 1] == '>') {
+        size_t k = e - 1;
+        while (k > 0 && p[k - 1] != '<' && p[k - 1] != ' ') k--;
+        if (k == 0 || p[k - 1] != '<') return 0;
+        if (!(e - k == 2 && p[k] == '0')) return 0;
+        origin = 1;
+        e = k - 1;
+    }
     size_t b = e;
+    if (e > 0 && p[e - 1] == ']') { /* a section: back to its "[" (it may hold spaces) */
+        while (b > 0 && p[b - 1] != '[') b--;
+        if (b == 0) return 0;
+        b--;
+    }
     while (b > 0 && p[b - 1] != ' ' && p[b - 1] != '(') b--;
     const uint8_t *t = p + b;
     size_t n = e - b;
-    return ieqn(t, n, "BODY[]") || ieqn(t, n, "BODY[]<0>") || ieqn(t, n, "RFC822") ||
-           ieqn(t, n, "BINARY[]") || ieqn(t, n, "BINARY[]<0>");
+    if (ieqn(t, n, "BODY[]") || ieqn(t, n, "BINARY[]") || (!origin && ieqn(t, n, "RFC822")))
+        return 1;
+    if (ieqn(t, n, "BODY[HEADER]") || (!origin && ieqn(t, n, "RFC822.HEADER"))) return 2;
+    if (n > 19 && (ieqn(t, 19, "BODY[HEADER.FIELDS ") || ieqn(t, 19, "BODY[HEADER.FIELDS."))) return 2;
+    return 0;
 }
 
 /* a segment of a server response: the line, or its continuation after a literal */

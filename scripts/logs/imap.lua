@@ -2,8 +2,8 @@
 -- flow.end (../shared/spec/logs.md). ts is the flow's start; user is the user
 -- of the last successful imap.auth (or of the last attempt when none succeeded);
 -- commands counts imap.command events; messages counts the messages retrieved
--- (mail.message events of the flow: whole messages and TOP/partial ones whose
--- header block was decoded); fuids lists the files (file.begin) the session
+-- (mail.message events of the flow: whole messages, and header blocks fetched
+-- alone with BODY[HEADER...] / RFC822.HEADER); fuids lists the files (file.begin) the session
 -- carried, in order. Only flows whose service is "imap" are logged.
 local engine = require "engine"
 

@@ -339,7 +339,7 @@ TEST(session) { run_session(1400); }
 TEST(session_1byte) { run_session(1); }
 TEST(session_3byte) { run_session(3); }
 
-TEST(literal_args_bounded_and_skipped_literals)
+TEST(literal_args_bounded_and_header_fetches)
 {
     rec_t r;
     eng_t *e = new_engine(&r);
@@ -353,7 +353,13 @@ TEST(literal_args_bounded_and_skipped_literals)
     c_send(&c, 0, "\r\n");
     c_send(&c, 1, "t1 OK appended\r\n");
     c_send(&c, 0, "t2 FETCH 1 (BODY[HEADER] RFC822.SIZE)\r\n");
-    c_send(&c, 1, "* 1 FETCH (BODY[HEADER] {20}\r\nSubject: skipped\r\n\r\n RFC822.SIZE 99)\r\n"
+    /* header blocks are messages (mail.header, mail.message, no file); a part
+     * and a partial body from an offset are skipped */
+    c_send(&c, 1, "* 1 FETCH (BODY[HEADER] {20}\r\nSubject: headers\r\n\r\n RFC822.SIZE 99)\r\n"
+                  "* 2 FETCH (BODY[HEADER.FIELDS (SUBJECT FROM)] {17}\r\nSubject: fields\r\n)\r\n"
+                  "* 3 FETCH (BODY[1] {15}\r\nSubject: part\r\n)\r\n"
+                  "* 4 FETCH (BODY[]<10> {18}\r\nSubject: partial\r\n)\r\n"
+                  "* 5 FETCH (RFC822.HEADER {20}\r\nSubject: rfc822h\r\n\r\n)\r\n"
                   "t2 OK done\r\n");
     c_send(&c, 0, "t3 LOGIN \"a\\\\b\" {0}\r\n\r\n");
     c_send(&c, 1, "t3 OK in\r\n");
@@ -365,6 +371,9 @@ TEST(literal_args_bounded_and_skipped_literals)
              "CMD t1 APPEND [INBOX %.*s...]\n"
              "RESP t1 OK [appended]\n"
              "CMD t2 FETCH [1 (BODY[HEADER] RFC822.SIZE)]\n"
+             "MSG subject=headers\n"
+             "MSG subject=fields\n"
+             "MSG subject=rfc822h\n"
              "RESP t2 OK [done]\n"
              "CMD t3 LOGIN [\"a\\\\b\"]\n"
              "RESP t3 OK [in]\n"
@@ -472,7 +481,7 @@ int main(void)
     RUN(session);
     RUN(session_1byte);
     RUN(session_3byte);
-    RUN(literal_args_bounded_and_skipped_literals);
+    RUN(literal_args_bounded_and_header_fetches);
     RUN(starttls_stops);
     RUN(completion_before_command);
     RUN(gap_in_fetch_literal);
