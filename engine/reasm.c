@@ -11,7 +11,11 @@
  *    hole filled); the bytes it shares with buffered ranges are compared
  *    (overlap event per range touched, conflict when they differ) and, with
  *    REASM_LAST, replace them.
- *  - Bytes below `next` are retransmissions: overlap event, conflict 0.
+ *  - Bytes below `next` are retransmissions: overlap event, conflict when
+ *    they differ from the delivered bytes still in the history ring (kept
+ *    only while ctx->keep_hist, REASM_HIST bytes a direction, allocated at
+ *    the first delivery while all histories together stay within
+ *    max_total: memory for histories is bounded like the buffered ranges).
  *  - Past a limit (max_ooo or REASM_MAX_RANGES per direction, max_total for
  *    the ctx, oldest buffering direction first) the hole before the first
  *    range is a gap, and the ranges that became contiguous are delivered.
@@ -144,8 +148,50 @@ static void seg_new(reasm_ctx_t *c, reasm_dir_t *d, reasm_seg_t *at, uint64_t of
 
 /* ---- sink ---------------------------------------------------------------- */
 
+/* keep delivered bytes [next, next+len) in the history ring */
+static void hist_keep(reasm_ctx_t *c, reasm_dir_t *d, const uint8_t *p, uint64_t len) {
+    if (!d->hist) {
+        if (!c->keep_hist || c->hist_bytes >= c->max_total) return;
+        d->hist = malloc(REASM_HIST);
+        if (!d->hist) return;
+        c->hist_bytes += REASM_HIST;
+        d->hist_len = 0;
+    }
+    uint64_t off = d->next;
+    d->hist_len = len >= REASM_HIST - d->hist_len ? REASM_HIST : d->hist_len + (uint32_t)len;
+    if (len > REASM_HIST) {
+        p += len - REASM_HIST;
+        off += len - REASM_HIST;
+        len = REASM_HIST;
+    }
+    size_t pos = (size_t)(off % REASM_HIST);
+    size_t k = REASM_HIST - pos < len ? REASM_HIST - pos : (size_t)len;
+    memcpy(d->hist + pos, p, k);
+    memcpy(d->hist, p + k, (size_t)len - k);
+}
+
+/* do bytes [o, o+len) (all below next) differ from the delivered ones kept? */
+static int hist_differs(const reasm_dir_t *d, uint64_t o, const uint8_t *p, uint64_t len) {
+    if (!d->hist) return 0;
+    uint64_t hs = d->next - d->hist_len, e = o + len;
+    if (o < hs) {
+        if (e <= hs) return 0;
+        p += hs - o;
+        o = hs;
+    }
+    while (o < e) {
+        size_t pos = (size_t)(o % REASM_HIST);
+        size_t k = REASM_HIST - pos < e - o ? REASM_HIST - pos : (size_t)(e - o);
+        if (memcmp(d->hist + pos, p, k)) return 1;
+        p += k;
+        o += k;
+    }
+    return 0;
+}
+
 static void deliver(reasm_ctx_t *c, reasm_dir_t *d, const uint8_t *p, uint64_t len) {
     if (!len) return;
+    if (d->hist || c->keep_hist) hist_keep(c, d, p, len);
     if (c->sink && c->sink->data) c->sink->data(d->sink_ctx, d->dir, d->next, p, len);
     d->next += len;
     c->delivered += len;
@@ -158,6 +204,7 @@ static void gap_to(reasm_ctx_t *c, reasm_dir_t *d, uint64_t to) {
     c->gap_bytes += len;
     if (c->sink && c->sink->gap) c->sink->gap(d->sink_ctx, d->dir, d->next, len);
     d->next = to;
+    d->hist_len = 0; /* the ring holds bytes before the gap only */
 }
 
 static void overlap(reasm_ctx_t *c, reasm_dir_t *d, uint64_t off, uint64_t len, int conflict) {
@@ -315,7 +362,7 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
     }
     if (e <= d->next) {
         c->retransmitted++;
-        overlap(c, d, o, e - o, 0);
+        overlap(c, d, o, e - o, hist_differs(d, o, p, e - o));
         return;
     }
     if ((flags & REASM_PEER_WIN0) && e - o == 1 && o == d->next && !(flags & REASM_FIN)) {
@@ -332,7 +379,7 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
         return;
     }
     if (o < d->next) { /* starts with bytes already delivered */
-        overlap(c, d, o, d->next - o, 0);
+        overlap(c, d, o, d->next - o, hist_differs(d, o, p, d->next - o));
         p += d->next - o;
         o = d->next;
     }
@@ -401,6 +448,12 @@ void reasm_flush(reasm_ctx_t *c, reasm_dir_t *d) {
 void reasm_dir_free(reasm_ctx_t *c, reasm_dir_t *d) {
     while (d->segs) seg_drop(c, d, d->segs);
     if (is_linked(c, d)) unlink_dir(c, d);
+    if (d->hist) {
+        free(d->hist);
+        d->hist = NULL;
+        d->hist_len = 0;
+        c->hist_bytes -= REASM_HIST;
+    }
     d->has_probe = 0;
     d->closed = 1;
 }

@@ -13,8 +13,10 @@
  *    buffered range is declared a gap and the stream skips ahead.
  *  - Bytes that overlap bytes already delivered or buffered are reported
  *    (overlap callback); `conflict` is set when they differ from bytes still
- *    buffered (delivered bytes are not kept, so overlaps with them report
- *    conflict = 0). With REASM_LAST, new bytes replace buffered ones.
+ *    buffered, or from the last REASM_HIST delivered bytes of the direction
+ *    when ctx->keep_hist is on (a copy kept only then; older delivered bytes
+ *    cannot be compared and report conflict = 0). With REASM_LAST, new bytes
+ *    replace buffered ones (delivered ones stay delivered).
  *  - A hole is declared a gap when the peer acknowledges past it
  *    (reasm_ack), at FIN/RST (reasm_flush), at timeout and at end of input.
  *  - Sequence numbers are unwrapped to 64-bit offsets, so streams cross 2^32.
@@ -28,6 +30,9 @@
 #include <stdint.h>
 
 typedef struct reasm_seg reasm_seg_t; /* a buffered out-of-order range */
+
+/* delivered bytes kept per direction for conflict checks, when keep_hist */
+#define REASM_HIST 4096
 
 enum { REASM_FIRST = 0, REASM_LAST = 1 };
 
@@ -48,6 +53,10 @@ typedef struct reasm_ctx {
     uint64_t max_ooo;   /* tcp.max_ooo_bytes, per direction */
     uint64_t max_total; /* tcp.max_total_bytes, all directions */
     int overlap_policy; /* REASM_FIRST or REASM_LAST */
+    int keep_hist;      /* keep REASM_HIST delivered bytes per direction (someone
+                           wants overlap conflicts); histories are bounded by
+                           max_total too, separately from buffered ranges */
+    uint64_t hist_bytes; /* bytes allocated for histories, all directions */
     uint64_t buffered;  /* bytes buffered now, all directions */
     uint64_t buffered_peak;
     /* directions holding buffered bytes, oldest first (for max_total) */
@@ -74,6 +83,8 @@ typedef struct reasm_dir {
     uint8_t has_probe;
     uint8_t probe_byte;
     uint16_t nsegs;       /* buffered ranges (bounded, see reasm.c) */
+    uint32_t hist_len;    /* valid bytes in hist: [next - hist_len, next) */
+    uint8_t *hist;        /* REASM_HIST bytes, a ring indexed by offset, or NULL */
     reasm_seg_t *segs;    /* buffered ranges, sorted, disjoint */
     struct reasm_dir *older, *newer; /* in ctx's list while ooo_bytes > 0 */
 } reasm_dir_t;

@@ -200,6 +200,7 @@ void tcp_input(eng_t *e, pkt_t *p) {
 
     if (!f->pub.skipped) {
         reasm_ctx_t *rc = &e->reasm;
+        rc->keep_hist = eng_wants(e, ENG_EV_TCP_OVERLAP); /* conflicts with delivered bytes */
         e->busy++;
         uint64_t rexmit = rc->retransmitted;
         if (flags & TH_SYN) reasm_syn(rc, &f->rd[dir], seq);

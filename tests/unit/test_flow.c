@@ -93,6 +93,35 @@ TEST(full_connection_sf) {
     eng_free(e);
 }
 
+static void on_overlap(eng_t *e, const eng_event_t *ev, void *u) {
+    char *out = u;
+    size_t n = strlen(out);
+    snprintf(out + n, 256 - n, "%lld/%lld/%lld ", (long long)ev->f[ENG_F_TCP_OVERLAP_offset].u.i,
+             (long long)ev->f[ENG_F_TCP_OVERLAP_len].u.i,
+             (long long)ev->f[ENG_F_TCP_OVERLAP_conflict].u.i);
+}
+
+TEST(retransmission_conflict_with_delivered_bytes) {
+    /* a tcp.overlap subscriber makes the core keep recent delivered bytes, so
+     * a retransmission that says something else is a conflict (an evasion
+     * attempt or a broken stack), and the same bytes again are not */
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    char ovl[256] = "";
+    eng_on(e, ENG_EV_TCP_OVERLAP, on_overlap, ovl);
+    cli(e, T0, 100, 0, PB_SYN, NULL);
+    srv(e, T0 + 1, 500, 101, PB_SYN | PB_ACK, NULL);
+    cli(e, T0 + 2, 101, 501, PB_ACK, NULL);
+    cli(e, T0 + 3, 101, 501, PB_ACK | PB_PSH, "GET /index.html HTTP/1.0\r\n");
+    cli(e, T0 + 4, 101, 501, PB_ACK | PB_PSH, "GET /index.html");  /* same bytes */
+    cli(e, T0 + 5, 105, 501, PB_ACK | PB_PSH, "/admin.php");       /* other bytes */
+    eng_finish(e);
+    CHECK_STR(ovl, "0/15/0 4/10/1 ");
+    /* the first version stays the stream (delivered bytes are not taken back) */
+    CHECK_MEM(r.data[0], r.ndata[0], "GET /index.html HTTP/1.0\r\n", 26);
+    eng_free(e);
+}
+
 TEST(rejected) {
     rec_t r;
     eng_t *e = new_engine(&r);
@@ -317,6 +346,7 @@ int main(void) {
     RUN(ack_before_data_reordered_is_not_a_gap);
     RUN(eviction_at_flow_max);
     RUN(uids_deterministic_and_seeded);
+    RUN(retransmission_conflict_with_delivered_bytes);
     RUN(udp_flow_and_state);
     RUN(udp_reply_first_flips);
     RUN(ipv6_flow);

@@ -275,7 +275,8 @@ TEST(partial_overlaps_policies) {
 }
 
 TEST(overlap_with_delivered) {
-    /* bytes already delivered: overlap with conflict 0, even if they differ */
+    /* bytes already delivered, no history kept: overlap with conflict 0,
+     * even if they differ */
     T *t = t_new();
     reasm_syn(&t->c, &t->d[0], 0);
     send_s(t, 0, 0, 0, 100, 0);
@@ -287,6 +288,50 @@ TEST(overlap_with_delivered) {
     CHECK_EQ_INT(t->r[0].n, 120);
     CHECK_MEM(t->r[0].out + 100, 20, x + 20, 20);
     CHECK_EQ_INT(t->c.retransmitted, 0);
+    t_free(t);
+}
+
+TEST(overlap_with_delivered_history) {
+    /* with keep_hist, the last REASM_HIST delivered bytes are compared */
+    T *t = t_new();
+    t->c.keep_hist = 1;
+    reasm_syn(&t->c, &t->d[0], 0);
+    for (uint64_t o = 0; o < 3 * REASM_HIST; o += 1000) send_s(t, 0, 0, o, 1000, 0);
+    uint64_t next = t->d[0].next; /* 12288 (a multiple of 1000 past 3*4096) */
+    CHECK_EQ_INT(t->c.hist_bytes, REASM_HIST);
+    /* the same bytes again: no conflict */
+    send_s(t, 0, 0, next - 500, 500, 0);
+    CHECK_EV(t->r[0].ovl[0], next - 500, 500, 0);
+    /* one byte changed, 300 bytes back, across the ring's wrap point too */
+    uint8_t x[600];
+    memcpy(x, S + next - 600, 600);
+    x[300] ^= 0x20;
+    reasm_segment(&t->c, &t->d[0], 1 + (uint32_t)(next - 600), x, 600, 0);
+    CHECK_EV(t->r[0].ovl[1], next - 600, 600, 1);
+    CHECK_EQ_INT(t->c.conflicts, 1);
+    /* a segment that starts in delivered bytes and goes on: the old part
+     * compared (it differs), the new part delivered as sent */
+    uint8_t y[200];
+    memcpy(y, S + next - 100, 200);
+    y[0] ^= 1;
+    reasm_segment(&t->c, &t->d[0], 1 + (uint32_t)(next - 100), y, 200, 0);
+    CHECK_EV(t->r[0].ovl[2], next - 100, 100, 1);
+    CHECK_MEM(t->r[0].out + next, 100, y + 100, 100);
+    /* older than the ring: cannot be compared, conflict 0 */
+    uint8_t z[100];
+    memset(z, 0xAA, sizeof z);
+    reasm_segment(&t->c, &t->d[0], 1 + 100, z, 100, 0);
+    CHECK_EV(t->r[0].ovl[3], 100, 100, 0);
+    /* straddling the ring's start: only the kept part is compared (equal) */
+    uint64_t hs = t->d[0].next - REASM_HIST;
+    send_s(t, 0, 0, hs - 50, 100, 0);
+    CHECK_EV(t->r[0].ovl[4], hs - 50, 100, 0);
+    /* after a gap the ring starts over: it holds the 10 bytes after it only */
+    reasm_segment(&t->c, &t->d[0], 1 + (uint32_t)(t->d[0].next + 10), S, 10, 0);
+    reasm_flush(&t->c, &t->d[0]);
+    CHECK_EQ_INT(t->d[0].hist_len, 10);
+    reasm_dir_free(&t->c, &t->d[0]);
+    CHECK_EQ_INT(t->c.hist_bytes, 0);
     t_free(t);
 }
 
@@ -746,6 +791,7 @@ static void random_run(int lossy) {
     uint64_t L = 1 + rnd() % 3000;
     uint32_t isn = rnd() % 4 == 0 ? 0xFFFFFFFFu - rnd() % 4000 : rnd();
     t->c.overlap_policy = (int)(rnd() % 2);
+    t->c.keep_hist = (int)(rnd() % 2); /* identical retransmissions: never a conflict */
     if (lossy) {
         t->c.max_ooo = rnd() % 2000;
         t->c.max_total = rnd() % 3000;
@@ -827,6 +873,7 @@ int main(void) {
     RUN(duplicates);
     RUN(partial_overlaps_policies);
     RUN(overlap_with_delivered);
+    RUN(overlap_with_delivered_history);
     RUN(one_byte_segments);
     RUN(wraparound_2_32);
     RUN(midstream_pickup);
