@@ -16,18 +16,9 @@
 #include "decoder.h"
 #include "internal.h"
 
-static inline uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 /* keyed per instance (random), so that crafted tuples cannot pile into one
  * bucket; no output depends on bucket order */
-static uint64_t hash_key(void) {
+uint64_t hash_key(void) {
     uint64_t k = 0;
     if (getrandom(&k, sizeof k, GRND_NONBLOCK) != (ssize_t)sizeof k) k = (uint64_t)(uintptr_t)&k;
     return k | 1;
@@ -37,14 +28,14 @@ static uint32_t endpoint_hash(uint64_t key, const uint8_t *a, uint16_t port) {
     uint64_t w0, w1;
     memcpy(&w0, a, 8);
     memcpy(&w1, a + 8, 8);
-    return (uint32_t)mix64(key ^ mix64(w0 ^ mix64(w1 ^ port)));
+    return (uint32_t)hash_mix64(key ^ hash_mix64(w0 ^ hash_mix64(w1 ^ port)));
 }
 
 static uint32_t tuple_hash(const eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport) {
     uint64_t key = e->ft.key;
     /* symmetric: the sum of both endpoints' hashes does not depend on direction */
     uint32_t h = endpoint_hash(key, p->src, sport) + endpoint_hash(key, p->dst, dport);
-    return (uint32_t)mix64(h ^ ((uint64_t)p->proto << 32) ^ ((uint64_t)p->family << 40) ^
+    return (uint32_t)hash_mix64(h ^ ((uint64_t)p->proto << 32) ^ ((uint64_t)p->family << 40) ^
                            ((uint64_t)(p->has_vlan ? p->vlan + 1u : 0) << 48) ^ key);
 }
 
@@ -126,7 +117,8 @@ static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq
 /* "C" and 17 base-62 digits of 96 bits derived from (seed, counter): stable
  * for the same input and seed, never from the clock */
 static void make_uid(char *out, uint64_t seed, uint64_t n) {
-    uint64_t a = mix64(seed * 0x9e3779b97f4a7c15ULL + n), b = mix64(a ^ (n << 1) ^ 0x5bd1e995);
+    uint64_t a = hash_mix64(seed * 0x9e3779b97f4a7c15ULL + n);
+    uint64_t b = hash_mix64(a ^ (n << 1) ^ 0x5bd1e995);
     out[0] = 'C';
     for (int i = 1; i <= 17; i++) {
         uint64_t *w = i <= 10 ? &a : &b;

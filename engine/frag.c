@@ -47,6 +47,7 @@ struct frag_table {
     frag_set_t *head, *tail;
     uint64_t bytes; /* accounted: sets and their buffers */
     uint8_t *done;  /* the datagram last returned */
+    uint64_t key;   /* hash key, random per table */
 };
 
 static const uint8_t empty_dgram[1];
@@ -55,6 +56,7 @@ frag_table_t *frag_new(void) {
     frag_table_t *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     t->nb = 256;
+    t->key = hash_key();
     t->b = calloc(t->nb, sizeof *t->b);
     if (!t->b) {
         free(t);
@@ -82,15 +84,20 @@ void frag_free(frag_table_t *t) {
     free(t);
 }
 
-static uint32_t key_hash(uint8_t family, uint8_t proto, const uint8_t *src, const uint8_t *dst,
-                         uint32_t id) {
-    uint32_t h = 2166136261u ^ family ^ ((uint32_t)proto << 8);
-    int n = family == 6 ? 16 : 4;
-    for (int i = 0; i < n; i++) h = (h ^ src[i]) * 16777619u;
-    for (int i = 0; i < n; i++) h = (h ^ dst[i]) * 16777619u;
-    for (int i = 0; i < 4; i++) h = (h ^ ((id >> (8 * i)) & 0xff)) * 16777619u;
-    h ^= h >> 16;
-    return h;
+/* keyed (the table's random key), as the flow table's hash: crafted
+ * fragments cannot pile into one chain */
+static uint32_t key_hash(uint64_t key, uint8_t family, uint8_t proto, const uint8_t *src,
+                         const uint8_t *dst, uint32_t id) {
+    uint8_t a[16] = {0}, b[16] = {0};
+    size_t n = family == 6 ? 16 : 4;
+    memcpy(a, src, n);
+    memcpy(b, dst, n);
+    uint64_t w[4];
+    memcpy(w, a, 16);
+    memcpy(w + 2, b, 16);
+    uint64_t h = hash_mix64(key ^ id ^ ((uint64_t)family << 32) ^ ((uint64_t)proto << 40));
+    for (int i = 0; i < 4; i++) h = hash_mix64(h ^ w[i]);
+    return (uint32_t)h;
 }
 
 static uint64_t set_bytes(const frag_set_t *s) { return sizeof *s + s->cap; }
@@ -202,7 +209,7 @@ int frag_add(eng_t *e, pkt_t *out, uint32_t id, uint32_t off, int more, const ui
     frag_table_t *t = e->frags;
     frag_expire(e, out->ts);
 
-    uint32_t h = key_hash(out->family, out->proto, out->src, out->dst, id);
+    uint32_t h = key_hash(t->key, out->family, out->proto, out->src, out->dst, id);
     frag_set_t *s = find_set(t, out, h, id);
     uint64_t end = (uint64_t)off + len;
     if (end > FRAG_MAX_DGRAM) {

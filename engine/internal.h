@@ -189,6 +189,18 @@ flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, in
 void flow_touch(eng_t *e, flow_t *f);          /* activity: move to the end of its list */
 /* history letter c (upper case for dir ORIG, lower for RESP; '^' as is) */
 void flow_hist_add(flow_t *f, int dir, char c);
+/* the finaliser of MurmurHash3: every hash of packet fields goes through it,
+ * keyed by a per-instance random key (hash_key), so that crafted addresses
+ * cannot pile into one bucket */
+static inline uint64_t hash_mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+uint64_t hash_key(void); /* random (getrandom), odd */
 /* a server port, for orientation without a handshake */
 static inline int port_well_known(uint16_t p) { return p > 0 && p < 1024; }
 void flow_hist_once(flow_t *f, int dir, char c); /* unless already there */
