@@ -376,7 +376,7 @@ void eng_reset(eng_t *e) {
     for (int i = 0; i < e->nweirds; i++) free(e->weirds[i].name);
     e->nweirds = 0;
     e->started = e->finished = 0;
-    e->now = e->next_tick = e->next_expire = 0;
+    e->now = e->next_tick = e->next_expire = e->next_due = 0; /* set again at the first packet */
     e->cur_flow = NULL;
     e->next_file_id = 0;
 }

@@ -44,31 +44,69 @@ void eng_start(eng_t *e) {
     }
 }
 
+/* the earliest time something is due (a tick or the wake-up): moving the
+ * clock to a time before it is one compare */
+static void update_due(eng_t *e) {
+    e->next_due = e->wakeup_at && e->wakeup_at < e->next_tick ? e->wakeup_at : e->next_tick;
+}
+
 static void fire_wakeup(eng_t *e) {
     while (e->wakeup_at && e->now >= e->wakeup_at) {
         void (*fn)(eng_t *, void *) = e->wakeup_fn;
         e->wakeup_at = 0;
+        update_due(e);
         if (fn) fn(e, e->wakeup_user); /* may set the next wake-up */
+    }
+}
+
+static void fire_tick(eng_t *e) {
+    if (eng_wants(e, ENG_EV_ENGINE_TICK)) {
+        eng_event_t ev;
+        ev_init(&ev, ENG_EV_ENGINE_TICK, NULL);
+        ev_set(&ev, ENG_F_ENGINE_TICK_ts, ev_num((double)(e->next_tick / NS_PER_SEC)));
+        eng_fire(e, &ev);
+    }
+    e->next_tick += NS_PER_SEC;
+    update_due(e);
+}
+
+/* Of a silence longer than this, only the start is stepped through. */
+#define STEP_WINDOW_NS (3600 * NS_PER_SEC)
+
+/* Everything due before ts, in time order: each engine.tick (one per second)
+ * and each wake-up (the Lua timers), with `now` at its due time; flows and
+ * fragments whose timeout has passed by then end first. A tick and a wake-up
+ * due at the same time: the tick first. Only the first STEP_WINDOW_NS of a
+ * longer silence is stepped: the ticks of the rest are not fired, and the
+ * wake-ups due in the rest run at ts (set_time), like the timers of Zeek when
+ * network time jumps. The work of one move is so bounded by what an hour of
+ * traffic costs, whatever the gap. */
+static void step_to(eng_t *e, int64_t ts) {
+    int64_t limit = ts - e->now > STEP_WINDOW_NS ? e->now + STEP_WINDOW_NS : ts;
+    while (e->next_due <= limit) {
+        int64_t t = e->next_due;
+        if (t > e->now) e->now = t; /* a wake-up set for the past runs now */
+        flow_expire(e);
+        frag_expire(e, e->now);
+        if (t == e->next_tick) fire_tick(e);
+        else fire_wakeup(e);
+    }
+    if (ts > limit && e->next_tick <= ts) { /* the rest of a long silence: no ticks */
+        e->next_tick = (ts / NS_PER_SEC + 1) * NS_PER_SEC;
+        update_due(e);
     }
 }
 
 /* move network time forward: ticks, flow and fragment timeouts, wake-ups */
 static void set_time(eng_t *e, int64_t ts) {
     if (ts <= e->now) return;
-    e->now = ts;
-    if (!e->next_tick) e->next_tick = (ts / NS_PER_SEC + 1) * NS_PER_SEC;
-    while (e->now >= e->next_tick) {
-        if (eng_wants(e, ENG_EV_ENGINE_TICK)) {
-            eng_event_t ev;
-            ev_init(&ev, ENG_EV_ENGINE_TICK, NULL);
-            ev_set(&ev, ENG_F_ENGINE_TICK_ts, ev_num((double)(e->next_tick / NS_PER_SEC)));
-            eng_fire(e, &ev);
-        }
-        e->next_tick += NS_PER_SEC;
-        /* a long silence in the capture: one tick per second for at most an hour */
-        if (e->now - e->next_tick > 3600 * NS_PER_SEC)
-            e->next_tick = (e->now / NS_PER_SEC + 1) * NS_PER_SEC - 3600 * NS_PER_SEC;
+    if (!e->now) { /* the first packet: ticks start at the next second */
+        e->now = ts;
+        e->next_tick = (ts / NS_PER_SEC + 1) * NS_PER_SEC;
+        update_due(e);
     }
+    if (ts >= e->next_due) step_to(e, ts);
+    e->now = ts;
     flow_expire(e);
     frag_expire(e, e->now);
     fire_wakeup(e);
@@ -86,6 +124,7 @@ void eng_set_wakeup(eng_t *e, int64_t at, void (*fn)(eng_t *, void *), void *use
     e->wakeup_at = at;
     e->wakeup_fn = fn;
     e->wakeup_user = user;
+    update_due(e);
 }
 
 /* ---- transport ----------------------------------------------------------- */

@@ -116,7 +116,11 @@ int eng_subscribed(const eng_t *e, int kind);
 void eng_start(eng_t *e); /* fires engine.init; implied by the first eng_feed */
 void eng_feed(eng_t *e, int64_t ts_ns, int linktype, const uint8_t *pkt, uint32_t caplen,
               uint32_t wirelen);
-void eng_advance(eng_t *e, int64_t ts_ns); /* move network time without a packet */
+/* Move network time without a packet. Like a packet's time, it steps through
+ * what is due on the way in time order (engine.tick each second, the wake-up,
+ * flow and fragment timeouts), each at its due time; of a move longer than an
+ * hour only the first hour is stepped, the rest is jumped (no ticks). */
+void eng_advance(eng_t *e, int64_t ts_ns);
 void eng_finish(eng_t *e); /* end of input: end every flow ("eof"), fire engine.done */
 int64_t eng_now(const eng_t *e);
 
@@ -215,8 +219,10 @@ const char *eng_weird_name(const eng_t *e, int i, uint64_t *count);
 void eng_weird(eng_t *e, eng_flow_t *f, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Call fn(user) when network time reaches at_ns (used by Lua timers); one
- * pending wake-up per instance, a later call replaces it. 0 cancels. */
+/* Call fn(user) when network time reaches at_ns (used by Lua timers), with
+ * eng_now() = at_ns (or the new time, past the first hour of a long jump, or
+ * the current time if at_ns has passed); one pending wake-up per instance, a
+ * later call replaces it. 0 cancels. */
 void eng_set_wakeup(eng_t *e, int64_t at_ns, void (*fn)(eng_t *, void *), void *user);
 
 #ifdef __cplusplus

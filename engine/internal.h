@@ -118,6 +118,8 @@ struct eng {
     int64_t now;                    /* network time, ns */
     int64_t next_tick;              /* next engine.tick, ns (0 = not yet set) */
     int64_t next_expire;            /* earliest time a flow or fragment could expire */
+    int64_t next_due;               /* min(next_tick, wakeup_at if set): set_time steps
+                                       only when the clock reaches it */
     int64_t wakeup_at;
     void (*wakeup_fn)(eng_t *, void *);
     void *wakeup_user;

@@ -506,32 +506,50 @@ function M.every(seconds, fn) return schedule(seconds, fn, true, "engine.every")
 
 local tb = boot.traceback
 
--- called by C at the wake-up time, and at engine.done with at_done = 1
+local function fire(t)
+  S.cur = S.cur + 1
+  local ok, err = xpcall(t.fn, tb)
+  if not ok then C.lbr_ffi_handler_error(B, "timer", tostring(err)) end
+end
+
+-- Called by C with at_done = 0 when network time reaches the wake-up: C moves
+-- the clock to each due time in turn (engine.now() = the timer's due time),
+-- except past the first hour of a long silence, where the late timers run at
+-- the new time and an every timer fires once and counts its period from there.
+-- Called at engine.done with at_done = 1, after every flow has ended and before
+-- the engine.done handlers: every pending timer fires, in due order, an every
+-- timer once, with engine.now() the final network time. Timers made while
+-- these run are not fired (a timer that schedules itself cannot loop).
 function M._timers(at_done)
   local t_now = C.eng_now(E)
   if #unbased > 0 then
     for _, t in ipairs(unbased) do t.at = t_now + t.delay; push(t) end
     unbased = {}
   end
+  if at_done ~= 0 then
+    local pending = heap
+    heap = {}
+    C.lbr_ffi_set_wakeup(B, 0)
+    table.sort(pending, less)
+    for _, t in ipairs(pending) do
+      if not t.cancelled then fire(t) end
+    end
+    heap, unbased = {}, {}
+    C.lbr_ffi_set_wakeup(B, 0)
+    return
+  end
   while heap[1] and heap[1].at <= t_now do
     local t = pop()
     if not t.cancelled then
-      S.cur = S.cur + 1
-      local ok, err = xpcall(t.fn, tb)
-      if not ok then C.lbr_ffi_handler_error(B, "timer", tostring(err)) end
-      if t.every and at_done == 0 then
+      fire(t)
+      if t.every then
         t.at = t.at + t.every
         if t.at <= t_now then t.at = t_now + t.every end
         push(t)
       end
     end
   end
-  if at_done ~= 0 then
-    heap = {}
-    C.lbr_ffi_set_wakeup(B, 0)
-  else
-    arm()
-  end
+  arm()
 end
 
 -- ---- logs -----------------------------------------------------------------------

@@ -125,6 +125,24 @@ EOF
 "$ENG" -r "$PCAP" -s "$T/timer.lua" >"$T/out" 2>"$T/err"
 check "timers fire in network time" grep -q '"fired":true,"ticks":[1-9]' "$T/out"
 
+# a timer still pending at the end of the capture fires at engine.done, before
+# its handlers, with engine.now() the last packet's time; one made then does not
+cat >"$T/pending.lua" <<'EOF'
+local seq, last, set = {}, 0, false
+engine.on("flow.start", function()
+  if set then return end
+  set = true
+  engine.after(100, function()
+    seq[#seq + 1] = engine.now() == last and "timer@last" or "timer@" .. engine.now()
+    engine.after(1, function() seq[#seq + 1] = "made-at-done" end)
+  end)
+end)
+engine.on("flow.end", function(flow) last = engine.now() end)
+engine.on("engine.done", function() seq[#seq + 1] = "done"; engine.log("p", { seq = table.concat(seq, " ") }) end)
+EOF
+"$ENG" -r "$PCAP" -s "$T/pending.lua" >"$T/out" 2>"$T/err"
+check "pending timer fires at engine.done, before its handlers" grep -q '"seq":"timer@last done"' "$T/out"
+
 # a log that cannot be written fails the run
 if [ -w /dev/full ]; then
     "$ENG" -r "$PCAP" >/dev/full 2>"$T/err"

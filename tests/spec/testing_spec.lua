@@ -81,6 +81,81 @@ describe("engine.testing", function()
     assert.are.equal(10, eng:records("ticks")[1].n)
   end)
 
+  it("a jump of the clock steps through every timer and tick in time order", function()
+    local eng = T.load { start = 100, code = [[
+      local function at(what) engine.log("seq", { what = what, at = engine.now() - 100 }) end
+      engine.every(10, function() at("every") end)
+      engine.after(5, function() at("after") end)
+      engine.on("engine.tick", function(_, ev) at("tick"); assert(ev.ts == engine.now()) end)
+    ]] }
+    eng:advance(25)
+    local seq, ticks, timers = eng:records("seq"), 0, {}
+    for i, r in ipairs(seq) do
+      if r.what == "tick" then
+        ticks = ticks + 1
+        assert.are.equal(ticks, r.at) -- one per second, at its own time
+      else
+        timers[#timers + 1] = r
+        -- in time order with the ticks: the tick of the same second came first
+        assert.are.same({ what = "tick", at = r.at }, seq[i - 1])
+      end
+    end
+    assert.are.equal(25, ticks)
+    assert.are.same({ { what = "after", at = 5 }, { what = "every", at = 10 }, { what = "every", at = 20 } },
+      timers)
+    assert.are.equal(125, eng:now())
+  end)
+
+  it("timers interleave with ticks at their own time between whole seconds", function()
+    local eng = T.load { start = 100.5, code = [[
+      engine.after(2, function() engine.log("seq", { what = "after", at = engine.now() }) end)
+      engine.on("engine.tick", function() engine.log("seq", { what = "tick", at = engine.now() }) end)
+    ]] }
+    eng:advance(3)
+    assert.are.same({ { what = "tick", at = 101 }, { what = "tick", at = 102 }, { what = "after", at = 102.5 },
+      { what = "tick", at = 103 } }, eng:records("seq"))
+  end)
+
+  it("a silence longer than an hour: the first hour is stepped, the rest jumped", function()
+    local eng = T.load { start = 100, code = [[
+      local n, every = 0, {}
+      engine.on("engine.tick", function() n = n + 1 end)
+      engine.every(600, function() every[#every + 1] = engine.now() end)
+      engine.after(5000, function() engine.log("late", { at = engine.now() }) end)
+      engine.on("engine.done", function() engine.log("r", { ticks = n, every = every }) end)
+    ]] }
+    eng:advance(1e6)
+    eng:finish()
+    local r = eng:records("r")[1]
+    assert.are.equal(3600, r.ticks)
+    -- six periods in the first hour, then once at the new time, then once at engine.done
+    assert.are.same({ 700, 1300, 1900, 2500, 3100, 3700, 1000100, 1000100 }, r.every)
+    assert.are.same({ { at = 1000100 } }, eng:records("late"))
+  end)
+
+  it("pending timers fire at engine.done, in due order, before the engine.done handlers", function()
+    local eng = T.load { start = 100, code = [[
+      local function log(what) engine.log("seq", { what = what, at = engine.now() }) end
+      engine.on("flow.start", function()
+        engine.after(100, function() log("after100") end)
+        engine.after(50, function()
+          log("after50")
+          engine.after(0, function() log("made at done") end) -- not fired
+        end)
+        engine.after(60, function() log("cancelled") end):cancel()
+        engine.every(30, function() log("every30") end)
+      end)
+      engine.on("flow.end", function() log("flow.end") end)
+      engine.on("engine.done", function() log("done") end)
+    ]] }
+    eng:fire("flow.start", {}, { proto = "udp", resp_p = 53 })
+    eng:advance(10)
+    eng:finish()
+    assert.are.same({ { what = "flow.end", at = 110 }, { what = "every30", at = 110 },
+      { what = "after50", at = 110 }, { what = "after100", at = 110 }, { what = "done", at = 110 } },
+      eng:records("seq"))
+  end)
+
   it("flow.end drops the flow: the next event with the same endpoints is a new flow", function()
     local eng = T.load { code = [[
       engine.on("udp.data", function(flow) engine.log("u", { uid = flow.uid }) end)

@@ -312,10 +312,36 @@ TEST(timers) {
                     "end)\n"));
     for (int i = 0; i <= 30; i++) udp(e, T0 + i * SEC / 10, "10.0.0.1", 1111, "10.0.0.2", 53, "x");
     eng_finish(e);
+    /* at engine.done the pending after(100) fires, and the every(1) once more */
     CHECK(lua_ok(b, "assert(A == 11, 'A=' .. A)\n"
-                    "assert(EV == 3, 'EV=' .. EV)\n"
-                    "assert(LATE == 0)\n"
+                    "assert(EV == 4, 'EV=' .. EV)\n"
+                    "assert(LATE == 1)\n"
                     "assert(math.abs(T[1] - 1700000001.123456) < 1e-6, T[1])\n"));
+    lbr_free(b);
+    eng_free(e);
+}
+
+/* eng_advance across 25 s: ticks and timers in time order, each at its time */
+TEST(timers_advance) {
+    eng_t *e = eng_new();
+    lbr_t *b = bridge(e, NULL);
+    if (!b) { CHECK(0); return; }
+    udp(e, T0, "10.0.0.1", 1111, "10.0.0.2", 53, "x");
+    CHECK(lua_ok(b, "T0 = engine.now(); SEQ = {}\n"
+                    "local function at(w) SEQ[#SEQ+1] = w .. '@' .. string.format('%.3f', engine.now() - T0) end\n"
+                    "engine.every(10, function() at('every') end)\n"
+                    "engine.after(5, function() at('after') end)\n"
+                    "engine.on('engine.tick', function() at('tick') end)\n"));
+    eng_advance(e, T0 + 25 * SEC);
+    CHECK(eng_now(e) == T0 + 25 * SEC);
+    /* T0 is .123456 s past a whole second: ticks at +0.877, +1.877, ... */
+    CHECK(lua_ok(b, "local t = {}\n"
+                    "for _, s in ipairs(SEQ) do if not s:match('^tick') then t[#t+1] = s end end\n"
+                    "assert(table.concat(t, ' ') == 'after@5.000 every@10.000 every@20.000', table.concat(t, ' '))\n"
+                    "assert(#SEQ == 28, #SEQ)\n"
+                    "assert(SEQ[1] == 'tick@0.877' and SEQ[28] == 'tick@24.877', SEQ[28])\n"
+                    "assert(SEQ[5] == 'tick@4.877' and SEQ[6] == 'after@5.000' and SEQ[7] == 'tick@5.877')\n"
+                    "assert(SEQ[11] == 'tick@9.877' and SEQ[12] == 'every@10.000' and SEQ[23] == 'every@20.000')\n"));
     lbr_free(b);
     eng_free(e);
 }
@@ -394,6 +420,7 @@ int main(void) {
     RUN(json_logs);
     RUN(default_scripts);
     RUN(timers);
+    RUN(timers_advance);
     RUN(helpers);
     RUN(dispatch_cost);
     return check_report("lua_bridge");
