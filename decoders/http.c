@@ -46,6 +46,10 @@
  *    waits (its bytes are kept, within max_line) for the response: a 2xx to
  *    CONNECT or a 101 turns both directions into opaque tunnels (only
  *    tcp.data sees the rest); anything else resumes parsing.
+ *  - Each non-empty body is a file (source "http"), begun at its first decoded
+ *    or lost byte; its filename is that of the first stored Content-Disposition
+ *    header, by the MIME rules (mime_cd_filename: filename* wins over
+ *    filename), decoded into a MIME_FILENAME_MAX stack buffer; none: nil.
  *  - Nobody subscribed to any http.* or file.* event: the decoder does
  *    nothing at all (a later subscription picks up at the next start line).
  */
@@ -59,6 +63,7 @@
 #include "decoder.h"
 #include "files.h"
 #include "internal.h"
+#include "mime.h"
 #include "stream.h"
 
 #define HDR_MAX 256
@@ -127,7 +132,7 @@ typedef struct http_dir {
     hdr_t *hd;               /* stored headers, grown up to HDR_MAX */
     int nh, hcap;
     hdr_t cur;
-    int host_i, ua_i;
+    int host_i, ua_i, cd_i;  /* stored Host, User-Agent, Content-Disposition (-1: none) */
     z_stream *z;
     eng_file_t *file;
 } http_dir_t;
@@ -278,7 +283,7 @@ static void msg_reset(http_dir_t *d)
     d->alen = 0;
     d->stored_bytes = 0;
     d->nh = 0;
-    d->host_i = d->ua_i = -1;
+    d->host_i = d->ua_i = d->cd_i = -1;
     memset(d->a_len, 0, sizeof d->a_len);
     if (d->acap > ARENA_KEEP) {
         free(d->ab);
@@ -302,11 +307,21 @@ static void z_close(http_dir_t *d)
     d->z_on = 0;
 }
 
+/* the body's file, begun at its first decoded (or lost) byte; the headers of
+ * the message are complete and still in the arena: the filename comes from
+ * the first stored Content-Disposition (mime_cd_filename, the MIME rules) */
 static void file_open(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
 {
-    if (!d->file && (eng_wants(e, ENG_EV_FILE_BEGIN) || eng_wants(e, ENG_EV_FILE_DATA) ||
+    if (d->file || !(eng_wants(e, ENG_EV_FILE_BEGIN) || eng_wants(e, ENG_EV_FILE_DATA) ||
                      eng_wants(e, ENG_EV_FILE_DONE)))
-        d->file = eng_file_begin(e, f, dir, "http", NULL, 0);
+        return;
+    char fn[MIME_FILENAME_MAX + 1];
+    int fl = -1;
+    if (d->cd_i >= 0 && d->cd_i < d->nh) {
+        const hdr_t *h = &d->hd[d->cd_i];
+        fl = mime_cd_filename(d->ab + h->val, h->val_len, fn, sizeof fn);
+    }
+    d->file = eng_file_begin(e, f, dir, "http", fl >= 0 ? fn : NULL, fl >= 0 ? (size_t)fl : 0);
 }
 
 /* deliver decoded body bytes: max_body, http.body, files */
@@ -741,6 +756,7 @@ static void finish_header(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
         } else {
             if (d->host_i < 0 && ieq(name, c->name_len, "host")) d->host_i = d->nh;
             if (d->ua_i < 0 && ieq(name, c->name_len, "user-agent")) d->ua_i = d->nh;
+            if (d->cd_i < 0 && ieq(name, c->name_len, "content-disposition")) d->cd_i = d->nh;
             d->stored_bytes += c->name_len + c->val_len;
             d->hd[d->nh++] = *c;
         }

@@ -74,7 +74,7 @@
 #define DEC_MAX 16384       /* its decoded value (UTF-8 may be longer than the raw bytes) */
 #define MSGF_MAX 2048       /* each mail.message field */
 #define FN_MAX 1024         /* a filename parameter, raw */
-#define FNOUT_MAX 2048      /* the filename, decoded */
+#define FNOUT_MAX MIME_FILENAME_MAX /* the filename, decoded */
 #define BOUNDARY_MAX 200    /* RFC 2046 says 70 */
 #define CT_MAX 128
 #define CS_MAX 64
@@ -93,10 +93,20 @@ typedef struct level {        /* an open multipart */
     uint64_t size;            /* decoded bytes of the leaves inside */
 } level_t;
 
+/* iconv descriptors by charset, a few kept (opening one costs) */
+typedef struct conv_cache {
+    struct {
+        iconv_t cd;           /* (iconv_t)-1: the charset is unknown to iconv */
+        char name[CS_MAX];
+    } c[CD_CACHE];
+    uint8_t next;
+} conv_cache_t;
+
 typedef struct fname {        /* filename= / name= and their RFC 2231 forms */
     uint8_t plain[FN_MAX];
     uint16_t plain_len;
     uint8_t has_plain, has_ext;
+    uint8_t plain_cut, ext_cut; /* the value may have been cut at FN_MAX */
     uint8_t ext[FN_MAX];      /* percent-decoded bytes */
     uint16_t ext_len;
     char ext_cs[CS_MAX];
@@ -169,12 +179,7 @@ struct mime_msg {
     uint8_t obuf[OBUF];
     size_t olen;
 
-    /* iconv descriptors by charset, a few kept (opening one costs) */
-    struct {
-        iconv_t cd;           /* (iconv_t)-1: the charset is unknown to iconv */
-        char name[CS_MAX];
-    } cdc[CD_CACHE];
-    uint8_t cd_next;
+    conv_cache_t cv;
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -224,7 +229,20 @@ static size_t copy_cstr(char *out, size_t cap, const uint8_t *p, size_t n, int l
 /* Append the bytes of charset cs converted to UTF-8 at out[*olen..cap).
  * UTF-8/ASCII and charsets iconv does not know are copied as they are;
  * invalid sequences become U+FFFD. Output is cut at cap. */
-static void conv_append(mime_msg_t *m, const char *cs, const uint8_t *in, size_t n, uint8_t *out,
+static void cv_init(conv_cache_t *cv) {
+    memset(cv, 0, sizeof *cv);
+    for (int k = 0; k < CD_CACHE; k++) cv->c[k].cd = (iconv_t)-1;
+}
+
+static void cv_free(conv_cache_t *cv) {
+    for (int k = 0; k < CD_CACHE; k++)
+        if (cv->c[k].cd != (iconv_t)-1) {
+            iconv_close(cv->c[k].cd);
+            cv->c[k].cd = (iconv_t)-1;
+        }
+}
+
+static void conv_append(conv_cache_t *cv, const char *cs, const uint8_t *in, size_t n, uint8_t *out,
                         size_t *olen, size_t cap) {
     if (n == 0 || *olen >= cap) return;
     char name[CS_MAX];
@@ -254,15 +272,15 @@ static void conv_append(mime_msg_t *m, const char *cs, const uint8_t *in, size_t
     iconv_t cd = (iconv_t)-1;
     if (use) {
         int k2 = 0;
-        while (k2 < CD_CACHE && strcmp(m->cdc[k2].name, use) != 0) k2++;
+        while (k2 < CD_CACHE && strcmp(cv->c[k2].name, use) != 0) k2++;
         if (k2 == CD_CACHE) { /* not cached: replace the oldest */
-            k2 = m->cd_next;
-            m->cd_next = (uint8_t)((m->cd_next + 1) % CD_CACHE);
-            if (m->cdc[k2].cd != (iconv_t)-1) iconv_close(m->cdc[k2].cd);
-            m->cdc[k2].cd = iconv_open("UTF-8", use);
-            snprintf(m->cdc[k2].name, sizeof m->cdc[k2].name, "%s", use);
+            k2 = cv->next;
+            cv->next = (uint8_t)((cv->next + 1) % CD_CACHE);
+            if (cv->c[k2].cd != (iconv_t)-1) iconv_close(cv->c[k2].cd);
+            cv->c[k2].cd = iconv_open("UTF-8", use);
+            snprintf(cv->c[k2].name, sizeof cv->c[k2].name, "%s", use);
         }
-        cd = m->cdc[k2].cd;
+        cd = cv->c[k2].cd;
     }
     if (cd == (iconv_t)-1) { /* as they are */
         size_t c = cap - *olen < n ? cap - *olen : n;
@@ -295,9 +313,9 @@ static void conv_append(mime_msg_t *m, const char *cs, const uint8_t *in, size_t
 /* ---- RFC 2047 encoded words ----------------------------------------------- */
 
 /* Try an encoded word at s[i..n): =?charset?B|Q?text?=. On success the
- * decoded bytes are appended to m->ew[*elen..], the charset is copied to cs
+ * decoded bytes are appended to ew[*elen..ewcap), the charset is copied to cs
  * and the index after the word is returned; 0 otherwise. */
-static size_t enc_word(mime_msg_t *m, const uint8_t *s, size_t n, size_t i, char *cs,
+static size_t enc_word(uint8_t *ew, size_t ewcap, const uint8_t *s, size_t n, size_t i, char *cs,
                        size_t *elen) {
     if (i + 2 > n || s[i] != '=' || s[i + 1] != '?') return 0;
     size_t j = i + 2, c0 = j;
@@ -314,7 +332,7 @@ static size_t enc_word(mime_msg_t *m, const uint8_t *s, size_t n, size_t i, char
     copy_cstr(cs, CS_MAX, s + c0, c1 - c0, 0);
     size_t o = *elen;
     if (kind == 'q') {
-        for (size_t k = t0; k < t && o < HDR_MAX; k++) {
+        for (size_t k = t0; k < t && o < ewcap; k++) {
             uint8_t c = s[k];
             if (c == '_') {
                 c = ' ';
@@ -325,12 +343,12 @@ static size_t enc_word(mime_msg_t *m, const uint8_t *s, size_t n, size_t i, char
                     k += 2;
                 }
             }
-            m->ew[o++] = c;
+            ew[o++] = c;
         }
     } else {
         uint32_t acc = 0;
         int bits = 0;
-        for (size_t k = t0; k < t && o < HDR_MAX; k++) {
+        for (size_t k = t0; k < t && o < ewcap; k++) {
             int v = b64val(s[k]);
             if (v < 0) {
                 if (s[k] == '=') break;
@@ -340,7 +358,7 @@ static size_t enc_word(mime_msg_t *m, const uint8_t *s, size_t n, size_t i, char
             bits += 6;
             if (bits >= 8) {
                 bits -= 8;
-                m->ew[o++] = (uint8_t)(acc >> bits);
+                ew[o++] = (uint8_t)(acc >> bits);
             }
         }
     }
@@ -351,8 +369,10 @@ static size_t enc_word(mime_msg_t *m, const uint8_t *s, size_t n, size_t i, char
 /* Decode a header value: encoded words converted to UTF-8, whitespace
  * between adjacent encoded words dropped, consecutive words of one charset
  * converted together (a character may be split between them). Other bytes
- * are kept. Returns the output length (<= cap). */
-static size_t decode_2047(mime_msg_t *m, const uint8_t *s, size_t n, uint8_t *out, size_t cap) {
+ * are kept. Returns the output length (<= cap). ew[0..ewcap) is scratch for
+ * the decoded bytes of encoded words (ewcap >= n is never short). */
+static size_t decode_2047(conv_cache_t *cv, uint8_t *ew, size_t ewcap, const uint8_t *s, size_t n,
+                          uint8_t *out, size_t cap) {
     size_t o = 0, i = 0, lit = 0; /* lit: start of literal text not yet copied */
     size_t elen = 0;
     char pcs[CS_MAX] = "", cs[CS_MAX];
@@ -363,7 +383,7 @@ static size_t decode_2047(mime_msg_t *m, const uint8_t *s, size_t n, uint8_t *ou
         if (!q) break;
         i = (size_t)(q - s);
         size_t save = elen;
-        size_t nx = enc_word(m, s, n, i, cs, &elen);
+        size_t nx = enc_word(ew, ewcap, s, n, i, cs, &elen);
         if (!nx) {
             i++;
             continue;
@@ -380,8 +400,8 @@ static size_t decode_2047(mime_msg_t *m, const uint8_t *s, size_t n, uint8_t *ou
         if (save && (!adjacent || strcasecmp(cs, pcs) != 0)) {
             /* convert the words pending in the previous charset; the new
              * word's bytes at ew[save..elen) move to the front */
-            conv_append(m, pcs, m->ew, save, out, &o, cap);
-            memmove(m->ew, m->ew + save, elen - save);
+            conv_append(cv, pcs, ew, save, out, &o, cap);
+            memmove(ew, ew + save, elen - save);
             elen -= save;
         }
         if (!adjacent) {
@@ -394,7 +414,7 @@ static size_t decode_2047(mime_msg_t *m, const uint8_t *s, size_t n, uint8_t *ou
         prev_ew = 1;
         i = lit = nx;
     }
-    if (elen) conv_append(m, pcs, m->ew, elen, out, &o, cap);
+    if (elen) conv_append(cv, pcs, ew, elen, out, &o, cap);
     size_t c = n - lit;
     if (c > cap - o) c = cap - o;
     memcpy(out + o, s + lit, c);
@@ -434,7 +454,7 @@ static void fire_message(mime_msg_t *m) {
 
 /* ---- parameters (RFC 2045 + RFC 2231) ------------------------------------- */
 
-static void fn_add(mime_msg_t *m, fname_t *fn, const uint8_t *pname, size_t pl, size_t base,
+static void fn_add(fname_t *fn, const uint8_t *pname, size_t pl, size_t base,
                    const uint8_t *v, size_t vl) {
     /* pname[0..base) is "filename" / "name"; what follows decides the form */
     const uint8_t *r = pname + base;
@@ -443,6 +463,7 @@ static void fn_add(mime_msg_t *m, fname_t *fn, const uint8_t *pname, size_t pl, 
         if (!fn->has_plain) {
             fn->has_plain = 1;
             fn->plain_len = (uint16_t)(vl < FN_MAX ? vl : FN_MAX);
+            fn->plain_cut = vl >= FN_MAX; /* parse_params cuts values there */
             memcpy(fn->plain, v, fn->plain_len);
         }
         return;
@@ -468,6 +489,7 @@ static void fn_add(mime_msg_t *m, fname_t *fn, const uint8_t *pname, size_t pl, 
         if (first) fn->ext_len = 0;
     }
     fn->has_ext = 1;
+    if (vl >= FN_MAX) fn->ext_cut = 1; /* parse_params cuts values there */
     size_t i = 0;
     if (encoded && first) { /* charset'language' prefix */
         const uint8_t *a = memchr(v, '\'', vl);
@@ -477,8 +499,13 @@ static void fn_add(mime_msg_t *m, fname_t *fn, const uint8_t *pname, size_t pl, 
             i = (size_t)(b + 1 - v);
         }
     }
-    for (; i < vl && fn->ext_len < FN_MAX; i++) {
+    for (; i < vl; i++) {
+        if (fn->ext_len >= FN_MAX) {
+            fn->ext_cut = 1;
+            break;
+        }
         uint8_t c = v[i];
+        if (encoded && c == '%' && i + 2 >= vl && vl >= FN_MAX) break; /* an escape cut short */
         if (encoded && c == '%' && i + 2 < vl) {
             int h = hexval(v[i + 1]), l = hexval(v[i + 2]);
             if (h >= 0 && l >= 0) {
@@ -488,15 +515,14 @@ static void fn_add(mime_msg_t *m, fname_t *fn, const uint8_t *pname, size_t pl, 
         }
         fn->ext[fn->ext_len++] = c;
     }
-    (void)m;
 }
 
 /* Parse "value; a=b; c="d;e"..." from s: returns the length of the main
- * value; calls on_param for each parameter (value unquoted into m->pbuf). */
-typedef void (*param_fn)(mime_msg_t *m, const uint8_t *name, size_t nl, const uint8_t *v,
-                         size_t vl);
+ * value; calls cb(ctx, ...) for each parameter (value unquoted into pbuf,
+ * FN_MAX bytes, cut there). */
+typedef void (*param_fn)(void *ctx, const uint8_t *name, size_t nl, const uint8_t *v, size_t vl);
 
-static size_t parse_params(mime_msg_t *m, const uint8_t *s, size_t n, param_fn cb) {
+static size_t parse_params(uint8_t *pbuf, const uint8_t *s, size_t n, param_fn cb, void *ctx) {
     size_t i = 0;
     while (i < n && s[i] != ';') i++;
     size_t main_len = i;
@@ -518,7 +544,7 @@ static size_t parse_params(mime_msg_t *m, const uint8_t *s, size_t n, param_fn c
             i++;
             while (i < n && s[i] != '"') {
                 if (s[i] == '\\' && i + 1 < n) i++;
-                if (vl < FN_MAX) m->pbuf[vl++] = s[i];
+                if (vl < FN_MAX) pbuf[vl++] = s[i];
                 i++;
             }
             if (i < n) i++; /* closing quote */
@@ -530,9 +556,9 @@ static size_t parse_params(mime_msg_t *m, const uint8_t *s, size_t n, param_fn c
             while (v1 > v0 && is_ws(s[v1 - 1])) v1--;
             vl = v1 - v0;
             if (vl > FN_MAX) vl = FN_MAX;
-            memcpy(m->pbuf, s + v0, vl);
+            memcpy(pbuf, s + v0, vl);
         }
-        if (n1 > n0) cb(m, s + n0, n1 - n0, m->pbuf, vl);
+        if (n1 > n0) cb(ctx, s + n0, n1 - n0, pbuf, vl);
     }
     return main_len;
 }
@@ -542,8 +568,8 @@ static int prefix_ci(const uint8_t *p, size_t n, const char *s) {
     return n >= k && eq_ci(p, k, s);
 }
 
-static void ct_param(mime_msg_t *m, const uint8_t *name, size_t nl, const uint8_t *v, size_t vl) {
-    part_t *pt = &m->part;
+static void ct_param(void *ctx, const uint8_t *name, size_t nl, const uint8_t *v, size_t vl) {
+    part_t *pt = ctx;
     if (eq_ci(name, nl, "charset")) {
         if (!pt->has_charset) {
             const uint8_t *t = v;
@@ -563,13 +589,49 @@ static void ct_param(mime_msg_t *m, const uint8_t *name, size_t nl, const uint8_
             pt->blen = (uint16_t)vl;
         }
     } else if (prefix_ci(name, nl, "name") && (nl == 4 || name[4] == '*')) {
-        fn_add(m, &pt->ct, name, nl, 4, v, vl);
+        fn_add(&pt->ct, name, nl, 4, v, vl);
     }
 }
 
-static void cd_param(mime_msg_t *m, const uint8_t *name, size_t nl, const uint8_t *v, size_t vl) {
+/* ctx: the fname_t of a Content-Disposition */
+static void cd_param(void *ctx, const uint8_t *name, size_t nl, const uint8_t *v, size_t vl) {
     if (prefix_ci(name, nl, "filename") && (nl == 8 || name[8] == '*'))
-        fn_add(m, &m->part.cd, name, nl, 8, v, vl);
+        fn_add(ctx, name, nl, 8, v, vl);
+}
+
+/* the length of p[0..n) without a UTF-8 sequence cut short at its end */
+static size_t utf8_whole(const uint8_t *p, size_t n) {
+    size_t i = n, k = 0; /* k continuation bytes at the end */
+    while (i > 0 && k < 3 && (p[i - 1] & 0xc0) == 0x80) {
+        i--;
+        k++;
+    }
+    if (i == 0) return n;
+    uint8_t c = p[i - 1];
+    size_t need = c >= 0xf0 && c < 0xf8 ? 4 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xc0 && c < 0xe0 ? 2 : 1;
+    return need > 1 && k + 1 < need ? i - 1 : n;
+}
+
+/* fn decoded to UTF-8 into out[0..cap): the RFC 2231 form if there is one
+ * (its charset converted), else the plain one (RFC 2047 encoded words
+ * decoded; ew is FN_MAX bytes of scratch). A name cut (at FN_MAX raw or at
+ * cap) loses a character left incomplete at its end. Returns 0 when fn holds
+ * neither. */
+static int fname_decode(conv_cache_t *cv, uint8_t *ew, const fname_t *fn, uint8_t *out, size_t cap,
+                        size_t *olen) {
+    *olen = 0;
+    int cut;
+    if (fn->has_ext) {
+        conv_append(cv, fn->ext_cs, fn->ext, fn->ext_len, out, olen, cap);
+        cut = fn->ext_cut;
+    } else if (fn->has_plain) {
+        *olen = decode_2047(cv, ew, FN_MAX, fn->plain, fn->plain_len, out, cap);
+        cut = fn->plain_cut;
+    } else {
+        return 0;
+    }
+    if (cut || *olen >= cap) *olen = utf8_whole(out, *olen);
+    return 1;
 }
 
 /* the part's filename, decoded, into m->fn */
@@ -577,16 +639,33 @@ static void make_filename(mime_msg_t *m) {
     m->has_fn = 0;
     m->fn_len = 0;
     const fname_t *srcs[2] = {&m->part.cd, &m->part.ct};
-    for (int k = 0; k < 2 && !m->has_fn; k++) {
-        const fname_t *fn = srcs[k];
-        if (fn->has_ext) {
-            conv_append(m, fn->ext_cs, fn->ext, fn->ext_len, (uint8_t *)m->fn, &m->fn_len, FNOUT_MAX);
-            m->has_fn = 1;
-        } else if (fn->has_plain) {
-            m->fn_len = decode_2047(m, fn->plain, fn->plain_len, (uint8_t *)m->fn, FNOUT_MAX);
-            m->has_fn = 1;
-        }
+    for (int k = 0; k < 2 && !m->has_fn; k++)
+        m->has_fn = fname_decode(&m->cv, m->ew, srcs[k], (uint8_t *)m->fn, FNOUT_MAX, &m->fn_len);
+}
+
+int mime_cd_filename(const uint8_t *v, size_t n, char *out, size_t cap) {
+    if (!out || cap == 0) return -1;
+    out[0] = 0;
+    if (!v) return -1;
+    struct {
+        fname_t fn;
+        uint8_t pbuf[FN_MAX];
+        uint8_t ew[FN_MAX];
+        conv_cache_t cv;
+    } s;
+    memset(&s.fn, 0, sizeof s.fn);
+    parse_params(s.pbuf, v, n, cd_param, &s.fn);
+    size_t len = 0;
+    int rc = -1;
+    if (s.fn.has_ext || s.fn.has_plain) {
+        size_t c = cap - 1 < FNOUT_MAX ? cap - 1 : FNOUT_MAX;
+        cv_init(&s.cv);
+        fname_decode(&s.cv, s.ew, &s.fn, (uint8_t *)out, c, &len);
+        cv_free(&s.cv);
+        out[len] = 0;
+        rc = (int)len;
     }
+    return rc;
 }
 
 /* ---- headers ------------------------------------------------------------ */
@@ -596,7 +675,7 @@ static void part_header(mime_msg_t *m, const uint8_t *name, size_t nl, const uin
     part_t *pt = &m->part;
     if (eq_ci(name, nl, "content-type")) {
         if (pt->has_ctype) return;
-        size_t ml = parse_params(m, v, vl, ct_param);
+        size_t ml = parse_params(m->pbuf, v, vl, ct_param, pt);
         const uint8_t *t = v;
         trim(&t, &ml);
         /* a comment after the type: cut there */
@@ -622,7 +701,7 @@ static void part_header(mime_msg_t *m, const uint8_t *name, size_t nl, const uin
         copy_cstr(pt->enc, ENC_MAX, t, tl, 1);
         pt->has_enc = 1;
     } else if (eq_ci(name, nl, "content-disposition")) {
-        parse_params(m, v, vl, cd_param);
+        parse_params(m->pbuf, v, vl, cd_param, &pt->cd);
     }
 }
 
@@ -659,7 +738,7 @@ static void process_header(mime_msg_t *m) {
             if (k >= 0 && m->mf->has[k]) k = -1;
         }
         if (m->w_hdr || k >= 0) {
-            size_t dl = decode_2047(m, v, vl, m->dec, DEC_MAX);
+            size_t dl = decode_2047(&m->cv, m->ew, HDR_MAX, v, vl, m->dec, DEC_MAX);
             if (m->w_hdr) fire_header(m, name, nl, m->dec, dl, v, vl);
             if (k >= 0) msg_field(m, k, m->dec, dl);
         }
@@ -1107,7 +1186,7 @@ mime_msg_t *mime_begin(eng_t *e, eng_flow_t *f, int dir, const char *source) {
     uint64_t ml = e->cfg.max_line;
     if (ml > UINT32_MAX) ml = UINT32_MAX;
     sr_init(&m->sr, (uint32_t)ml);
-    for (int k = 0; k < CD_CACHE; k++) m->cdc[k].cd = (iconv_t)-1;
+    cv_init(&m->cv);
     m->cut_end = UINT64_MAX;
     m->w_hdr = eng_wants(e, ENG_EV_MAIL_HEADER);
     m->w_msg = eng_wants(e, ENG_EV_MAIL_MESSAGE);
@@ -1167,8 +1246,7 @@ void mime_end(mime_msg_t *m) {
     free(m->mf);
     free(m->lv);
     sr_free(&m->sr);
-    for (int k = 0; k < CD_CACHE; k++)
-        if (m->cdc[k].cd != (iconv_t)-1) iconv_close(m->cdc[k].cd);
+    cv_free(&m->cv);
     free(m);
 }
 

@@ -1009,6 +1009,198 @@ TEST(max_body)
     rec_free(&r);
 }
 
+/* ---- Content-Disposition filenames (file.begin) ----------------------------------- */
+
+/* file.begin as "BEGIN <source> <filename or ->" in the transcript; the raw
+ * bytes of the last filename are kept too */
+static char g_fn[4096];
+static size_t g_fn_len;
+static int g_fn_nil, g_begins;
+
+static void on_file_begin(eng_t *e, const eng_event_t *ev, void *u)
+{
+    rec_t *r = u;
+    const eng_value_t *v = &ev->f[ENG_F_FILE_BEGIN_filename];
+    char src[32], fn[6000];
+    vtext(src, sizeof src, &ev->f[ENG_F_FILE_BEGIN_source]);
+    vtext(fn, sizeof fn, v);
+    logf_(r, "BEGIN %s %s\n", src, fn);
+    g_begins++;
+    g_fn_nil = v->type == ENG_T_NIL;
+    g_fn_len = 0;
+    if (!g_fn_nil) {
+        CHECK(v->type == ENG_T_STR);
+        g_fn_len = v->len < sizeof g_fn ? v->len : sizeof g_fn;
+        memcpy(g_fn, v->u.s, g_fn_len);
+    }
+}
+
+static eng_t *fn_engine(rec_t *r)
+{
+    eng_t *e = new_engine(r, NULL, NULL);
+    eng_on(e, ENG_EV_FILE_BEGIN, on_file_begin, r);
+    g_begins = 0;
+    g_fn_nil = 1;
+    g_fn_len = 0;
+    return e;
+}
+
+/* a GET answered by a 200 with header line hdr ("" for none) and body "hello",
+ * both sent in segments of mss bytes; returns the transcript (free it) */
+static char *cd_exchange(const char *hdr, size_t mss)
+{
+    rec_t r;
+    eng_t *e = fn_engine(&r);
+    conn_t c;
+    c_open(&c, e);
+    const char *req = "GET /dl HTTP/1.1\r\nHost: x\r\n\r\n";
+    c_sendn(&c, 0, req, strlen(req), mss);
+    size_t cap = strlen(hdr) + 128;
+    char *resp = malloc(cap);
+    int n = snprintf(resp, cap, "HTTP/1.1 200 OK\r\n%sContent-Length: 5\r\n\r\nhello", hdr);
+    c_sendn(&c, 1, resp, (size_t)n, mss);
+    free(resp);
+    c_close(&c);
+    eng_finish(e);
+    CHECK_EQ_INT(g_begins, 1);
+    char *log = r.log;
+    r.log = NULL;
+    eng_free(e);
+    rec_free(&r);
+    return log;
+}
+
+/* the filename file.begin carried (NULL: nil), the same in 1-byte segments */
+static void check_fn(const char *hdr, const char *want, size_t want_len)
+{
+    char *a = cd_exchange(hdr, 1400);
+    if (want) {
+        CHECK(!g_fn_nil);
+        CHECK_MEM(g_fn, g_fn_len, want, want_len);
+    } else {
+        CHECK(g_fn_nil);
+    }
+    char *b = cd_exchange(hdr, 1);
+    if (want) {
+        CHECK(!g_fn_nil);
+        CHECK_MEM(g_fn, g_fn_len, want, want_len);
+    } else {
+        CHECK(g_fn_nil);
+    }
+    CHECK(a && b && !strcmp(a, b));
+    free(a);
+    free(b);
+}
+
+#define FN(s) (s), sizeof(s) - 1
+
+TEST(cd_filename)
+{
+    /* the whole transcript once */
+    char *log = cd_exchange("Content-Disposition: attachment; filename=\"report.zip\"\r\n", 1400);
+    check_log(&(rec_t){.log = log},
+              "SERVICE http detect\n"
+              "HDR orig Host: x @18\n"
+              "REQ GET /dl 1.1 host=x ua=- @0 {host=x}\n"
+              "DONE orig body=0 wire=0 status=- []\n"
+              "HDR resp Content-Disposition: attachment; filename=\"report.zip\" @17\n"
+              "HDR resp Content-Length: 5 @73\n"
+              "RESP 1.1 200 OK @0 {content-disposition=attachment; filename=\"report.zip\"|content-length=5}\n"
+              "BEGIN http report.zip\n"
+              "FILE size=5 missing=0\n"
+              "DONE resp body=5 wire=5 status=200 [hello]\n");
+    free(log);
+    check_fn("Content-Disposition: attachment; filename=\"report.zip\"\r\n", FN("report.zip"));
+    check_fn("content-disposition:attachment;filename=report.zip\r\n", FN("report.zip"));
+    /* RFC 5987 / 2231: percent-decoded, UTF-8 */
+    check_fn("Content-Disposition: attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf\r\n",
+             FN("r\xc3\xa9sum\xc3\xa9.pdf"));
+    /* both: filename* wins, whichever comes first */
+    check_fn("Content-Disposition: attachment; filename=\"resume.pdf\"; "
+             "filename*=UTF-8''r%C3%A9sum%C3%A9.pdf\r\n",
+             FN("r\xc3\xa9sum\xc3\xa9.pdf"));
+    check_fn("Content-Disposition: attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf; "
+             "filename=\"resume.pdf\"\r\n",
+             FN("r\xc3\xa9sum\xc3\xa9.pdf"));
+    /* another charset is converted to UTF-8 */
+    check_fn("Content-Disposition: attachment; filename*=iso-8859-1'en'caf%E9.txt\r\n",
+             FN("caf\xc3\xa9.txt"));
+    /* a folded header */
+    check_fn("Content-Disposition: attachment;\r\n filename=\"folded.txt\"\r\n", FN("folded.txt"));
+    /* the first Content-Disposition counts */
+    check_fn("Content-Disposition: attachment; filename=one.txt\r\n"
+             "Content-Disposition: attachment; filename=two.txt\r\n",
+             FN("one.txt"));
+    /* no filename: nil */
+    check_fn("", NULL, 0);
+    check_fn("Content-Disposition: inline\r\n", NULL, 0);
+    check_fn("Content-Disposition: attachment; name=\"x.bin\"; filenames=y\r\n", NULL, 0);
+}
+
+TEST(cd_filename_long)
+{
+    /* cut at the MIME cap (1024 raw bytes) */
+    static char h[24000], want[2048];
+    int k = snprintf(h, sizeof h, "Content-Disposition: attachment; filename=\"");
+    memset(h + k, 'a', 3000);
+    snprintf(h + k + 3000, sizeof h - (size_t)k - 3000, "\"\r\n");
+    memset(want, 'a', 1024);
+    check_fn(h, want, 1024);
+    /* percent-encoded: the raw value is cut at 1024 bytes, "UTF-8''" and 339
+     * escapes; the last one is half an U+00E9 and goes: 169 x U+00E9 */
+    k = snprintf(h, sizeof h, "Content-Disposition: attachment; filename*=UTF-8''");
+    for (int i = 0; i < 2000; i++) k += snprintf(h + k, sizeof h - (size_t)k, "%%C3%%A9");
+    snprintf(h + k, sizeof h - (size_t)k, "\r\n");
+    for (int i = 0; i < 338; i += 2) memcpy(want + i, "\xc3\xa9", 2);
+    check_fn(h, want, 338);
+    /* a header line longer than stream.max_line (16 KiB): cut by the reader first */
+    k = snprintf(h, sizeof h, "Content-Disposition: attachment; filename=\"");
+    memset(h + k, 'b', 20000);
+    snprintf(h + k + 20000, sizeof h - (size_t)k - 20000, "\"\r\n");
+    memset(want, 'b', 1024);
+    check_fn(h, want, 1024);
+    char *log = cd_exchange(h, 1400);
+    CHECK(strstr(log, "WEIRD http_header_too_long\n") != NULL);
+    CHECK(strstr(log, "FILE size=5 missing=0\n") != NULL);
+    free(log);
+}
+
+/* a request body gets its filename too; it does not leak into the next message;
+ * a file begun by a gap has it */
+TEST(cd_filename_request_and_next)
+{
+    rec_t r;
+    eng_t *e = fn_engine(&r);
+    r.log_body = 0;
+    conn_t c;
+    c_open(&c, e);
+    c_send(&c, 0, "POST /up HTTP/1.1\r\nContent-Disposition: attachment; filename=\"up.bin\"\r\n"
+                  "Content-Length: 3\r\n\r\nabc"
+                  "GET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n");
+    c_send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Disposition: inline; filename=r1.txt\r\n"
+                  "Content-Length: 2\r\n\r\nok"
+                  "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno"
+                  "HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename=g.bin\r\n"
+                  "Content-Length: 6\r\n\r\n");
+    c_hole(&c, 1, 4); /* the first 4 body bytes lost: the file begins with a gap */
+    c_send(&c, 1, "ef");
+    c_ack(&c, 1);
+    c_close(&c);
+    eng_finish(e);
+    char got[512] = "";
+    for (const char *p = r.log; p && (p = strstr(p, "BEGIN ")); p++) {
+        const char *eol = strchr(p, '\n');
+        strncat(got, p, (size_t)(eol - p + 1));
+    }
+    CHECK_STR(got, "BEGIN http up.bin\n"
+                   "BEGIN http r1.txt\n"
+                   "BEGIN http -\n"
+                   "BEGIN http g.bin\n");
+    CHECK(strstr(r.log, "FILE size=2 missing=4\n") != NULL);
+    eng_free(e);
+    rec_free(&r);
+}
+
 /* with nothing subscribed the decoder does no work; no crash on later input */
 TEST(no_subscribers)
 {
@@ -1045,6 +1237,9 @@ int main(void)
     RUN(upgrade_101);
     RUN(decompression_bomb);
     RUN(max_body);
+    RUN(cd_filename);
+    RUN(cd_filename_long);
+    RUN(cd_filename_request_and_next);
     RUN(no_subscribers);
     return check_report("http");
 }

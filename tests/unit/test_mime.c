@@ -547,6 +547,67 @@ TEST(filenames) {
     rec_free(&r);
 }
 
+/* mime_cd_filename: the same parameter rules, for other decoders (HTTP) */
+static int cdf(const char *v, char *out, size_t cap) {
+    return mime_cd_filename((const uint8_t *)v, strlen(v), out, cap);
+}
+
+TEST(cd_filename_api) {
+    char out[MIME_FILENAME_MAX + 1];
+    CHECK_EQ_INT(cdf("attachment; filename=\"report.zip\"", out, sizeof out), 10);
+    CHECK_STR(out, "report.zip");
+    CHECK_EQ_INT(cdf("attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf", out, sizeof out), 12);
+    CHECK_STR(out, "r\xc3\xa9sum\xc3\xa9.pdf");
+    /* the RFC 2231 form wins, before or after the plain one */
+    CHECK(cdf("attachment; filename=\"a.pdf\"; filename*=UTF-8''%E2%82%AC.pdf", out, sizeof out) > 0);
+    CHECK_STR(out, "\xe2\x82\xac.pdf");
+    CHECK(cdf("attachment; filename*=UTF-8''%E2%82%AC.pdf; filename=\"a.pdf\"", out, sizeof out) > 0);
+    CHECK_STR(out, "\xe2\x82\xac.pdf");
+    CHECK(cdf("attachment; filename*=iso-8859-1'fr'caf%E9.txt", out, sizeof out) > 0);
+    CHECK_STR(out, "caf\xc3\xa9.txt");
+    CHECK(cdf("attachment; filename*0=\"long\"; filename*1*=%20name.txt", out, sizeof out) > 0);
+    CHECK_STR(out, "long name.txt");
+    CHECK(cdf("attachment; filename=\"=?UTF-8?B?w6lsw6l2ZS50eHQ=?=\"", out, sizeof out) > 0);
+    CHECK_STR(out, "\xc3\xa9l\xc3\xa9ve.txt");
+    CHECK_EQ_INT(cdf("attachment; filename=\"\"", out, sizeof out), 0);
+    CHECK_STR(out, "");
+    /* none */
+    CHECK_EQ_INT(cdf("inline", out, sizeof out), -1);
+    CHECK_STR(out, "");
+    CHECK_EQ_INT(cdf("attachment; name=\"x.bin\"; filenames=y", out, sizeof out), -1);
+    CHECK_EQ_INT(cdf("", out, sizeof out), -1);
+    CHECK_EQ_INT(mime_cd_filename(NULL, 5, out, sizeof out), -1);
+    CHECK_EQ_INT(mime_cd_filename((const uint8_t *)"x", 1, NULL, 10), -1);
+    CHECK_EQ_INT(mime_cd_filename((const uint8_t *)"x", 1, out, 0), -1);
+    /* only v[0..n) is read */
+    CHECK_EQ_INT(mime_cd_filename((const uint8_t *)"a; filename=abcdef", 15, out, sizeof out), 3);
+    CHECK_STR(out, "abc");
+    /* cut: at cap - 1, and the raw parameter at 1024 bytes */
+    CHECK_EQ_INT(cdf("attachment; filename=\"report.zip\"", out, 5), 4);
+    CHECK_STR(out, "repo");
+    CHECK_EQ_INT(cdf("attachment; filename=\"report.zip\"", out, 1), 0);
+    static char big[8192];
+    int k = snprintf(big, sizeof big, "attachment; filename=\"");
+    memset(big + k, 'a', 5000);
+    big[k + 5000] = 0; /* no closing quote either */
+    CHECK_EQ_INT(cdf(big, out, sizeof out), 1024);
+    CHECK(out[1023] == 'a' && out[1024] == 0);
+    /* a cut inside a UTF-8 character drops it: "a" + 511.5 x U+00E9 */
+    k = snprintf(big, sizeof big, "attachment; filename=\"a");
+    for (int i = 0; i < 600; i++) k += snprintf(big + k, sizeof big - (size_t)k, "\xc3\xa9");
+    snprintf(big + k, sizeof big - (size_t)k, "\"");
+    CHECK_EQ_INT(cdf(big, out, sizeof out), 1023);
+    CHECK(!memcmp(out + 1021, "\xc3\xa9", 3));
+    /* and an escape cut short: "UTF-8'e'" + 338 escapes + "%4" (not kept literally) */
+    k = snprintf(big, sizeof big, "attachment; filename*=UTF-8'e'");
+    for (int i = 0; i < 400; i++) k += snprintf(big + k, sizeof big - (size_t)k, "%%41");
+    CHECK_EQ_INT(cdf(big, out, sizeof out), 338);
+    CHECK(out[337] == 'A');
+    /* at cap inside a character */
+    CHECK_EQ_INT(cdf("attachment; filename*=UTF-8''%C3%A9%C3%A9", out, 4), 2);
+    CHECK_STR(out, "\xc3\xa9");
+}
+
 TEST(encoded_words) {
     static const char msg[] =
         "Subject: =?UTF-8?Q?Caf=C3=A9_au?=\r\n"
@@ -890,6 +951,7 @@ int main(void) {
     RUN(known_digest);
     RUN(nested);
     RUN(filenames);
+    RUN(cd_filename_api);
     RUN(encoded_words);
     RUN(many_charsets);
     RUN(bad_encodings);

@@ -155,6 +155,12 @@ void mime_end(mime_msg_t *m)
     free(m->b);
     free(m);
 }
+/* the HTTP decoder, linked in through the registry, asks MIME for filenames */
+int mime_cd_filename(const uint8_t *v, size_t n, char *out, size_t cap)
+{
+    if (cap) out[0] = 0;
+    return -1;
+}
 
 /* ---- engine and connection ---------------------------------------------------- */
 
