@@ -146,10 +146,11 @@ static inline void ev_init(eng_event_t *ev, int kind, eng_flow_t *f) {
 }
 static inline void ev_set(eng_event_t *ev, int i, eng_value_t v) {
     if (i < 0 || i >= ENG_MAX_FIELDS) return;
+    unsigned n = ev->nfields > 0 ? (unsigned)ev->nfields : 0u;
+    for (; n < (unsigned)i; n++) ev->f[n].type = ENG_T_NIL; /* fields skipped: absent */
     ev->f[i] = v;
-    if (ev->nfields < 0) ev->nfields = 0;
-    while (ev->nfields < i) ev->f[ev->nfields++].type = ENG_T_NIL; /* fields skipped: absent */
-    if (ev->nfields == i) ev->nfields = i + 1;
+    if (n == (unsigned)i) n++;
+    ev->nfields = (int32_t)n;
 }
 static inline eng_value_t ev_str(const void *p, size_t len, uint64_t off) {
     eng_value_t v;
