@@ -119,23 +119,31 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory SANITIZE=1 all
+	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory -s fuzz; fi
 	@sh tests/run.sh build build/asan
 
 test-quick: all
 	@sh tests/run.sh build
 
 # ---- fuzzing --------------------------------------------------------------
+# The core is compiled once with clang's sanitizers and fuzzer instrumentation
+# into build/fuzz/obj; each target links against it.
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_CORE := $(CORE_SRC)
+FUZZ_OBJ := $(CORE_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iengine -Idecoders $(PKG_CFLAGS) -MMD -MP
+FUZZ_SAN := address,undefined
 FUZZ_SECONDS ?= 60
 
 fuzz: $(FUZZ_BIN)
 
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_CORE) $(wildcard engine/*.h decoders/*.h)
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
+
+$(FUZZ_BIN): build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
 	@mkdir -p build/fuzz
-	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -Iengine -Idecoders $(PKG_CFLAGS) \
-	    -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_CORE) $(PKG_LIBS) $(LDLIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS) $(LDLIBS)
 
 fuzz-run: fuzz
 	@for f in $(FUZZ_BIN); do \

@@ -57,6 +57,9 @@ for b in "$@"; do
     fi
 done
 
+# the fuzz targets (one build, clang) over their seeds and a short fixed run
+run_suite "fuzz-smoke" sh tests/fuzz/smoke.sh
+
 echo
 [ -n "$broken" ] && echo "suites that did not finish:$broken"
 echo "total: $total_pass passed, $total_fail failed, $total_skip skipped"

@@ -61,7 +61,7 @@ static uint64_t run(const uint8_t *data, size_t size, int whole, int *had_gap) {
     for (int i = 0; i < 8 && set[i] >= 0; i++) eng_on(e, set[i], on_event, &h);
     eng_on(e, ENG_EV_WEIRD, on_event, &h);
 
-    mime_msg_t *m = mime_begin(e, NULL, "smtp");
+    mime_msg_t *m = mime_begin(e, NULL, ENG_ORIG, "smtp");
     static uint8_t joined[1 << 16];
     size_t jl = 0;
     size_t pos = 2, start = 2;
