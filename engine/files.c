@@ -63,32 +63,6 @@ struct eng_file {
     uint8_t *buf;             /* SNIFF_MAX bytes while sniffing, else NULL */
 };
 
-static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-static inline uint64_t mix(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-/* "F" and 17 base-62 digits derived from (seed, counter), never the clock;
- * a different stream from the flows' "C" uids */
-static void make_fuid(char *out, uint64_t seed, uint64_t n) {
-    uint64_t a = mix(seed ^ 0x46494c4553ULL) + n * 0x9e3779b97f4a7c15ULL;
-    a = mix(a);
-    uint64_t b = mix(a ^ (n << 7) ^ 0x2545f4914f6cdd1dULL);
-    out[0] = 'F';
-    for (int i = 1; i <= 17; i++) {
-        uint64_t *w = i <= 10 ? &a : &b;
-        out[i] = b62[*w % 62];
-        *w /= 62;
-    }
-    out[18] = 0;
-}
-
 static int any_file_subscriber(const eng_t *e) {
     return eng_wants(e, ENG_EV_FILE_BEGIN) || eng_wants(e, ENG_EV_FILE_DATA) ||
            eng_wants(e, ENG_EV_FILE_DONE);
@@ -256,7 +230,7 @@ eng_file_t *eng_file_begin(eng_t *e, eng_flow_t *f, int dir, const char *source,
     fl->dir = dir == ENG_RESP ? ENG_RESP : ENG_ORIG;
     fl->sniff = eng_wants(e, ENG_EV_FILE_BEGIN) ? 1 : 0;
     fl->hash = eng_wants(e, ENG_EV_FILE_DONE) ? 1 : 0;
-    make_fuid(fl->fuid, e->cfg.seed, ++e->next_file_id);
+    make_id(fl->fuid, 'F', e->cfg.seed, ++e->next_file_id);
     if (source) {
         size_t n = strnlen(source, SOURCE_MAX - 1);
         memcpy(fl->source, source, n);

@@ -114,12 +114,14 @@ void flow_set_class(eng_t *e, flow_t *f, int tclass) {
 
 static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/* "C" and 17 base-62 digits of 96 bits derived from (seed, counter): stable
- * for the same input and seed, never from the clock */
-static void make_uid(char *out, uint64_t seed, uint64_t n) {
+/* prefix ('C' flows, 'F' files) and 17 base-62 digits of 96 bits derived
+ * from (seed, counter): stable for the same input and seed, never from the
+ * clock; each prefix its own series */
+void make_id(char out[19], char prefix, uint64_t seed, uint64_t n) {
+    if (prefix != 'C') seed ^= 0x46494c4553ULL * (uint8_t)prefix; /* each kind its own series */
     uint64_t a = hash_mix64(seed * 0x9e3779b97f4a7c15ULL + n);
     uint64_t b = hash_mix64(a ^ (n << 1) ^ 0x5bd1e995);
-    out[0] = 'C';
+    out[0] = prefix;
     for (int i = 1; i <= 17; i++) {
         uint64_t *w = i <= 10 ? &a : &b;
         out[i] = b62[*w % 62];
@@ -188,7 +190,7 @@ flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, in
     f->hash = h;
     f->eng = e;
     f->pub.id = ++e->ft.next_id;
-    make_uid(f->pub.uid, e->cfg.seed, f->pub.id);
+    make_id(f->pub.uid, 'C', e->cfg.seed, f->pub.id);
     f->pub.proto = p->proto;
     f->pub.family = p->family;
     f->pub.has_vlan = p->has_vlan;

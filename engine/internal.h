@@ -204,6 +204,8 @@ static inline uint64_t hash_mix64(uint64_t x) {
     return x;
 }
 uint64_t hash_key(void); /* random (getrandom), odd */
+/* a Zeek-style id: prefix + 17 base-62 digits from (seed, n) */
+void make_id(char out[19], char prefix, uint64_t seed, uint64_t n);
 /* a server port, for orientation without a handshake */
 static inline int port_well_known(uint16_t p) { return p > 0 && p < 1024; }
 void flow_hist_once(flow_t *f, int dir, char c); /* unless already there */
