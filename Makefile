@@ -13,6 +13,8 @@ CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -MMD -MP \
             -D_GNU_SOURCE -Iengine -Idecoders
 LDLIBS   += -lm -lpthread
+# `make run` and `make test` build on every core; the test suites run one after another
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 
 ifeq ($(SANITIZE),1)
 BUILD    ?= build/asan
@@ -109,7 +111,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIBA)
 # ---- run ------------------------------------------------------------------
 RUN_PCAP ?= pcaps/http-curl.pcap
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@mkdir -p build/run
 	$(ENGINE) -r $(RUN_PCAP) -o build/run --stats
 	@echo "logs written to build/run/:"; ls -l build/run
@@ -117,9 +119,9 @@ run: deps
 # ---- tests ----------------------------------------------------------------
 # test: the whole suite with the normal build, then again under ASan+UBSan.
 test: deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory SANITIZE=1 all
-	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory -s fuzz; fi
+	@$(MAKE) --no-print-directory -j$(JOBS) all
+	@$(MAKE) --no-print-directory -j$(JOBS) SANITIZE=1 all
+	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory -j$(JOBS) -s fuzz; fi
 	@sh tests/run.sh build build/asan
 
 test-quick: all
