@@ -65,6 +65,7 @@
 #include "internal.h"
 #include "mime.h"
 #include "stream.h"
+#include "text.h"
 
 #define HDR_MAX 256
 #define HDR_BYTES (64u * 1024u)
@@ -154,25 +155,6 @@ static int is_tchar(uint8_t c)
     if (c >= '0' && c <= '9') return 1;
     if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return 1;
     return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int is_ws(uint8_t c) { return c == ' ' || c == '\t'; }
-
-static int lc(uint8_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
-
-static int ieq(const uint8_t *p, size_t n, const char *s)
-{
-    size_t m = strlen(s);
-    if (n != m) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (lc(p[i]) != (uint8_t)s[i]) return 0;
-    return 1;
-}
-
-static void trim(const uint8_t **p, size_t *n)
-{
-    while (*n && is_ws((*p)[0])) (*p)++, (*n)--;
-    while (*n && is_ws((*p)[*n - 1])) (*n)--;
 }
 
 static int wants_any(const eng_t *e)
@@ -523,7 +505,7 @@ static int split_request(const uint8_t *p, size_t n, size_t *mlen, size_t *ustar
     if (i == n) return 0;
     size_t us = i;
     size_t end = n;
-    while (end > us && is_ws(p[end - 1])) end--;
+    while (end > us && txt_is_ws(p[end - 1])) end--;
     /* version: the last word, when it looks like HTTP/x.y */
     size_t sp = end;
     while (sp > us && p[sp - 1] != ' ') sp--;
@@ -580,8 +562,8 @@ static void start_request(eng_t *e, eng_flow_t *f, http_t *h, http_dir_t *d,
     keep_part(e, d, 0, v->p, ml, v->off);
     keep_part(e, d, 1, v->p + us, ul, v->off + us);
     if (vl > 5) keep_part(e, d, 2, v->p + vs + 5, vl - 5, v->off + vs + 5);
-    if (ieq(v->p, ml, "head")) d->method = M_HEAD;
-    else if (ieq(v->p, ml, "connect")) d->method = M_CONNECT;
+    if (txt_ieq(v->p, ml, "head")) d->method = M_HEAD;
+    else if (txt_ieq(v->p, ml, "connect")) d->method = M_CONNECT;
     int known = 0;
     for (int i = 0; methods[i]; i++)
         if (strlen(methods[i]) == ml && !memcmp(methods[i], v->p, ml)) known = 1;
@@ -622,7 +604,7 @@ static uint64_t parse_cl(const uint8_t *p, size_t n, int *ok)
     size_t i = 0;
     *ok = 1;
     while (i < n) {
-        while (i < n && (is_ws(p[i]) || p[i] == ',')) i++;
+        while (i < n && (txt_is_ws(p[i]) || p[i] == ',')) i++;
         if (i == n) break;
         uint64_t x = 0;
         size_t k = 0;
@@ -634,7 +616,7 @@ static uint64_t parse_cl(const uint8_t *p, size_t n, int *ok)
             x = x * 10 + (uint64_t)(p[i] - '0');
             i++, k++;
         }
-        if (!k || (i < n && !is_ws(p[i]) && p[i] != ',')) {
+        if (!k || (i < n && !txt_is_ws(p[i]) && p[i] != ',')) {
             *ok = 0;
             return 0;
         }
@@ -656,21 +638,21 @@ static int list_has(const uint8_t *p, size_t n, const char *word, int *last)
     size_t i = 0;
     if (last) *last = 0;
     while (i < n) {
-        while (i < n && (is_ws(p[i]) || p[i] == ',')) i++;
+        while (i < n && (txt_is_ws(p[i]) || p[i] == ',')) i++;
         size_t s = i;
         while (i < n && p[i] != ',') i++;
         const uint8_t *q = p + s;
         size_t m = i - s;
-        trim(&q, &m);
+        txt_trim(&q, &m);
         /* ignore parameters */
         for (size_t k = 0; k < m; k++)
             if (q[k] == ';') {
                 m = k;
-                trim(&q, &m);
+                txt_trim(&q, &m);
                 break;
             }
         if (!m) continue;
-        int hit = ieq(q, m, word);
+        int hit = txt_ieq(q, m, word);
         if (hit) found = 1;
         if (last) *last = hit;
     }
@@ -707,7 +689,7 @@ static void finish_header(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
     }
     if (d->st == ST_HEADERS) {
         /* what the framing needs */
-        if (ieq(name, c->name_len, "content-length")) {
+        if (txt_ieq(name, c->name_len, "content-length")) {
             int ok;
             uint64_t x = parse_cl(val, c->val_len, &ok);
             if (!ok || (d->has_cl && x != d->cl)) {
@@ -718,7 +700,7 @@ static void finish_header(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
                 d->cl = x;
                 d->has_cl = 1;
             }
-        } else if (ieq(name, c->name_len, "transfer-encoding")) {
+        } else if (txt_ieq(name, c->name_len, "transfer-encoding")) {
             int last = 0;
             if (list_has(val, c->val_len, "chunked", &last) && last) {
                 d->chunked = 1;
@@ -730,17 +712,17 @@ static void finish_header(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
                 d->coding = CE_GZIP;
             else if (list_has(val, c->val_len, "deflate", NULL))
                 d->coding = CE_DEFLATE;
-        } else if (ieq(name, c->name_len, "content-encoding")) {
+        } else if (txt_ieq(name, c->name_len, "content-encoding")) {
             if (list_has(val, c->val_len, "gzip", NULL) || list_has(val, c->val_len, "x-gzip", NULL))
                 d->coding = CE_GZIP;
             else if (list_has(val, c->val_len, "deflate", NULL))
                 d->coding = CE_DEFLATE;
-            else if (c->val_len && !ieq(val, c->val_len, "identity"))
+            else if (c->val_len && !txt_ieq(val, c->val_len, "identity"))
                 WEIRD(e, f, "http_unsupported_content_encoding", "%.*s",
                       (int)(c->val_len > 64 ? 64 : c->val_len), (const char *)val);
-        } else if (ieq(name, c->name_len, "connection")) {
+        } else if (txt_ieq(name, c->name_len, "connection")) {
             if (list_has(val, c->val_len, "close", NULL)) d->conn_close = 1;
-        } else if (ieq(name, c->name_len, "upgrade")) {
+        } else if (txt_ieq(name, c->name_len, "upgrade")) {
             if (c->val_len) d->upgrade = 1;
         }
         /* store it for the headers map */
@@ -754,9 +736,9 @@ static void finish_header(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
                   HDR_BYTES);
             d->alen = c->name;
         } else {
-            if (d->host_i < 0 && ieq(name, c->name_len, "host")) d->host_i = d->nh;
-            if (d->ua_i < 0 && ieq(name, c->name_len, "user-agent")) d->ua_i = d->nh;
-            if (d->cd_i < 0 && ieq(name, c->name_len, "content-disposition")) d->cd_i = d->nh;
+            if (d->host_i < 0 && txt_ieq(name, c->name_len, "host")) d->host_i = d->nh;
+            if (d->ua_i < 0 && txt_ieq(name, c->name_len, "user-agent")) d->ua_i = d->nh;
+            if (d->cd_i < 0 && txt_ieq(name, c->name_len, "content-disposition")) d->cd_i = d->nh;
             d->stored_bytes += c->name_len + c->val_len;
             d->hd[d->nh++] = *c;
         }
@@ -772,12 +754,12 @@ static void header_line(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir, const s
     size_t n = v->len;
     if (v->cut)
         WEIRD(e, f, "http_header_too_long", "header line longer than %u bytes", d->sr.max_unit);
-    if (is_ws(p[0])) { /* a folded continuation */
+    if (txt_is_ws(p[0])) { /* a folded continuation */
         if (!d->cur_on) {
             WEIRD(e, f, "http_bad_folding", "continuation line without a header");
             return;
         }
-        trim(&p, &n);
+        txt_trim(&p, &n);
         if (!n) return;
         uint64_t ml = e->cfg.max_line ? e->cfg.max_line : 16384;
         if ((uint64_t)d->cur.val_len + 1 + n > ml) {
@@ -806,7 +788,7 @@ static void header_line(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir, const s
     }
     size_t nl = (size_t)(colon - p);
     size_t nl2 = nl;
-    while (nl2 && is_ws(p[nl2 - 1])) nl2--;
+    while (nl2 && txt_is_ws(p[nl2 - 1])) nl2--;
     if (nl2 != nl) WEIRD(e, f, "http_header_name_whitespace", "white space before colon");
     for (size_t i = 0; i < nl2; i++)
         if (!is_tchar(p[i])) {
@@ -819,7 +801,7 @@ static void header_line(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir, const s
     }
     const uint8_t *val = colon + 1;
     size_t vn = n - nl - 1;
-    trim(&val, &vn);
+    txt_trim(&val, &vn);
     hdr_t c;
     c.line_off = v->off;
     c.name_off = v->off;
@@ -882,7 +864,7 @@ static void fire_headers_event(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
             const hdr_t *a = &d->hd[i];
             const uint8_t *an = d->ab + a->name;
             uint8_t *kn = scratch + used;
-            for (uint32_t k = 0; k < a->name_len; k++) kn[k] = (uint8_t)lc(an[k]);
+            for (uint32_t k = 0; k < a->name_len; k++) kn[k] = (uint8_t)txt_lower(an[k]);
             used += a->name_len;
             eng_value_t key = ev_str(kn, a->name_len, a->name_off);
             eng_value_t val = ev_str(d->ab + a->val, a->val_len, a->val_off);
@@ -892,7 +874,7 @@ static void fire_headers_event(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
                 if (b->name_len != a->name_len) continue;
                 const uint8_t *bn = d->ab + b->name;
                 uint32_t k = 0;
-                while (k < a->name_len && lc(bn[k]) == kn[k]) k++;
+                while (k < a->name_len && txt_lower(bn[k]) == kn[k]) k++;
                 if (k != a->name_len) continue;
                 done[j] = 1;
                 if (!joined) { /* start a joined copy in scratch */
@@ -1027,10 +1009,10 @@ static int parse_chunk_size(const uint8_t *p, size_t n, uint64_t *out)
 {
     size_t i = 0;
     uint64_t x = 0;
-    while (i < n && is_ws(p[i])) i++;
+    while (i < n && txt_is_ws(p[i])) i++;
     size_t s = i;
     while (i < n) {
-        int c = lc(p[i]), dv;
+        int c = txt_lower(p[i]), dv;
         if (c >= '0' && c <= '9') dv = c - '0';
         else if (c >= 'a' && c <= 'f') dv = c - 'a' + 10;
         else break;
@@ -1039,7 +1021,7 @@ static int parse_chunk_size(const uint8_t *p, size_t n, uint64_t *out)
         i++;
     }
     if (i == s) return 0;
-    while (i < n && is_ws(p[i])) i++;
+    while (i < n && txt_is_ws(p[i])) i++;
     if (i < n && p[i] != ';') return 0;
     *out = x;
     return 1;

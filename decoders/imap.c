@@ -50,6 +50,7 @@
 #include "internal.h"
 #include "mime.h"
 #include "stream.h"
+#include "text.h"
 
 #define PMAX 32
 #define TAGMAX 32
@@ -115,49 +116,6 @@ typedef struct imap {
 } imap_t;
 
 /* ---- helpers ----------------------------------------------------------------- */
-
-static int up(int c) { return c >= 'a' && c <= 'z' ? c - 32 : c; }
-
-static int ieqn(const uint8_t *p, size_t n, const char *s)
-{
-    size_t m = strlen(s);
-    if (n != m) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (up(p[i]) != up((uint8_t)s[i])) return 0;
-    return 1;
-}
-
-static void trim(const uint8_t **p, size_t *n)
-{
-    while (*n && ((*p)[0] == ' ' || (*p)[0] == '\t')) (*p)++, (*n)--;
-    while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t')) (*n)--;
-}
-
-static int b64dec(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int c = p[i], v;
-        if (c >= 'A' && c <= 'Z') v = c - 'A';
-        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9') v = c - '0' + 52;
-        else if (c == '+') v = 62;
-        else if (c == '/') v = 63;
-        else if (c == '=') break;
-        else if (c == ' ' || c == '\t') continue;
-        else return -1;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= cap) return -1;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return (int)o;
-}
 
 static void setcred(char *dst, uint16_t *dlen, const uint8_t *p, size_t n)
 {
@@ -239,8 +197,8 @@ static void sasl_response(imap_t *s, const uint8_t *p, size_t n)
         s->sasl_cancel = 1;
         return;
     }
-    int k = b64dec(p, n, buf, sizeof buf);
-    if (k < 0) return;
+    long k = txt_b64_decode(p, n, buf, sizeof buf);
+    if (k < 0 || k > (long)sizeof buf) return; /* not base64, or too long to be credentials */
     size_t len = (size_t)k;
     if (s->sasl_kind == 1) { /* PLAIN: authzid NUL authcid NUL passwd */
         uint8_t *z1 = memchr(buf, 0, len);
@@ -321,7 +279,7 @@ static void cmd_done(eng_t *e, eng_flow_t *f, imap_t *s)
         else if (s->args_trunc) memcpy(s->args + ARGS_MAX - 3, "...", 3);
         const uint8_t *a = s->args;
         size_t al = s->args_len;
-        trim(&a, &al);
+        txt_trim(&a, &al);
         eng_event_t ev;
         ev_init(&ev, ENG_EV_IMAP_COMMAND, f);
         ev_set(&ev, ENG_F_IMAP_COMMAND_tag, ev_str(s->tag, s->tlen, s->cmd_off));
@@ -346,11 +304,11 @@ static void cmd_done(eng_t *e, eng_flow_t *f, imap_t *s)
     } else if (kind == K_AUTH) {
         const uint8_t *a = s->args;
         size_t al = s->args_len;
-        trim(&a, &al);
+        txt_trim(&a, &al);
         size_t i = 0;
         while (i < al && a[i] != ' ') i++;
         size_t m = i < sizeof s->mech - 1 ? i : sizeof s->mech - 1;
-        for (size_t j = 0; j < m; j++) s->mech[j] = (char)up(a[j]);
+        for (size_t j = 0; j < m; j++) s->mech[j] = (char)txt_up(a[j]);
         s->mech[m] = 0;
         s->auth_on = 1;
         memcpy(s->auth_tag, s->tag, s->tlen);
@@ -364,7 +322,7 @@ static void cmd_done(eng_t *e, eng_flow_t *f, imap_t *s)
         s->sasl_active = 1;
         const uint8_t *ir = a + i;
         size_t irl = al - i;
-        trim(&ir, &irl);
+        txt_trim(&ir, &irl);
         if (irl) {
             if (irl == 1 && ir[0] == '=') irl = 0;
             sasl_response(s, ir, irl);
@@ -411,7 +369,7 @@ static const char *const known[] = {
 static int known_cmd(const uint8_t *p, size_t n)
 {
     for (int i = 0; known[i]; i++)
-        if (ieqn(p, n, known[i])) return 1;
+        if (txt_ieq(p, n, known[i])) return 1;
     return 0;
 }
 
@@ -457,15 +415,15 @@ static void cmd_line(eng_t *e, eng_flow_t *f, imap_t *s, const sr_view_t *v)
     s->tlen = (uint8_t)(tl < TAGMAX ? tl : TAGMAX);
     memcpy(s->tag, p, s->tlen);
     s->clen = (uint8_t)cl;
-    for (size_t k = 0; k < cl; k++) s->cmd[k] = (char)up(p[cs + k]);
+    for (size_t k = 0; k < cl; k++) s->cmd[k] = (char)txt_up(p[cs + k]);
     s->cmd_off = v->off;
     s->args_len = 0;
     s->args_trunc = 0;
     s->ntok = 0;
     s->toklen[0] = s->toklen[1] = 0;
     const uint8_t *c = p + cs;
-    s->kind = ieqn(c, cl, "LOGIN") ? K_LOGIN : ieqn(c, cl, "AUTHENTICATE") ? K_AUTH
-            : ieqn(c, cl, "IDLE") ? K_IDLE : ieqn(c, cl, "STARTTLS") ? K_STARTTLS : K_OTHER;
+    s->kind = txt_ieq(c, cl, "LOGIN") ? K_LOGIN : txt_ieq(c, cl, "AUTHENTICATE") ? K_AUTH
+            : txt_ieq(c, cl, "IDLE") ? K_IDLE : txt_ieq(c, cl, "STARTTLS") ? K_STARTTLS : K_OTHER;
     while (i < n && p[i] == ' ') i++;
     cmd_segment(e, f, s, p + i, n - i);
 }
@@ -530,16 +488,16 @@ static void run_orig(eng_t *e, eng_flow_t *f, imap_t *s)
         case O_SASL: {
             const uint8_t *p = v.p;
             size_t n = v.len;
-            trim(&p, &n);
+            txt_trim(&p, &n);
             sasl_response(s, p, n);
             continue;
         }
         case O_IDLE: {
             const uint8_t *p = v.p;
             size_t n = v.len;
-            trim(&p, &n);
+            txt_trim(&p, &n);
             s->ost = O_LINE;
-            if (ieqn(p, n, "DONE")) continue;
+            if (txt_ieq(p, n, "DONE")) continue;
             break; /* not DONE: a command */
         }
         default:
@@ -596,10 +554,12 @@ static int message_item(const uint8_t *p, size_t ms)
     while (b > 0 && p[b - 1] != ' ' && p[b - 1] != '(') b--;
     const uint8_t *t = p + b;
     size_t n = e - b;
-    if (ieqn(t, n, "BODY[]") || ieqn(t, n, "BINARY[]") || (!origin && ieqn(t, n, "RFC822")))
+    if (txt_ieq(t, n, "BODY[]") || txt_ieq(t, n, "BINARY[]") ||
+        (!origin && txt_ieq(t, n, "RFC822")))
         return 1;
-    if (ieqn(t, n, "BODY[HEADER]") || (!origin && ieqn(t, n, "RFC822.HEADER"))) return 2;
-    if (n > 19 && (ieqn(t, 19, "BODY[HEADER.FIELDS ") || ieqn(t, 19, "BODY[HEADER.FIELDS."))) return 2;
+    if (txt_ieq(t, n, "BODY[HEADER]") || (!origin && txt_ieq(t, n, "RFC822.HEADER"))) return 2;
+    if (n > 19 && (txt_ieq(t, 19, "BODY[HEADER.FIELDS ") || txt_ieq(t, 19, "BODY[HEADER.FIELDS.")))
+        return 2;
     return 0;
 }
 
@@ -629,8 +589,8 @@ static void tagged(eng_t *e, eng_flow_t *f, imap_t *s, const sr_view_t *v, size_
     while (i < n && p[i] != ' ') i++;
     const uint8_t *st = p + ss;
     size_t sl = i - ss;
-    const char *status = ieqn(st, sl, "OK") ? "OK" : ieqn(st, sl, "NO") ? "NO"
-                       : ieqn(st, sl, "BAD") ? "BAD" : NULL;
+    const char *status = txt_ieq(st, sl, "OK") ? "OK" : txt_ieq(st, sl, "NO") ? "NO"
+                       : txt_ieq(st, sl, "BAD") ? "BAD" : NULL;
     if (!status) {
         eng_weird(e, f, "imap_bad_response", "%.*s", (int)(n > 40 ? 40 : n), (const char *)p);
         s->resync[ENG_RESP] = 1;
@@ -638,7 +598,7 @@ static void tagged(eng_t *e, eng_flow_t *f, imap_t *s, const sr_view_t *v, size_
     }
     const uint8_t *t = p + i;
     size_t tx = n - i;
-    trim(&t, &tx);
+    txt_trim(&t, &tx);
     if (eng_wants(e, ENG_EV_IMAP_RESPONSE)) {
         eng_event_t ev;
         ev_init(&ev, ENG_EV_IMAP_RESPONSE, f);
@@ -714,7 +674,8 @@ static void resp_line(eng_t *e, eng_flow_t *f, imap_t *s, const sr_view_t *v)
         while (i < n && p[i] == ' ') i++;
         size_t j = i;
         while (j < n && p[j] != ' ') j++;
-        if (!(ieqn(p + i, j - i, "OK") || ieqn(p + i, j - i, "NO") || ieqn(p + i, j - i, "BAD")))
+        if (!(txt_ieq(p + i, j - i, "OK") || txt_ieq(p + i, j - i, "NO") ||
+              txt_ieq(p + i, j - i, "BAD")))
             return;
         s->resync[ENG_RESP] = 0;
     }
@@ -820,7 +781,7 @@ static int imap_probe(const uint8_t *p, size_t len, int dir)
             size_t m = strlen(g[k]);
             size_t n = len < m ? len : m;
             size_t i = 0;
-            while (i < n && up(p[i]) == g[k][i]) i++;
+            while (i < n && txt_up(p[i]) == g[k][i]) i++;
             if (i < n) continue;
             if (len <= m) {
                 maybe = 1;
@@ -843,7 +804,7 @@ static int imap_probe(const uint8_t *p, size_t len, int dir)
     static const char *const c[] = {"CAPABILITY", "LOGIN", "AUTHENTICATE", "STARTTLS", "NOOP",
                                     "ID", "ENABLE", "SELECT", "EXAMINE", "LOGOUT", NULL};
     for (int k = 0; c[k]; k++)
-        if (ieqn(p + cs, i - cs, c[k])) return 1;
+        if (txt_ieq(p + cs, i - cs, c[k])) return 1;
     return 0;
 }
 

@@ -69,6 +69,7 @@
 #include "internal.h"
 #include "mime.h"
 #include "stream.h"
+#include "text.h"
 
 #define HDR_MAX 8192        /* one unfolded header, name included */
 #define DEC_MAX 16384       /* its decoded value (UTF-8 may be longer than the raw bytes) */
@@ -184,16 +185,6 @@ struct mime_msg {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static inline int is_ws(uint8_t c) { return c == ' ' || c == '\t'; }
-static inline uint8_t lc(uint8_t c) { return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c; }
-
-static int eq_ci(const uint8_t *p, size_t n, const char *s) {
-    size_t k = strlen(s);
-    if (n != k) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (lc(p[i]) != (uint8_t)s[i]) return 0;
-    return 1;
-}
 
 static int hexval(uint8_t c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -202,37 +193,17 @@ static int hexval(uint8_t c) {
     return -1;
 }
 
-/* base64 digit values, -1 for other bytes */
-static const int8_t B64[256] = {
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
-    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
-    -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
-    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-};
-
-static int b64val(uint8_t c) { return B64[c]; }
+static int b64val(uint8_t c) { return txt_b64[c]; }
 
 static void trim(const uint8_t **p, size_t *n) {
-    while (*n && (is_ws((*p)[0]) || (*p)[0] == '\r' || (*p)[0] == '\n')) { (*p)++; (*n)--; }
-    while (*n && (is_ws((*p)[*n - 1]) || (*p)[*n - 1] == '\r' || (*p)[*n - 1] == '\n')) (*n)--;
+    while (*n && (txt_is_ws((*p)[0]) || (*p)[0] == '\r' || (*p)[0] == '\n')) { (*p)++; (*n)--; }
+    while (*n && (txt_is_ws((*p)[*n - 1]) || (*p)[*n - 1] == '\r' || (*p)[*n - 1] == '\n')) (*n)--;
 }
 
 /* copy at most cap-1 bytes, lower-cased if asked, NUL-terminated */
 static size_t copy_cstr(char *out, size_t cap, const uint8_t *p, size_t n, int lower) {
     if (n > cap - 1) n = cap - 1;
-    for (size_t i = 0; i < n; i++) out[i] = (char)(lower ? lc(p[i]) : p[i]);
+    for (size_t i = 0; i < n; i++) out[i] = (char)(lower ? txt_lower(p[i]) : p[i]);
     out[n] = 0;
     return n;
 }
@@ -261,7 +232,7 @@ static void conv_append(conv_cache_t *cv, const char *cs, const uint8_t *in, siz
     char name[CS_MAX];
     size_t k = 0;
     for (; cs[k] && k < sizeof name - 1; k++) {
-        char c = (char)lc((uint8_t)cs[k]);
+        char c = (char)txt_lower((uint8_t)cs[k]);
         if (c == '*') break; /* RFC 2231 language suffix */
         /* only names made of these reach iconv_open */
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
@@ -332,14 +303,14 @@ static size_t enc_word(uint8_t *ew, size_t ewcap, const uint8_t *s, size_t n, si
                        size_t *elen) {
     if (i + 2 > n || s[i] != '=' || s[i + 1] != '?') return 0;
     size_t j = i + 2, c0 = j;
-    while (j < n && s[j] != '?' && !is_ws(s[j]) && j - c0 < CS_MAX - 1) j++;
+    while (j < n && s[j] != '?' && !txt_is_ws(s[j]) && j - c0 < CS_MAX - 1) j++;
     if (j >= n || s[j] != '?' || j == c0) return 0;
     size_t c1 = j;
     if (j + 2 >= n || s[j + 2] != '?') return 0;
-    uint8_t kind = lc(s[j + 1]);
+    uint8_t kind = txt_lower(s[j + 1]);
     if (kind != 'b' && kind != 'q') return 0;
     size_t t0 = j + 3, t = t0;
-    while (t + 1 < n && !(s[t] == '?' && s[t + 1] == '=') && !is_ws(s[t])) t++;
+    while (t + 1 < n && !(s[t] == '?' && s[t + 1] == '=') && !txt_is_ws(s[t])) t++;
     if (t + 1 >= n || s[t] != '?' || s[t + 1] != '=') return 0;
     /* valid: decode text [t0, t) */
     copy_cstr(cs, CS_MAX, s + c0, c1 - c0, 0);
@@ -405,7 +376,7 @@ static size_t decode_2047(conv_cache_t *cv, uint8_t *ew, size_t ewcap, const uin
          * between two encoded words */
         int only_ws = 1;
         for (size_t k = lit; k < i; k++)
-            if (!is_ws(s[k])) {
+            if (!txt_is_ws(s[k])) {
                 only_ws = 0;
                 break;
             }
@@ -541,17 +512,17 @@ static size_t parse_params(uint8_t *pbuf, const uint8_t *s, size_t n, param_fn c
     size_t main_len = i;
     while (i < n) {
         i++; /* ';' */
-        while (i < n && (is_ws(s[i]) || s[i] == ';')) {
+        while (i < n && (txt_is_ws(s[i]) || s[i] == ';')) {
             if (s[i] == ';') { i++; continue; }
             i++;
         }
         size_t n0 = i;
         while (i < n && s[i] != '=' && s[i] != ';') i++;
         size_t n1 = i;
-        while (n1 > n0 && is_ws(s[n1 - 1])) n1--;
+        while (n1 > n0 && txt_is_ws(s[n1 - 1])) n1--;
         if (i >= n || s[i] != '=') continue; /* a name without value: skipped */
         i++;
-        while (i < n && is_ws(s[i])) i++;
+        while (i < n && txt_is_ws(s[i])) i++;
         size_t vl = 0;
         if (i < n && s[i] == '"') {
             i++;
@@ -566,7 +537,7 @@ static size_t parse_params(uint8_t *pbuf, const uint8_t *s, size_t n, param_fn c
             size_t v0 = i;
             while (i < n && s[i] != ';') i++;
             size_t v1 = i;
-            while (v1 > v0 && is_ws(s[v1 - 1])) v1--;
+            while (v1 > v0 && txt_is_ws(s[v1 - 1])) v1--;
             vl = v1 - v0;
             if (vl > FN_MAX) vl = FN_MAX;
             memcpy(pbuf, s + v0, vl);
@@ -578,12 +549,12 @@ static size_t parse_params(uint8_t *pbuf, const uint8_t *s, size_t n, param_fn c
 
 static int prefix_ci(const uint8_t *p, size_t n, const char *s) {
     size_t k = strlen(s);
-    return n >= k && eq_ci(p, k, s);
+    return n >= k && txt_ieq(p, k, s);
 }
 
 static void ct_param(void *ctx, const uint8_t *name, size_t nl, const uint8_t *v, size_t vl) {
     part_t *pt = ctx;
-    if (eq_ci(name, nl, "charset")) {
+    if (txt_ieq(name, nl, "charset")) {
         if (!pt->has_charset) {
             const uint8_t *t = v;
             size_t tl = vl;
@@ -591,7 +562,7 @@ static void ct_param(void *ctx, const uint8_t *name, size_t nl, const uint8_t *v
             copy_cstr(pt->charset, CS_MAX, t, tl, 0);
             pt->has_charset = 1;
         }
-    } else if (eq_ci(name, nl, "boundary")) {
+    } else if (txt_ieq(name, nl, "boundary")) {
         if (!pt->has_boundary) {
             pt->has_boundary = 1;
             if (vl > BOUNDARY_MAX) {
@@ -686,14 +657,14 @@ int mime_cd_filename(const uint8_t *v, size_t n, char *out, size_t cap) {
 static void part_header(mime_msg_t *m, const uint8_t *name, size_t nl, const uint8_t *v,
                         size_t vl) {
     part_t *pt = &m->part;
-    if (eq_ci(name, nl, "content-type")) {
+    if (txt_ieq(name, nl, "content-type")) {
         if (pt->has_ctype) return;
         size_t ml = parse_params(m->pbuf, v, vl, ct_param, pt);
         const uint8_t *t = v;
         trim(&t, &ml);
         /* a comment after the type: cut there */
         for (size_t k = 0; k < ml; k++)
-            if (t[k] == '(' || is_ws(t[k])) {
+            if (t[k] == '(' || txt_is_ws(t[k])) {
                 ml = k;
                 break;
             }
@@ -701,19 +672,19 @@ static void part_header(mime_msg_t *m, const uint8_t *name, size_t nl, const uin
             copy_cstr(pt->ctype, CT_MAX, t, ml, 1);
             pt->has_ctype = 1;
         }
-    } else if (eq_ci(name, nl, "content-transfer-encoding")) {
+    } else if (txt_ieq(name, nl, "content-transfer-encoding")) {
         if (pt->has_enc) return;
         const uint8_t *t = v;
         size_t tl = vl;
         trim(&t, &tl);
         for (size_t k = 0; k < tl; k++)
-            if (t[k] == '(' || is_ws(t[k]) || t[k] == ';') {
+            if (t[k] == '(' || txt_is_ws(t[k]) || t[k] == ';') {
                 tl = k;
                 break;
             }
         copy_cstr(pt->enc, ENC_MAX, t, tl, 1);
         pt->has_enc = 1;
-    } else if (eq_ci(name, nl, "content-disposition")) {
+    } else if (txt_ieq(name, nl, "content-disposition")) {
         parse_params(m->pbuf, v, vl, cd_param, &pt->cd);
     }
 }
@@ -735,19 +706,19 @@ static void process_header(mime_msg_t *m) {
     m->have_hdr = 0;
     const uint8_t *name = m->hdr;
     size_t nl = m->name_len;
-    while (nl && is_ws(name[nl - 1])) nl--;
+    while (nl && txt_is_ws(name[nl - 1])) nl--;
     const uint8_t *v = m->hdr + m->name_len + 1;
     size_t vl = m->hdr_len - m->name_len - 1;
     trim(&v, &vl);
     if (m->top) {
         int k = -1;
         if (m->mf) {
-            if (eq_ci(name, nl, "from")) k = MF_FROM;
-            else if (eq_ci(name, nl, "to")) k = MF_TO;
-            else if (eq_ci(name, nl, "cc")) k = MF_CC;
-            else if (eq_ci(name, nl, "subject")) k = MF_SUBJECT;
-            else if (eq_ci(name, nl, "date")) k = MF_DATE;
-            else if (eq_ci(name, nl, "message-id")) k = MF_MSGID;
+            if (txt_ieq(name, nl, "from")) k = MF_FROM;
+            else if (txt_ieq(name, nl, "to")) k = MF_TO;
+            else if (txt_ieq(name, nl, "cc")) k = MF_CC;
+            else if (txt_ieq(name, nl, "subject")) k = MF_SUBJECT;
+            else if (txt_ieq(name, nl, "date")) k = MF_DATE;
+            else if (txt_ieq(name, nl, "message-id")) k = MF_MSGID;
             if (k >= 0 && m->mf->has[k]) k = -1;
         }
         if (m->w_hdr || k >= 0) {
@@ -817,7 +788,7 @@ static void header_line(mime_msg_t *m, const sr_view_t *v) {
         headers_done(m);
         return;
     }
-    if (is_ws(p[0])) { /* continuation (folded) */
+    if (txt_is_ws(p[0])) { /* continuation (folded) */
         if (m->have_hdr != 1) return;
         size_t room = HDR_MAX - m->hdr_len;
         if (n > room) {
@@ -843,7 +814,7 @@ static void header_line(mime_msg_t *m, const sr_view_t *v) {
         return;
     }
     size_t tl = nl;
-    while (tl && is_ws(p[tl - 1])) tl--;
+    while (tl && txt_is_ws(p[tl - 1])) tl--;
     for (size_t k = 0; k < tl; k++)
         if (p[k] <= 32 || p[k] >= 127) { /* not a field name (e.g. an mbox "From " line) */
             if (!m->bad_hdr_warned) weird(m, "mime_bad_header");
@@ -954,7 +925,8 @@ static void b64_line(mime_msg_t *m, const uint8_t *p, size_t n) {
         /* the common case: whole quanta of four digits, straight through */
         if (m->nq == 0) {
             while (i + 4 <= n) {
-                int a = B64[p[i]], b = B64[p[i + 1]], c = B64[p[i + 2]], d = B64[p[i + 3]];
+                int a = txt_b64[p[i]], b = txt_b64[p[i + 1]];
+                int c = txt_b64[p[i + 2]], d = txt_b64[p[i + 3]];
                 if ((a | b | c | d) < 0) break;
                 uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
                 out[o++] = (uint8_t)(v >> 16);
@@ -977,7 +949,7 @@ static void b64_line(mime_msg_t *m, const uint8_t *p, size_t n) {
                     o = 0;
                     b64_flush_partial(m);
                 }
-            } else if (!is_ws(c) && c != '\r' && c != '\n') {
+            } else if (!txt_is_ws(c) && c != '\r' && c != '\n') {
                 if (!m->warned_b64) weird(m, "mime_bad_base64");
                 m->warned_b64 = 1;
             }
@@ -999,7 +971,7 @@ static void b64_line(mime_msg_t *m, const uint8_t *p, size_t n) {
 }
 
 static void qp_line(mime_msg_t *m, const uint8_t *p, size_t n, int eol) {
-    while (n && is_ws(p[n - 1])) n--;
+    while (n && txt_is_ws(p[n - 1])) n--;
     int soft = n && p[n - 1] == '=';
     if (soft) n--;
     uint8_t out[4096];
@@ -1125,7 +1097,7 @@ static int match_boundary(const mime_msg_t *m, const uint8_t *p, size_t n, int *
             c = 1;
             k += 2;
         }
-        while (k < n && is_ws(p[k])) k++;
+        while (k < n && txt_is_ws(p[k])) k++;
         if (k != n) continue;
         *close = c;
         return i;

@@ -46,6 +46,7 @@
 #include "dotbody.h"
 #include "mime.h"
 #include "stream.h"
+#include "text.h"
 
 #define QMAX 32
 #define CRED_MAX 256
@@ -89,50 +90,6 @@ typedef struct pop3 {
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static int up(int c) { return c >= 'a' && c <= 'z' ? c - 32 : c; }
-
-static int ieqn(const uint8_t *p, size_t n, const char *s)
-{
-    size_t m = strlen(s);
-    if (n != m) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (up(p[i]) != up((uint8_t)s[i])) return 0;
-    return 1;
-}
-
-static void trim(const uint8_t **p, size_t *n)
-{
-    while (*n && ((*p)[0] == ' ' || (*p)[0] == '\t')) (*p)++, (*n)--;
-    while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t')) (*n)--;
-}
-
-/* base64 (RFC 4648) into out (at most cap bytes); returns the length, or -1 */
-static int b64dec(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int c = p[i], v;
-        if (c >= 'A' && c <= 'Z') v = c - 'A';
-        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9') v = c - '0' + 52;
-        else if (c == '+') v = 62;
-        else if (c == '/') v = 63;
-        else if (c == '=') break;
-        else if (c == ' ' || c == '\t') continue;
-        else return -1;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= cap) return -1;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return (int)o;
-}
-
 static void setcred(char *dst, uint16_t *dlen, const uint8_t *p, size_t n)
 {
     if (n > CRED_MAX) n = CRED_MAX;
@@ -142,11 +99,8 @@ static void setcred(char *dst, uint16_t *dlen, const uint8_t *p, size_t n)
 
 static int looks_status(const uint8_t *p, size_t n)
 {
-    if (n >= 3 && p[0] == '+' && up(p[1]) == 'O' && up(p[2]) == 'K' && (n == 3 || p[3] == ' '))
-        return 1;
-    if (n >= 4 && p[0] == '-' && up(p[1]) == 'E' && up(p[2]) == 'R' && up(p[3]) == 'R' &&
-        (n == 4 || p[4] == ' '))
-        return 1;
+    if (n >= 3 && txt_iprefix(p, n, "+OK") && (n == 3 || p[3] == ' ')) return 1;
+    if (n >= 4 && txt_iprefix(p, n, "-ERR") && (n == 4 || p[4] == ' ')) return 1;
     return 0;
 }
 
@@ -157,7 +111,7 @@ static const char *const known_cmds[] = {
 static int known_cmd(const uint8_t *p, size_t n)
 {
     for (int i = 0; known_cmds[i]; i++)
-        if (ieqn(p, n, known_cmds[i])) return 1;
+        if (txt_ieq(p, n, known_cmds[i])) return 1;
     return 0;
 }
 
@@ -169,7 +123,7 @@ static void split_cmd(const uint8_t *p, size_t n, size_t *cl, const uint8_t **a,
     *cl = i;
     *a = p + i;
     *al = n - i;
-    trim(a, al);
+    txt_trim(a, al);
 }
 
 /* ---- the command queue ------------------------------------------------------ */
@@ -217,8 +171,8 @@ static void sasl_response(pop3_t *s, const uint8_t *p, size_t n)
         s->sasl_cancel = 1;
         return;
     }
-    int k = b64dec(p, n, buf, sizeof buf);
-    if (k < 0) return;
+    long k = txt_b64_decode(p, n, buf, sizeof buf);
+    if (k < 0 || k > (long)sizeof buf) return; /* not base64, or too long to be credentials */
     size_t len = (size_t)k;
     if (s->sasl_kind == 1) { /* PLAIN: authzid NUL authcid NUL passwd */
         uint8_t *z1 = memchr(buf, 0, len);
@@ -250,12 +204,12 @@ static void command(eng_t *e, eng_flow_t *f, pop3_t *s, const sr_view_t *v)
 {
     const uint8_t *p = v->p, *a;
     size_t n = v->len, cl, al;
-    trim(&p, &n);
+    txt_trim(&p, &n);
     split_cmd(p, n, &cl, &a, &al);
     if (eng_wants(e, ENG_EV_POP3_COMMAND)) {
         char cmd[32];
         size_t k = cl < sizeof cmd ? cl : sizeof cmd;
-        for (size_t i = 0; i < k; i++) cmd[i] = (char)up(p[i]);
+        for (size_t i = 0; i < k; i++) cmd[i] = (char)txt_up(p[i]);
         eng_event_t ev;
         ev_init(&ev, ENG_EV_POP3_COMMAND, f);
         ev_set(&ev, ENG_F_POP3_COMMAND_command, ev_str(cmd, k, v->off));
@@ -263,23 +217,23 @@ static void command(eng_t *e, eng_flow_t *f, pop3_t *s, const sr_view_t *v)
         eng_fire(e, &ev);
     }
     uint8_t c = C_OTHER;
-    if (ieqn(p, cl, "USER")) {
+    if (txt_ieq(p, cl, "USER")) {
         c = C_USER;
         setcred(s->user, &s->user_len, a, al);
         s->have_user = 1;
         s->have_pass = 0;
-    } else if (ieqn(p, cl, "PASS")) {
+    } else if (txt_ieq(p, cl, "PASS")) {
         c = C_PASS;
         setcred(s->pass, &s->pass_len, a, al);
         s->have_pass = 1;
-    } else if (ieqn(p, cl, "APOP")) {
+    } else if (txt_ieq(p, cl, "APOP")) {
         c = C_APOP;
         size_t i = 0;
         while (i < al && a[i] != ' ') i++;
         setcred(s->user, &s->user_len, a, i);
         s->have_user = 1;
         s->have_pass = 0;
-    } else if (ieqn(p, cl, "AUTH")) {
+    } else if (txt_ieq(p, cl, "AUTH")) {
         if (al == 0) {
             c = C_AUTHLIST;
         } else {
@@ -287,7 +241,7 @@ static void command(eng_t *e, eng_flow_t *f, pop3_t *s, const sr_view_t *v)
             size_t i = 0;
             while (i < al && a[i] != ' ') i++;
             size_t m = i < sizeof s->mech - 1 ? i : sizeof s->mech - 1;
-            for (size_t j = 0; j < m; j++) s->mech[j] = (char)up(a[j]);
+            for (size_t j = 0; j < m; j++) s->mech[j] = (char)txt_up(a[j]);
             s->mech[m] = 0;
             s->have_mech = 1;
             s->sasl_kind = !strcmp(s->mech, "PLAIN") ? 1 : !strcmp(s->mech, "LOGIN") ? 2
@@ -299,22 +253,22 @@ static void command(eng_t *e, eng_flow_t *f, pop3_t *s, const sr_view_t *v)
             s->auth_open = 1;
             const uint8_t *ir = a + i;
             size_t irl = al - i;
-            trim(&ir, &irl);
+            txt_trim(&ir, &irl);
             if (irl) {
                 if (irl == 1 && ir[0] == '=') irl = 0; /* empty initial response */
                 sasl_response(s, ir, irl);
             }
             s->ost = O_SASL;
         }
-    } else if (ieqn(p, cl, "RETR")) {
+    } else if (txt_ieq(p, cl, "RETR")) {
         c = C_RETR;
-    } else if (ieqn(p, cl, "TOP")) {
+    } else if (txt_ieq(p, cl, "TOP")) {
         c = C_TOP;
-    } else if (ieqn(p, cl, "LIST") || ieqn(p, cl, "UIDL")) {
+    } else if (txt_ieq(p, cl, "LIST") || txt_ieq(p, cl, "UIDL")) {
         c = al ? C_OTHER : C_MLIST;
-    } else if (ieqn(p, cl, "CAPA")) {
+    } else if (txt_ieq(p, cl, "CAPA")) {
         c = C_CAPA;
-    } else if (ieqn(p, cl, "STLS")) {
+    } else if (txt_ieq(p, cl, "STLS")) {
         c = C_STLS;
         s->stls_wait = 1;
     }
@@ -328,7 +282,7 @@ static void fire_reply(eng_t *e, eng_flow_t *f, int ok, const sr_view_t *v)
     size_t k = ok ? 3 : 4;
     const uint8_t *t = v->p + k;
     size_t tl = v->len - k;
-    trim(&t, &tl);
+    txt_trim(&t, &tl);
     eng_event_t ev;
     ev_init(&ev, ENG_EV_POP3_REPLY, f);
     ev_set(&ev, ENG_F_POP3_REPLY_ok, ev_bool(ok));
@@ -456,13 +410,13 @@ static void run_orig(eng_t *e, eng_flow_t *f, pop3_t *s)
         if (s->ost == O_SASL) {
             const uint8_t *p = v.p;
             size_t n = v.len;
-            trim(&p, &n);
+            txt_trim(&p, &n);
             sasl_response(s, p, n);
             continue;
         }
         const uint8_t *p = v.p, *a;
         size_t n = v.len, cl, al;
-        trim(&p, &n);
+        txt_trim(&p, &n);
         if (n == 0) continue;
         split_cmd(p, n, &cl, &a, &al);
         if (v.cut || !known_cmd(p, cl)) {
@@ -589,7 +543,7 @@ static int pop3_probe(const uint8_t *p, size_t len, int dir)
     static const char ok[] = "+OK";
     size_t n = len < 3 ? len : 3;
     for (size_t i = 0; i < n; i++)
-        if (up(p[i]) != ok[i]) return 0;
+        if (txt_up(p[i]) != ok[i]) return 0;
     if (len < 4) return -1;
     return p[3] == ' ' || p[3] == '\r' || p[3] == '\n';
 }

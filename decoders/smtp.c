@@ -75,6 +75,7 @@
 #include "internal.h"
 #include "dotbody.h"
 #include "mime.h"
+#include "text.h"
 #include "stream.h"
 
 #define Q_MAX 64
@@ -139,28 +140,13 @@ typedef struct smtp {
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static int up(uint8_t c) { return c >= 'a' && c <= 'z' ? c - 32 : c; }
 static int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
-
-static int iprefix(const uint8_t *p, size_t n, const char *s)
-{
-    size_t k = strlen(s);
-    if (n < k) return 0;
-    for (size_t i = 0; i < k; i++)
-        if (up(p[i]) != up((uint8_t)s[i])) return 0;
-    return 1;
-}
-
-static int ieq(const uint8_t *p, size_t n, const char *s)
-{
-    return strlen(s) == n && iprefix(p, n, s);
-}
 
 static const uint8_t *imem(const uint8_t *p, size_t n, const char *s)
 {
     size_t k = strlen(s);
     for (size_t i = 0; k && i + k <= n; i++)
-        if (iprefix(p + i, n - i, s)) return p + i;
+        if (txt_iprefix(p + i, n - i, s)) return p + i;
     return NULL;
 }
 
@@ -179,50 +165,11 @@ static uint64_t off_of(const uint8_t *base, uint64_t base_off, const uint8_t *p)
     return base_off == ENG_NO_OFFSET ? ENG_NO_OFFSET : base_off + (uint64_t)(p - base);
 }
 
-/* base64 (RFC 4648, standard alphabet) into out (at most cap bytes; the rest
- * of the input is checked but not stored). White space is skipped, '='
- * ends the data. Returns the decoded length, or -1 on a bad character. */
-static int b64_val(uint8_t c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-static long b64_decode(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
-{
-    uint32_t acc = 0;
-    int bits = 0, pad = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = p[i];
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
-        if (c == '=') {
-            pad = 1;
-            continue;
-        }
-        int v = b64_val(c);
-        if (v < 0 || pad) return -1;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o < cap) out[o] = (uint8_t)(acc >> bits);
-            o++;
-        }
-        acc &= 0xffffu;
-    }
-    return (long)(o < cap ? o : cap);
-}
-
 static int looks_b64(const uint8_t *p, size_t n)
 {
     if (n == 0) return 0;
     for (size_t i = 0; i < n; i++)
-        if (b64_val(p[i]) < 0 && p[i] != '=') return 0;
+        if (txt_b64[p[i]] < 0 && p[i] != '=') return 0;
     return 1;
 }
 
@@ -253,7 +200,7 @@ static int smtp_probe(const uint8_t *p, size_t len, int dir)
         size_t k = len < 5 ? len : 5;
         for (int i = 0; i < 2; i++) {
             size_t j = 0;
-            while (j < k && up(p[j]) == (uint8_t)hello[i][j]) j++;
+            while (j < k && txt_up(p[j]) == (uint8_t)hello[i][j]) j++;
             if (j == k) return k < 5 ? -1 : 1;
         }
         return 0;
@@ -364,7 +311,8 @@ static void auth_response(eng_t *e, eng_flow_t *f, smtp_t *s, const uint8_t *p, 
     uint8_t buf[B64_MAX];
     long m = 0;
     if (!(n == 1 && p[0] == '=')) {
-        m = b64_decode(p, n, buf, sizeof buf);
+        m = txt_b64_decode(p, n, buf, sizeof buf);
+        if (m > (long)sizeof buf) m = (long)sizeof buf; /* the start of a long response */
         if (m < 0) {
             WEIRD(e, f, "smtp_bad_base64", "AUTH %s response is not base64", a->name);
             a->nresp++;
@@ -435,15 +383,15 @@ static void auth_start(eng_t *e, eng_flow_t *f, smtp_t *s, const uint8_t *arg, s
     size_t ml = 0;
     while (ml < n && arg[ml] != ' ' && arg[ml] != '\t') ml++;
     size_t keep = ml > MECH_MAX ? MECH_MAX : ml;
-    for (size_t i = 0; i < keep; i++) a->name[i] = (char)up(arg[i]);
+    for (size_t i = 0; i < keep; i++) a->name[i] = (char)txt_up(arg[i]);
     a->name[keep] = 0;
     const uint8_t *m = (const uint8_t *)a->name;
-    if (ieq(m, keep, "PLAIN")) a->mech = A_PLAIN;
-    else if (ieq(m, keep, "LOGIN")) a->mech = A_LOGIN;
-    else if (ieq(m, keep, "CRAM-MD5")) a->mech = A_CRAM;
-    else if (ieq(m, keep, "XOAUTH2")) a->mech = A_XOAUTH2;
-    else if (ieq(m, keep, "OAUTHBEARER")) a->mech = A_OAUTHBEARER;
-    else if (iprefix(m, keep, "SCRAM-")) a->mech = A_SCRAM;
+    if (txt_ieq(m, keep, "PLAIN")) a->mech = A_PLAIN;
+    else if (txt_ieq(m, keep, "LOGIN")) a->mech = A_LOGIN;
+    else if (txt_ieq(m, keep, "CRAM-MD5")) a->mech = A_CRAM;
+    else if (txt_ieq(m, keep, "XOAUTH2")) a->mech = A_XOAUTH2;
+    else if (txt_ieq(m, keep, "OAUTHBEARER")) a->mech = A_OAUTHBEARER;
+    else if (txt_iprefix(m, keep, "SCRAM-")) a->mech = A_SCRAM;
     const uint8_t *ir = arg + ml;
     size_t irn = n - ml;
     skip_ws(&ir, &irn);
@@ -458,7 +406,8 @@ static void auth_challenge(smtp_t *s, const uint8_t *p, size_t n)
     uint8_t buf[128];
     a->hint = 0;
     if (a->mech != A_LOGIN) return;
-    long m = b64_decode(p, n, buf, sizeof buf);
+    long m = txt_b64_decode(p, n, buf, sizeof buf);
+    if (m > (long)sizeof buf) m = (long)sizeof buf;
     if (m <= 0) return;
     if (imem(buf, (size_t)m, "pass")) a->hint = 2;
     else if (imem(buf, (size_t)m, "user")) a->hint = 1;
@@ -489,7 +438,7 @@ static const char *const verbs[] = {"HELO", "EHLO", "MAIL", "RCPT", "DATA", "BDA
 static int known_verb(const uint8_t *p, size_t n)
 {
     for (int i = 0; verbs[i]; i++)
-        if (ieq(p, n, verbs[i])) return 1;
+        if (txt_ieq(p, n, verbs[i])) return 1;
     return 0;
 }
 
@@ -500,7 +449,7 @@ static void fire_path(eng_t *e, eng_flow_t *f, int kind, const uint8_t *arg, siz
     if (!eng_wants(e, kind)) return;
     const uint8_t *p = arg;
     size_t k = strlen(key);
-    if (!iprefix(p, n, key)) {
+    if (!txt_iprefix(p, n, key)) {
         /* "FROM <x>" or "FROM: <x>": find the colon */
         const uint8_t *c = memchr(p, ':', n);
         if (!c) return;
@@ -557,7 +506,7 @@ static int parse_bdat(const uint8_t *p, size_t n, uint64_t *size, int *last)
     rtrim(r, &rn);
     *last = 0;
     if (rn) {
-        if (!ieq(r, rn, "LAST")) return 0;
+        if (!txt_ieq(r, rn, "LAST")) return 0;
         *last = 1;
     }
     *size = v;
@@ -582,7 +531,7 @@ static int command(eng_t *e, eng_flow_t *f, smtp_t *s, const sr_view_t *v)
     }
     char verb[VERB_MAX + 1];
     size_t keep = vl > VERB_MAX ? VERB_MAX : vl;
-    for (size_t i = 0; i < keep; i++) verb[i] = (char)up(p[i]);
+    for (size_t i = 0; i < keep; i++) verb[i] = (char)txt_up(p[i]);
     verb[keep] = 0;
     const uint8_t *arg = p + vl;
     size_t an = n - vl;
@@ -599,18 +548,18 @@ static int command(eng_t *e, eng_flow_t *f, smtp_t *s, const sr_view_t *v)
     }
 
     const uint8_t *vb = (const uint8_t *)verb;
-    if (ieq(vb, keep, "HELO") || ieq(vb, keep, "EHLO") || ieq(vb, keep, "LHLO")) {
+    if (txt_ieq(vb, keep, "HELO") || txt_ieq(vb, keep, "EHLO") || txt_ieq(vb, keep, "LHLO")) {
         q_push(e, f, s, K_HELO);
-    } else if (ieq(vb, keep, "MAIL")) {
+    } else if (txt_ieq(vb, keep, "MAIL")) {
         fire_path(e, f, ENG_EV_SMTP_MAIL_FROM, arg, an, aoff, "FROM:");
         q_push(e, f, s, K_MAIL);
-    } else if (ieq(vb, keep, "RCPT")) {
+    } else if (txt_ieq(vb, keep, "RCPT")) {
         fire_path(e, f, ENG_EV_SMTP_RCPT_TO, arg, an, aoff, "TO:");
         q_push(e, f, s, K_RCPT);
-    } else if (ieq(vb, keep, "DATA")) {
+    } else if (txt_ieq(vb, keep, "DATA")) {
         q_push(e, f, s, K_DATA);
         return 1;
-    } else if (ieq(vb, keep, "BDAT")) {
+    } else if (txt_ieq(vb, keep, "BDAT")) {
         uint64_t size;
         int last;
         if (!parse_bdat(arg, an, &size, &last)) {
@@ -627,16 +576,16 @@ static int command(eng_t *e, eng_flow_t *f, smtp_t *s, const sr_view_t *v)
             msg_end(s);
             s->cmode = CM_CMD;
         }
-    } else if (ieq(vb, keep, "RSET")) {
+    } else if (txt_ieq(vb, keep, "RSET")) {
         msg_end(s); /* a BDAT message without LAST is abandoned */
         q_push(e, f, s, K_RSET);
-    } else if (ieq(vb, keep, "QUIT")) {
+    } else if (txt_ieq(vb, keep, "QUIT")) {
         q_push(e, f, s, K_QUIT);
-    } else if (ieq(vb, keep, "AUTH")) {
+    } else if (txt_ieq(vb, keep, "AUTH")) {
         auth_start(e, f, s, arg, an);
         q_push(e, f, s, K_AUTH);
         return 1;
-    } else if (ieq(vb, keep, "STARTTLS")) {
+    } else if (txt_ieq(vb, keep, "STARTTLS")) {
         q_push(e, f, s, K_STARTTLS);
         return 1;
     } else {
