@@ -22,8 +22,8 @@
  *
  * imap.auth fires at the tagged completion of LOGIN (mechanism "LOGIN",
  * arguments as atom, quoted string with \" and \\ escapes, or literal) and of
- * AUTHENTICATE (mechanism upper-case; user and password recovered for PLAIN
- * and LOGIN, with or without an initial response; user for CRAM-MD5). Client
+ * AUTHENTICATE (mechanism upper-case; credentials recovered by sasl.h, the
+ * rules SMTP uses, with or without an initial response). Client
  * lines inside AUTHENTICATE are SASL responses, not commands: their number is
  * known for PLAIN and LOGIN; for other mechanisms a line is a response while
  * the server has sent more "+" continuations than the client answered, and the
@@ -50,6 +50,7 @@
 #include "internal.h"
 #include "mime.h"
 #include "stream.h"
+#include "sasl.h"
 #include "text.h"
 
 #define PMAX 32
@@ -94,8 +95,8 @@ typedef struct imap {
     uint8_t auth_on;
     char auth_tag[TAGMAX];
     uint8_t auth_tlen;
-    char mech[32];
-    uint8_t sasl_kind, sasl_need, sasl_cancel, sasl_active;
+    sasl_t sasl;             /* mechanism ("LOGIN" for the LOGIN command), SASL state */
+    uint8_t sasl_need, sasl_active;
     uint16_t sasl_conts, sasl_resps;
     char user[CRED_MAX], pass[CRED_MAX];
     uint16_t user_len, pass_len;
@@ -189,39 +190,18 @@ static int pend_take(imap_t *s, const uint8_t *tag, size_t tl)
 
 /* ---- SASL ------------------------------------------------------------------------- */
 
-static void sasl_response(imap_t *s, const uint8_t *p, size_t n)
+/* one SASL response line of an AUTHENTICATE exchange */
+static void auth_response(imap_t *s, const uint8_t *p, size_t n)
 {
-    uint8_t buf[3 * CRED_MAX];
     s->sasl_resps++;
-    if (n == 1 && p[0] == '*') {
-        s->sasl_cancel = 1;
-        return;
+    sasl_response(&s->sasl, p, n);
+    if (s->sasl.has_user) {
+        setcred(s->user, &s->user_len, s->sasl.user, s->sasl.ulen);
+        s->have_user = 1;
     }
-    long k = txt_b64_decode(p, n, buf, sizeof buf);
-    if (k < 0 || k > (long)sizeof buf) return; /* not base64, or too long to be credentials */
-    size_t len = (size_t)k;
-    if (s->sasl_kind == 1) { /* PLAIN: authzid NUL authcid NUL passwd */
-        uint8_t *z1 = memchr(buf, 0, len);
-        if (!z1) return;
-        uint8_t *u = z1 + 1;
-        uint8_t *z2 = memchr(u, 0, len - (size_t)(u - buf));
-        if (!z2) return;
-        setcred(s->user, &s->user_len, u, (size_t)(z2 - u));
-        s->have_user = 1;
-        setcred(s->pass, &s->pass_len, z2 + 1, len - (size_t)(z2 + 1 - buf));
+    if (s->sasl.has_pass) {
+        setcred(s->pass, &s->pass_len, s->sasl.pass, s->sasl.plen);
         s->have_pass = 1;
-    } else if (s->sasl_kind == 2) { /* LOGIN: user, then password */
-        if (s->sasl_resps == 1) {
-            setcred(s->user, &s->user_len, buf, len);
-            s->have_user = 1;
-        } else {
-            setcred(s->pass, &s->pass_len, buf, len);
-            s->have_pass = 1;
-        }
-    } else if (s->sasl_kind == 3) { /* CRAM-MD5: "user digest" */
-        uint8_t *sp = memchr(buf, ' ', len);
-        setcred(s->user, &s->user_len, buf, sp ? (size_t)(sp - buf) : len);
-        s->have_user = 1;
     }
 }
 
@@ -295,7 +275,7 @@ static void cmd_done(eng_t *e, eng_flow_t *f, imap_t *s)
         s->auth_on = 1;
         memcpy(s->auth_tag, s->tag, s->tlen);
         s->auth_tlen = s->tlen;
-        strcpy(s->mech, "LOGIN");
+        sasl_start(&s->sasl, (const uint8_t *)"LOGIN", 5);
         s->have_user = s->ntok >= 1;
         s->have_pass = s->ntok >= 2;
         setcred(s->user, &s->user_len, s->tok[0], s->toklen[0]);
@@ -307,26 +287,18 @@ static void cmd_done(eng_t *e, eng_flow_t *f, imap_t *s)
         txt_trim(&a, &al);
         size_t i = 0;
         while (i < al && a[i] != ' ') i++;
-        size_t m = i < sizeof s->mech - 1 ? i : sizeof s->mech - 1;
-        for (size_t j = 0; j < m; j++) s->mech[j] = (char)txt_up(a[j]);
-        s->mech[m] = 0;
+        sasl_start(&s->sasl, a, i);
         s->auth_on = 1;
         memcpy(s->auth_tag, s->tag, s->tlen);
         s->auth_tlen = s->tlen;
-        s->sasl_kind = !strcmp(s->mech, "PLAIN") ? 1 : !strcmp(s->mech, "LOGIN") ? 2
-                     : !strcmp(s->mech, "CRAM-MD5") ? 3 : 0;
-        s->sasl_need = s->sasl_kind == 1 ? 1 : s->sasl_kind == 2 ? 2 : 0;
+        s->sasl_need = (uint8_t)sasl_expected(&s->sasl);
         s->sasl_conts = s->sasl_resps = 0;
-        s->sasl_cancel = 0;
         s->have_user = s->have_pass = 0;
         s->sasl_active = 1;
         const uint8_t *ir = a + i;
         size_t irl = al - i;
         txt_trim(&ir, &irl);
-        if (irl) {
-            if (irl == 1 && ir[0] == '=') irl = 0;
-            sasl_response(s, ir, irl);
-        }
+        if (irl) auth_response(s, ir, irl); /* "=" is an empty one */
         s->ost = O_SASL;
     } else if (kind == K_IDLE) {
         s->ost = O_IDLE;
@@ -468,7 +440,7 @@ static void run_orig(eng_t *e, eng_flow_t *f, imap_t *s)
             return;
         }
         if (s->ost == O_SASL) {
-            int resp = s->sasl_need ? s->sasl_resps < s->sasl_need && !s->sasl_cancel
+            int resp = s->sasl_need ? s->sasl_resps < s->sasl_need && !s->sasl.cancelled
                                     : s->sasl_resps < s->sasl_conts;
             if (!resp && s->auth_on && s->sasl_active && !s->sasl_need && !s->orig_eof) {
                 sr_push(sr, sr->chunk_off + sr->chunk_len, NULL, 0);
@@ -489,7 +461,7 @@ static void run_orig(eng_t *e, eng_flow_t *f, imap_t *s)
             const uint8_t *p = v.p;
             size_t n = v.len;
             txt_trim(&p, &n);
-            sasl_response(s, p, n);
+            auth_response(s, p, n);
             continue;
         }
         case O_IDLE: {
@@ -622,12 +594,12 @@ static void tagged(eng_t *e, eng_flow_t *f, imap_t *s, const sr_view_t *v, size_
         if (eng_wants(e, ENG_EV_IMAP_AUTH)) {
             eng_event_t ev;
             ev_init(&ev, ENG_EV_IMAP_AUTH, f);
-            ev_set(&ev, ENG_F_IMAP_AUTH_mechanism, ev_cstr(s->mech));
+            ev_set(&ev, ENG_F_IMAP_AUTH_mechanism, ev_cstr(s->sasl.name));
             if (s->have_user)
                 ev_set(&ev, ENG_F_IMAP_AUTH_user, ev_str(s->user, s->user_len, ENG_NO_OFFSET));
             if (s->have_pass)
                 ev_set(&ev, ENG_F_IMAP_AUTH_password, ev_str(s->pass, s->pass_len, ENG_NO_OFFSET));
-            ev_set(&ev, ENG_F_IMAP_AUTH_success, ev_bool(ok && !s->sasl_cancel));
+            ev_set(&ev, ENG_F_IMAP_AUTH_success, ev_bool(ok && !s->sasl.cancelled));
             eng_fire(e, &ev);
         }
         s->have_pass = 0;
@@ -657,7 +629,10 @@ static void resp_line(eng_t *e, eng_flow_t *f, imap_t *s, const sr_view_t *v)
     }
     if (p[0] == '+' && (n == 1 || p[1] == ' ')) {
         s->resync[ENG_RESP] = 0;
-        if (s->auth_on && s->sasl_active) s->sasl_conts++;
+        if (s->auth_on && s->sasl_active) {
+            s->sasl_conts++;
+            if (n > 2) sasl_challenge(&s->sasl, p + 2, n - 2);
+        }
         return;
     }
     size_t tl = 0;

@@ -14,8 +14,8 @@
  *
  * pop3.auth fires when the server answers PASS (mechanism "USER", with the
  * user of the latest USER command), APOP (password nil) or the end of an AUTH
- * exchange (mechanism upper-case; user and password recovered for PLAIN and
- * LOGIN, user for CRAM-MD5). Client lines inside an AUTH exchange are SASL
+ * exchange (mechanism upper-case; credentials recovered by sasl.h, the rules
+ * SMTP uses). Client lines inside an AUTH exchange are SASL
  * responses, not commands: for PLAIN and LOGIN their number is known; for
  * other mechanisms a line is a response while the server has sent more "+ "
  * continuations than the client has answered, and the client direction waits
@@ -46,6 +46,7 @@
 #include "dotbody.h"
 #include "mime.h"
 #include "stream.h"
+#include "sasl.h"
 #include "text.h"
 
 #define QMAX 32
@@ -76,13 +77,12 @@ typedef struct pop3 {
     dotbody_t dot;          /* R_MSG: the message body */
     uint8_t multi_first;    /* R_MAYBE / first line of a guessed body */
     /* credentials */
-    char user[CRED_MAX], pass[CRED_MAX], mech[32];
+    char user[CRED_MAX], pass[CRED_MAX];
     uint16_t user_len, pass_len;
-    uint8_t have_user, have_pass, have_mech, auth_open;
-    uint8_t sasl_kind;      /* 0 other, 1 PLAIN, 2 LOGIN, 3 CRAM-MD5 */
+    uint8_t have_user, have_pass, auth_open;
+    sasl_t sasl;            /* the AUTH exchange: mechanism and credentials (sasl.h) */
     uint8_t sasl_need;      /* responses the client will send (PLAIN/LOGIN), 0 unknown */
     uint16_t sasl_conts, sasl_resps;
-    uint8_t sasl_cancel;
     uint8_t stls_wait;      /* STLS sent: the client waits for the answer */
     uint8_t started;        /* bytes were seen */
     uint8_t midsession;     /* no SYN seen: the first status line may not be the greeting */
@@ -163,39 +163,18 @@ static void fire_auth(eng_t *e, eng_flow_t *f, pop3_t *s, const char *mech, int 
     s->have_pass = 0;
 }
 
-static void sasl_response(pop3_t *s, const uint8_t *p, size_t n)
+/* one SASL response line of an AUTH exchange */
+static void auth_response(pop3_t *s, const uint8_t *p, size_t n)
 {
-    uint8_t buf[3 * CRED_MAX];
     s->sasl_resps++;
-    if (n == 1 && p[0] == '*') {
-        s->sasl_cancel = 1;
-        return;
+    sasl_response(&s->sasl, p, n);
+    if (s->sasl.has_user) {
+        setcred(s->user, &s->user_len, s->sasl.user, s->sasl.ulen);
+        s->have_user = 1;
     }
-    long k = txt_b64_decode(p, n, buf, sizeof buf);
-    if (k < 0 || k > (long)sizeof buf) return; /* not base64, or too long to be credentials */
-    size_t len = (size_t)k;
-    if (s->sasl_kind == 1) { /* PLAIN: authzid NUL authcid NUL passwd */
-        uint8_t *z1 = memchr(buf, 0, len);
-        if (!z1) return;
-        uint8_t *u = z1 + 1;
-        uint8_t *z2 = memchr(u, 0, len - (size_t)(u - buf));
-        if (!z2) return;
-        setcred(s->user, &s->user_len, u, (size_t)(z2 - u));
-        s->have_user = 1;
-        setcred(s->pass, &s->pass_len, z2 + 1, len - (size_t)(z2 + 1 - buf));
+    if (s->sasl.has_pass) {
+        setcred(s->pass, &s->pass_len, s->sasl.pass, s->sasl.plen);
         s->have_pass = 1;
-    } else if (s->sasl_kind == 2) { /* LOGIN: user, then password */
-        if (!s->have_user || s->sasl_resps == 1) {
-            setcred(s->user, &s->user_len, buf, len);
-            s->have_user = 1;
-        } else {
-            setcred(s->pass, &s->pass_len, buf, len);
-            s->have_pass = 1;
-        }
-    } else if (s->sasl_kind == 3) { /* CRAM-MD5: "user digest" */
-        uint8_t *sp = memchr(buf, ' ', len);
-        setcred(s->user, &s->user_len, buf, sp ? (size_t)(sp - buf) : len);
-        s->have_user = 1;
     }
 }
 
@@ -240,24 +219,15 @@ static void command(eng_t *e, eng_flow_t *f, pop3_t *s, const sr_view_t *v)
             c = C_AUTH;
             size_t i = 0;
             while (i < al && a[i] != ' ') i++;
-            size_t m = i < sizeof s->mech - 1 ? i : sizeof s->mech - 1;
-            for (size_t j = 0; j < m; j++) s->mech[j] = (char)txt_up(a[j]);
-            s->mech[m] = 0;
-            s->have_mech = 1;
-            s->sasl_kind = !strcmp(s->mech, "PLAIN") ? 1 : !strcmp(s->mech, "LOGIN") ? 2
-                         : !strcmp(s->mech, "CRAM-MD5") ? 3 : 0;
-            s->sasl_need = s->sasl_kind == 1 ? 1 : s->sasl_kind == 2 ? 2 : 0;
+            sasl_start(&s->sasl, a, i);
+            s->sasl_need = (uint8_t)sasl_expected(&s->sasl);
             s->sasl_conts = s->sasl_resps = 0;
-            s->sasl_cancel = 0;
             s->have_user = s->have_pass = 0;
             s->auth_open = 1;
             const uint8_t *ir = a + i;
             size_t irl = al - i;
             txt_trim(&ir, &irl);
-            if (irl) {
-                if (irl == 1 && ir[0] == '=') irl = 0; /* empty initial response */
-                sasl_response(s, ir, irl);
-            }
+            if (irl) auth_response(s, ir, irl); /* "=" is an empty one */
             s->ost = O_SASL;
         }
     } else if (txt_ieq(p, cl, "RETR")) {
@@ -343,7 +313,7 @@ static void status(eng_t *e, eng_flow_t *f, pop3_t *s, const sr_view_t *v, uint8
         break;
     case C_AUTH:
         s->auth_open = 0;
-        fire_auth(e, f, s, s->mech, ok && !s->sasl_cancel);
+        fire_auth(e, f, s, s->sasl.name, ok && !s->sasl.cancelled);
         break;
     default:
         break;
@@ -390,7 +360,7 @@ static void run_orig(eng_t *e, eng_flow_t *f, pop3_t *s)
             return;
         }
         if (s->ost == O_SASL) {
-            int resp = s->sasl_need ? s->sasl_resps < s->sasl_need && !s->sasl_cancel
+            int resp = s->sasl_need ? s->sasl_resps < s->sasl_need && !s->sasl.cancelled
                                     : s->sasl_resps < s->sasl_conts;
             if (!resp && s->auth_open && !s->sasl_need && !s->orig_eof) {
                 /* wait for the server to continue or conclude (bytes kept) */
@@ -411,7 +381,7 @@ static void run_orig(eng_t *e, eng_flow_t *f, pop3_t *s)
             const uint8_t *p = v.p;
             size_t n = v.len;
             txt_trim(&p, &n);
-            sasl_response(s, p, n);
+            auth_response(s, p, n);
             continue;
         }
         const uint8_t *p = v.p, *a;
@@ -507,6 +477,7 @@ static void run_resp(eng_t *e, eng_flow_t *f, pop3_t *s)
         if (v.len >= 1 && v.p[0] == '+' && (v.len == 1 || v.p[1] == ' ') && s->qn &&
             s->q[s->qh] == C_AUTH) {
             s->sasl_conts++; /* "+ challenge" */
+            if (v.len > 2) sasl_challenge(&s->sasl, v.p + 2, v.len - 2);
             continue;
         }
         if (v.cut || !looks_status(v.p, v.len)) {

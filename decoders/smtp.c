@@ -15,9 +15,8 @@
  *    being collected (text joined with "\n", cut at RTEXT_CAP = min(max_line,
  *    64 KiB), weird smtp_reply_too_long), a queue of at most Q_MAX = 64
  *    commands waiting for replies (beyond: the oldest is dropped, weird
- *    smtp_too_many_pending), fixed AUTH buffers (user, password: 256 bytes
- *    each; a response is base64-decoded into at most B64_MAX = 1024 bytes)
- *    and the MIME decoder's own bounded state.
+ *    smtp_too_many_pending), the fixed AUTH state of sasl.h and the MIME
+ *    decoder's own bounded state.
  *  - Message content is read by dotbody.h (shared with POP3), not line by
  *    line, so a long line in a message loses nothing; only the line starts
  *    are inspected for the dot. A line is ended by LF (CRLF or bare LF);
@@ -40,13 +39,10 @@
  *    or 554 and it does not answer a queued STARTTLS; it is matched to no
  *    command. Later replies with no command queued are unmatched.
  *  - AUTH: smtp.auth fires at the final reply (not 334) to the AUTH command:
- *    success when the code is 2xx. PLAIN: "authzid\0authcid\0password", user
- *    = authcid (or authzid when authcid is empty). LOGIN: responses in order
- *    user, password (a decoded 334 challenge saying "user"/"pass" overrides
- *    the order). CRAM-MD5: user from "user digest", no password. XOAUTH2
- *    ("user=...\1"), OAUTHBEARER ("a=...,") and SCRAM-* ("n=...,"): user.
- *    Any other mechanism is only named. "*" cancels (success false with the
- *    server's 501). An initial response "=" is empty.
+ *    success when the code is 2xx. Credentials are recovered by sasl.h (PLAIN,
+ *    LOGIN with the 334 challenges as hints, CRAM-MD5, XOAUTH2, OAUTHBEARER,
+ *    SCRAM-*: user; others only named); "*" cancels (success false with the
+ *    server's 501).
  *  - smtp.command is not fired for AUTH response lines, message content or
  *    BDAT chunk bytes.
  *  - BDAT n [LAST]: the next n bytes are message bytes. A message made of
@@ -75,15 +71,13 @@
 #include "internal.h"
 #include "dotbody.h"
 #include "mime.h"
+#include "sasl.h"
 #include "text.h"
 #include "stream.h"
 
 #define Q_MAX 64
 #define RTEXT_CAP (64u * 1024u)
-#define B64_MAX 1024
-#define CRED_MAX 256
 #define VERB_MAX 32
-#define MECH_MAX 32
 
 /* queued command kinds */
 enum { K_OTHER = 0, K_HELO, K_MAIL, K_RCPT, K_DATA, K_BDAT, K_RSET, K_QUIT, K_AUTH, K_STARTTLS,
@@ -91,7 +85,6 @@ enum { K_OTHER = 0, K_HELO, K_MAIL, K_RCPT, K_DATA, K_BDAT, K_RSET, K_QUIT, K_AU
 /* client modes */
 enum { CM_CMD = 0, CM_DATA, CM_BDAT, CM_AUTH, CM_AUTH_GUESS, CM_STOP };
 /* AUTH mechanisms understood */
-enum { A_OTHER = 0, A_PLAIN, A_LOGIN, A_CRAM, A_XOAUTH2, A_OAUTHBEARER, A_SCRAM };
 
 typedef struct qent {
     uint8_t kind;
@@ -101,13 +94,7 @@ typedef struct qent {
 
 typedef struct smtp_auth {
     uint8_t on;           /* an AUTH exchange is open */
-    uint8_t mech;         /* A_* */
-    uint8_t nresp;        /* responses given so far (initial response included) */
-    uint8_t hint;         /* last 334 challenge said: 1 user, 2 password */
-    uint8_t has_user, has_pass, cancelled;
-    char name[MECH_MAX + 1];
-    uint16_t ulen, plen;
-    uint8_t user[CRED_MAX], pass[CRED_MAX];
+    sasl_t sasl;          /* mechanism, responses, credentials (sasl.h) */
 } smtp_auth_t;
 
 typedef struct smtp {
@@ -142,13 +129,6 @@ typedef struct smtp {
 
 static int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 
-static const uint8_t *imem(const uint8_t *p, size_t n, const char *s)
-{
-    size_t k = strlen(s);
-    for (size_t i = 0; k && i + k <= n; i++)
-        if (txt_iprefix(p + i, n - i, s)) return p + i;
-    return NULL;
-}
 
 static void skip_ws(const uint8_t **p, size_t *n)
 {
@@ -212,8 +192,8 @@ static int smtp_probe(const uint8_t *p, size_t len, int dir)
     if (p[3] != ' ' && p[3] != '-') return 0;
     const uint8_t *lf = memchr(p, '\n', len);
     size_t n = lf ? (size_t)(lf - p) : len;
-    if (imem(p + 4, n - 4, "SMTP")) return 1;
-    if (lf && imem(p + 4, n - 4, "FTP")) return 0;
+    if (txt_isearch(p + 4, n - 4, "SMTP")) return 1;
+    if (lf && txt_isearch(p + 4, n - 4, "FTP")) return 0;
     /* a 220 greeting that does not name SMTP ("220 mx ready") could be SMTP or
      * FTP: the client's first command decides (or the port hint) */
     return len >= 512 && !lf ? 0 : -1;
@@ -265,133 +245,23 @@ static void msg_end(smtp_t *s)
 
 /* ---- AUTH ----------------------------------------------------------------------- */
 
-static void cred_set(uint8_t *dst, uint16_t *dlen, uint8_t *has, const uint8_t *p, size_t n)
-{
-    if (n > CRED_MAX) n = CRED_MAX;
-    memcpy(dst, p, n);
-    *dlen = (uint16_t)n;
-    *has = 1;
-}
-
-static void auth_user(smtp_auth_t *a, const uint8_t *p, size_t n)
-{
-    cred_set(a->user, &a->ulen, &a->has_user, p, n);
-}
-static void auth_pass(smtp_auth_t *a, const uint8_t *p, size_t n)
-{
-    cred_set(a->pass, &a->plen, &a->has_pass, p, n);
-}
-
-/* value of "key" in a list of items separated by sep ("n=bob,r=..."), or NULL */
-static const uint8_t *kv_find(const uint8_t *p, size_t n, const char *key, uint8_t sep,
-                              size_t *vlen)
-{
-    size_t k = strlen(key);
-    size_t i = 0;
-    while (i < n) {
-        size_t j = i;
-        while (j < n && p[j] != sep) j++;
-        if (j - i >= k && memcmp(p + i, key, k) == 0) {
-            *vlen = j - i - k;
-            return p + i + k;
-        }
-        i = j + 1;
-    }
-    return NULL;
-}
-
 /* one client response of the exchange (initial response or a line after 334) */
 static void auth_response(eng_t *e, eng_flow_t *f, smtp_t *s, const uint8_t *p, size_t n)
 {
-    smtp_auth_t *a = &s->auth;
-    if (n == 1 && p[0] == '*') {
-        a->cancelled = 1;
-        return;
-    }
-    uint8_t buf[B64_MAX];
-    long m = 0;
-    if (!(n == 1 && p[0] == '=')) {
-        m = txt_b64_decode(p, n, buf, sizeof buf);
-        if (m > (long)sizeof buf) m = (long)sizeof buf; /* the start of a long response */
-        if (m < 0) {
-            WEIRD(e, f, "smtp_bad_base64", "AUTH %s response is not base64", a->name);
-            a->nresp++;
-            return;
-        }
-    }
-    size_t len = (size_t)m;
-    switch (a->mech) {
-    case A_PLAIN: {
-        const uint8_t *z1 = memchr(buf, 0, len);
-        const uint8_t *z2 = z1 ? memchr(z1 + 1, 0, len - (size_t)(z1 + 1 - buf)) : NULL;
-        if (z1 && z2) {
-            size_t zl = (size_t)(z1 - buf);
-            size_t cl = (size_t)(z2 - z1 - 1);
-            if (cl) auth_user(a, z1 + 1, cl);
-            else auth_user(a, buf, zl);
-            auth_pass(a, z2 + 1, len - (size_t)(z2 + 1 - buf));
-        } else if (len) {
-            WEIRD(e, f, "smtp_bad_auth_plain", "PLAIN response without two NUL separators");
-        }
-        break;
-    }
-    case A_LOGIN: {
-        int as_pass = a->hint == 2 || (a->hint == 0 && a->has_user);
-        if (a->hint == 1) as_pass = 0;
-        if (as_pass) auth_pass(a, buf, len);
-        else auth_user(a, buf, len);
-        break;
-    }
-    case A_CRAM: {
-        size_t sp = len;
-        while (sp > 0 && buf[sp - 1] != ' ') sp--;
-        if (sp > 1) auth_user(a, buf, sp - 1);
-        break;
-    }
-    case A_XOAUTH2: {
-        size_t vl;
-        const uint8_t *v = kv_find(buf, len, "user=", 1, &vl);
-        if (v) auth_user(a, v, vl);
-        break;
-    }
-    case A_OAUTHBEARER: {
-        const uint8_t *x = memchr(buf, 1, len); /* GS2 header ends at the first \1 */
-        size_t hl = x ? (size_t)(x - buf) : len;
-        size_t vl;
-        const uint8_t *v = kv_find(buf, hl, "a=", ',', &vl);
-        if (v) auth_user(a, v, vl);
-        break;
-    }
-    case A_SCRAM:
-        if (a->nresp == 0) {
-            size_t vl;
-            const uint8_t *v = kv_find(buf, len, "n=", ',', &vl);
-            if (v) auth_user(a, v, vl);
-        }
-        break;
-    default:
-        break;
-    }
-    a->nresp++;
+    sasl_t *a = &s->auth.sasl;
+    int rc = sasl_response(a, p, n);
+    if (rc == SASL_BAD_BASE64)
+        WEIRD(e, f, "smtp_bad_base64", "AUTH %s response is not base64", a->name);
+    else if (rc == SASL_BAD_PLAIN)
+        WEIRD(e, f, "smtp_bad_auth_plain", "PLAIN response without two NUL separators");
 }
 
 static void auth_start(eng_t *e, eng_flow_t *f, smtp_t *s, const uint8_t *arg, size_t n)
 {
-    smtp_auth_t *a = &s->auth;
-    memset(a, 0, sizeof *a);
-    a->on = 1;
+    s->auth.on = 1;
     size_t ml = 0;
     while (ml < n && arg[ml] != ' ' && arg[ml] != '\t') ml++;
-    size_t keep = ml > MECH_MAX ? MECH_MAX : ml;
-    for (size_t i = 0; i < keep; i++) a->name[i] = (char)txt_up(arg[i]);
-    a->name[keep] = 0;
-    const uint8_t *m = (const uint8_t *)a->name;
-    if (txt_ieq(m, keep, "PLAIN")) a->mech = A_PLAIN;
-    else if (txt_ieq(m, keep, "LOGIN")) a->mech = A_LOGIN;
-    else if (txt_ieq(m, keep, "CRAM-MD5")) a->mech = A_CRAM;
-    else if (txt_ieq(m, keep, "XOAUTH2")) a->mech = A_XOAUTH2;
-    else if (txt_ieq(m, keep, "OAUTHBEARER")) a->mech = A_OAUTHBEARER;
-    else if (txt_iprefix(m, keep, "SCRAM-")) a->mech = A_SCRAM;
+    sasl_start(&s->auth.sasl, arg, ml);
     const uint8_t *ir = arg + ml;
     size_t irn = n - ml;
     skip_ws(&ir, &irn);
@@ -402,22 +272,14 @@ static void auth_start(eng_t *e, eng_flow_t *f, smtp_t *s, const uint8_t *arg, s
 /* the 334 challenge text: LOGIN's "Username:" / "Password:" */
 static void auth_challenge(smtp_t *s, const uint8_t *p, size_t n)
 {
-    smtp_auth_t *a = &s->auth;
-    uint8_t buf[128];
-    a->hint = 0;
-    if (a->mech != A_LOGIN) return;
-    long m = txt_b64_decode(p, n, buf, sizeof buf);
-    if (m > (long)sizeof buf) m = (long)sizeof buf;
-    if (m <= 0) return;
-    if (imem(buf, (size_t)m, "pass")) a->hint = 2;
-    else if (imem(buf, (size_t)m, "user")) a->hint = 1;
+    sasl_challenge(&s->auth.sasl, p, n);
 }
 
 static void auth_done(eng_t *e, eng_flow_t *f, smtp_t *s, int code)
 {
-    smtp_auth_t *a = &s->auth;
-    if (!a->on) return;
-    a->on = 0;
+    if (!s->auth.on) return;
+    s->auth.on = 0;
+    const sasl_t *a = &s->auth.sasl;
     if (!eng_wants(e, ENG_EV_SMTP_AUTH)) return;
     eng_event_t ev;
     ev_init(&ev, ENG_EV_SMTP_AUTH, f);

@@ -26,6 +26,14 @@ static inline int txt_ieq(const uint8_t *p, size_t n, const char *s) {
     return strlen(s) == n && txt_iprefix(p, n, s);
 }
 
+/* the first place the word s stands in p[0..n), ignoring ASCII case, or NULL */
+static inline const uint8_t *txt_isearch(const uint8_t *p, size_t n, const char *s) {
+    size_t k = strlen(s);
+    for (size_t i = 0; k && i + k <= n; i++)
+        if (txt_iprefix(p + i, n - i, s)) return p + i;
+    return NULL;
+}
+
 /* drop spaces and tabs at both ends */
 static inline void txt_trim(const uint8_t **p, size_t *n) {
     while (*n && txt_is_ws((*p)[0])) (*p)++, (*n)--;

@@ -339,6 +339,38 @@ TEST(session) { run_session(1400); }
 TEST(session_1byte) { run_session(1); }
 TEST(session_3byte) { run_session(3); }
 
+TEST(sasl_mechanisms)
+{
+    /* the SASL rules SMTP uses (decoders/sasl.c): XOAUTH2 names its user in
+     * the initial response; LOGIN follows the server's "Username:" and
+     * "Password:" challenges */
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    conn_t c;
+    c_open(&c, e, 143);
+    c_send(&c, 1, "* OK hi\r\n");
+    c_send(&c, 0, "x1 AUTHENTICATE XOAUTH2 dXNlcj1hbGljZUBleGFtcGxlLm9yZwFhdXRoPUJlYXJlciB0b2sBAQ==\r\n");
+    c_send(&c, 1, "x1 OK done\r\n");
+    c_send(&c, 0, "x2 AUTHENTICATE LOGIN\r\n");
+    c_send(&c, 1, "+ VXNlcm5hbWU6\r\n");
+    c_send(&c, 0, "Y2Fyb2w=\r\n");
+    c_send(&c, 1, "+ UGFzc3dvcmQ6\r\n");
+    c_send(&c, 0, "czNjcjN0\r\n");
+    c_send(&c, 1, "x2 NO [AUTHENTICATIONFAILED] no\r\n");
+    c_close(&c);
+    eng_finish(e);
+    CHECK(check_log(&r,
+        "SERVICE imap detect\n"
+        "CMD x1 AUTHENTICATE [XOAUTH2 dXNlcj1hbGljZUBleGFtcGxlLm9yZwFhdXRoPUJlYXJlciB0b2sBAQ==]\n"
+        "RESP x1 OK [done]\n"
+        "AUTH XOAUTH2 user=alice@example.org pass=- ok=1\n"
+        "CMD x2 AUTHENTICATE [LOGIN]\n"
+        "RESP x2 NO [[AUTHENTICATIONFAILED] no]\n"
+        "AUTH LOGIN user=carol pass=s3cr3t ok=0\n"));
+    eng_free(e);
+    rec_free(&r);
+}
+
 TEST(literal_args_bounded_and_header_fetches)
 {
     rec_t r;
@@ -481,6 +513,7 @@ int main(void)
     RUN(session);
     RUN(session_1byte);
     RUN(session_3byte);
+    RUN(sasl_mechanisms);
     RUN(literal_args_bounded_and_header_fetches);
     RUN(starttls_stops);
     RUN(completion_before_command);
