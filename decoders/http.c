@@ -62,10 +62,11 @@
 
 #include "decoder.h"
 #include "files.h"
-#include "internal.h"
 #include "mime.h"
 #include "stream.h"
 #include "text.h"
+
+extern const eng_decoder_t eng_decoder_http;
 
 #define HDR_MAX 256
 #define HDR_BYTES (64u * 1024u)
@@ -157,20 +158,13 @@ static int is_tchar(uint8_t c)
     return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-static int wants_any(const eng_t *e)
-{
-    return eng_wants(e, ENG_EV_HTTP_REQUEST) || eng_wants(e, ENG_EV_HTTP_RESPONSE) ||
-           eng_wants(e, ENG_EV_HTTP_HEADER) || eng_wants(e, ENG_EV_HTTP_BODY) ||
-           eng_wants(e, ENG_EV_HTTP_MESSAGE_DONE) || eng_wants(e, ENG_EV_FILE_BEGIN) ||
-           eng_wants(e, ENG_EV_FILE_DATA) || eng_wants(e, ENG_EV_FILE_DONE);
-}
 
 /* decoded body bytes are needed (for http.body, files, or body_len) */
 static int wants_body(const eng_t *e)
 {
-    return eng_wants(e, ENG_EV_HTTP_BODY) || eng_wants(e, ENG_EV_HTTP_MESSAGE_DONE) ||
-           eng_wants(e, ENG_EV_FILE_BEGIN) || eng_wants(e, ENG_EV_FILE_DATA) ||
-           eng_wants(e, ENG_EV_FILE_DONE);
+    return dec_wants(e, ENG_EV_HTTP_BODY) || dec_wants(e, ENG_EV_HTTP_MESSAGE_DONE) ||
+           dec_wants(e, ENG_EV_FILE_BEGIN) || dec_wants(e, ENG_EV_FILE_DATA) ||
+           dec_wants(e, ENG_EV_FILE_DONE);
 }
 
 static const char *const methods[] = {
@@ -222,7 +216,7 @@ static int http_probe(const uint8_t *p, size_t len, int dir)
 
 static uint32_t arena_cap(const eng_t *e)
 {
-    uint64_t ml = e->cfg.max_line ? e->cfg.max_line : 16384;
+    uint64_t ml = dec_max_line(e);
     return (uint32_t)(HDR_BYTES + 3 * ml + 64);
 }
 
@@ -294,8 +288,8 @@ static void z_close(http_dir_t *d)
  * the first stored Content-Disposition (mime_cd_filename, the MIME rules) */
 static void file_open(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
 {
-    if (d->file || !(eng_wants(e, ENG_EV_FILE_BEGIN) || eng_wants(e, ENG_EV_FILE_DATA) ||
-                     eng_wants(e, ENG_EV_FILE_DONE)))
+    if (d->file || !(dec_wants(e, ENG_EV_FILE_BEGIN) || dec_wants(e, ENG_EV_FILE_DATA) ||
+                     dec_wants(e, ENG_EV_FILE_DONE)))
         return;
     char fn[MIME_FILENAME_MAX + 1];
     int fl = -1;
@@ -310,7 +304,7 @@ static void file_open(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
 static void deliver(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir, const uint8_t *p, size_t n)
 {
     if (!n || d->truncated) return;
-    uint64_t max = e->cfg.http_max_body;
+    uint64_t max = dec_http_max_body(e);
     if (max && d->body_len + n > max) {
         n = (size_t)(max - d->body_len);
         d->truncated = 1;
@@ -319,13 +313,13 @@ static void deliver(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir, const uint8
         if (!n) return;
     }
     file_open(e, f, d, dir);
-    if (eng_wants(e, ENG_EV_HTTP_BODY)) {
+    if (dec_wants(e, ENG_EV_HTTP_BODY)) {
         eng_event_t ev;
         ev_init(&ev, ENG_EV_HTTP_BODY, f);
         ev_set(&ev, ENG_F_HTTP_BODY_dir, ev_dir(dir));
         ev_set(&ev, ENG_F_HTTP_BODY_data, ev_str(p, n, ENG_NO_OFFSET));
         ev_set(&ev, ENG_F_HTTP_BODY_offset, ev_int((int64_t)d->body_len));
-        eng_fire(e, &ev);
+        dec_fire(e, &ev);
     }
     if (d->file) eng_file_data(e, d->file, p, n);
     d->body_len += n;
@@ -472,14 +466,14 @@ static void msg_done(eng_t *e, eng_flow_t *f, http_t *h, int dir)
         WEIRD(e, f, "http_decompression_error", "deflate body of one byte");
     z_close(d);
     file_done(e, d);
-    if (eng_wants(e, ENG_EV_HTTP_MESSAGE_DONE)) {
+    if (dec_wants(e, ENG_EV_HTTP_MESSAGE_DONE)) {
         eng_event_t ev;
         ev_init(&ev, ENG_EV_HTTP_MESSAGE_DONE, f);
         ev_set(&ev, ENG_F_HTTP_MESSAGE_DONE_dir, ev_dir(dir));
         ev_set(&ev, ENG_F_HTTP_MESSAGE_DONE_body_len, ev_int((int64_t)d->body_len));
         ev_set(&ev, ENG_F_HTTP_MESSAGE_DONE_wire_len, ev_int((int64_t)d->wire_len));
         if (dir == ENG_RESP) ev_set(&ev, ENG_F_HTTP_MESSAGE_DONE_status, ev_int(d->status));
-        eng_fire(e, &ev);
+        dec_fire(e, &ev);
     }
     msg_reset(d);
     d->st = ST_LINE;
@@ -678,14 +672,14 @@ static void finish_header(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
     d->cur_on = 0;
     hdr_t *c = &d->cur;
     const uint8_t *name = d->ab + c->name, *val = d->ab + c->val;
-    if (eng_wants(e, ENG_EV_HTTP_HEADER)) {
+    if (dec_wants(e, ENG_EV_HTTP_HEADER)) {
         eng_event_t ev;
         ev_init(&ev, ENG_EV_HTTP_HEADER, f);
         ev_set(&ev, ENG_F_HTTP_HEADER_dir, ev_dir(dir));
         ev_set(&ev, ENG_F_HTTP_HEADER_name, ev_str(name, c->name_len, c->name_off));
         ev_set(&ev, ENG_F_HTTP_HEADER_value, ev_str(val, c->val_len, c->val_off));
         ev_set(&ev, ENG_F_HTTP_HEADER_offset, ev_int((int64_t)c->line_off));
-        eng_fire(e, &ev);
+        dec_fire(e, &ev);
     }
     if (d->st == ST_HEADERS) {
         /* what the framing needs */
@@ -761,7 +755,7 @@ static void header_line(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir, const s
         }
         txt_trim(&p, &n);
         if (!n) return;
-        uint64_t ml = e->cfg.max_line ? e->cfg.max_line : 16384;
+        uint64_t ml = dec_max_line(e);
         if ((uint64_t)d->cur.val_len + 1 + n > ml) {
             if (!d->cur_cut) WEIRD(e, f, "http_header_too_long", "folded header longer than %llu bytes",
                                    (unsigned long long)ml);
@@ -849,7 +843,7 @@ static eng_value_t hval(const http_dir_t *d, int i)
 static void fire_headers_event(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
 {
     int kind = dir == ENG_ORIG ? ENG_EV_HTTP_REQUEST : ENG_EV_HTTP_RESPONSE;
-    if (!eng_wants(e, kind)) return;
+    if (!dec_wants(e, kind)) return;
     eng_value_t map[2 * HDR_MAX];
     uint8_t *scratch = NULL;
     size_t need = 0;
@@ -921,7 +915,7 @@ static void fire_headers_event(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
         ev_set(&ev, ENG_F_HTTP_RESPONSE_headers, mv);
         ev_set(&ev, ENG_F_HTTP_RESPONSE_offset, ev_int((int64_t)d->msg_off));
     }
-    eng_fire(e, &ev);
+    dec_fire(e, &ev);
     free(scratch);
 }
 
@@ -1213,7 +1207,7 @@ static void run(eng_t *e, eng_flow_t *f, http_t *h, int dir)
 static void http_init(eng_t *e, eng_flow_t *f, void *st)
 {
     http_t *h = st;
-    uint32_t ml = (uint32_t)(e->cfg.max_line ? e->cfg.max_line : 16384);
+    uint32_t ml = dec_max_line(e);
     for (int i = 0; i < 2; i++) {
         sr_init(&h->d[i].sr, ml);
         msg_reset(&h->d[i]);
@@ -1229,7 +1223,7 @@ static void http_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, 
     if (dir != 0 && dir != 1) return;
     http_dir_t *d = &h->d[dir];
     if (d->st == ST_TUNNEL) return;
-    if (!wants_any(e)) {
+    if (!dec_wanted(e, &eng_decoder_http)) {
         h->idle = 1;
         return; /* the reader sees a jump in offsets later: a gap, then resync */
     }
@@ -1317,8 +1311,11 @@ static void http_end(eng_t *e, eng_flow_t *f, void *st)
 
 static const uint16_t http_ports[] = {80, 8080, 8000, 3128, 0};
 
+static const char *const http_uses[] = {"files", NULL};
+
 const eng_decoder_t eng_decoder_http = {
     .name = "http",
+    .uses = http_uses,
     .probe = http_probe,
     .ports = http_ports,
     .state_size = sizeof(http_t),

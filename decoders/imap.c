@@ -47,11 +47,12 @@
 #include <string.h>
 
 #include "decoder.h"
-#include "internal.h"
 #include "mime.h"
 #include "stream.h"
 #include "sasl.h"
 #include "text.h"
+
+extern const eng_decoder_t eng_decoder_imap;
 
 #define PMAX 32
 #define TAGMAX 32
@@ -254,7 +255,7 @@ static void login_tokens(imap_t *s, const uint8_t *p, size_t n)
 static void cmd_done(eng_t *e, eng_flow_t *f, imap_t *s)
 {
     s->in_cmd = 0;
-    if (eng_wants(e, ENG_EV_IMAP_COMMAND)) {
+    if (dec_wants(e, ENG_EV_IMAP_COMMAND)) {
         if (s->args_trunc && s->args_len + 3 <= ARGS_MAX) args_put(s, (const uint8_t *)"...", 3);
         else if (s->args_trunc) memcpy(s->args + ARGS_MAX - 3, "...", 3);
         const uint8_t *a = s->args;
@@ -265,7 +266,7 @@ static void cmd_done(eng_t *e, eng_flow_t *f, imap_t *s)
         ev_set(&ev, ENG_F_IMAP_COMMAND_tag, ev_str(s->tag, s->tlen, s->cmd_off));
         ev_set(&ev, ENG_F_IMAP_COMMAND_command, ev_str(s->cmd, s->clen, ENG_NO_OFFSET));
         ev_set(&ev, ENG_F_IMAP_COMMAND_args, ev_str(a, al, ENG_NO_OFFSET));
-        eng_fire(e, &ev);
+        dec_fire(e, &ev);
     }
     uint8_t kind = s->kind;
     pend_add(e, f, s, kind);
@@ -571,13 +572,13 @@ static void tagged(eng_t *e, eng_flow_t *f, imap_t *s, const sr_view_t *v, size_
     const uint8_t *t = p + i;
     size_t tx = n - i;
     txt_trim(&t, &tx);
-    if (eng_wants(e, ENG_EV_IMAP_RESPONSE)) {
+    if (dec_wants(e, ENG_EV_IMAP_RESPONSE)) {
         eng_event_t ev;
         ev_init(&ev, ENG_EV_IMAP_RESPONSE, f);
         ev_set(&ev, ENG_F_IMAP_RESPONSE_tag, ev_str(p, tl, v->off));
         ev_set(&ev, ENG_F_IMAP_RESPONSE_status, ev_cstr(status));
         ev_set(&ev, ENG_F_IMAP_RESPONSE_text, ev_str(t, tx, v->off + (uint64_t)(t - p)));
-        eng_fire(e, &ev);
+        dec_fire(e, &ev);
     }
     int ok = status[0] == 'O';
     int kind = pend_take(s, p, tl);
@@ -591,7 +592,7 @@ static void tagged(eng_t *e, eng_flow_t *f, imap_t *s, const sr_view_t *v, size_
         !memcmp(s->auth_tag, p, atl)) {
         s->auth_on = 0;
         s->sasl_active = 0;
-        if (eng_wants(e, ENG_EV_IMAP_AUTH)) {
+        if (dec_wants(e, ENG_EV_IMAP_AUTH)) {
             eng_event_t ev;
             ev_init(&ev, ENG_EV_IMAP_AUTH, f);
             ev_set(&ev, ENG_F_IMAP_AUTH_mechanism, ev_cstr(s->sasl.name));
@@ -600,7 +601,7 @@ static void tagged(eng_t *e, eng_flow_t *f, imap_t *s, const sr_view_t *v, size_
             if (s->have_pass)
                 ev_set(&ev, ENG_F_IMAP_AUTH_password, ev_str(s->pass, s->pass_len, ENG_NO_OFFSET));
             ev_set(&ev, ENG_F_IMAP_AUTH_success, ev_bool(ok && !s->sasl.cancelled));
-            eng_fire(e, &ev);
+            dec_fire(e, &ev);
         }
         s->have_pass = 0;
     }
@@ -786,28 +787,19 @@ static int imap_probe(const uint8_t *p, size_t len, int dir)
 static void imap_init(eng_t *e, eng_flow_t *f, void *st)
 {
     imap_t *s = st;
-    uint32_t ml = (uint32_t)(e->cfg.max_line ? e->cfg.max_line : 16384);
+    uint32_t ml = dec_max_line(e);
     sr_init(&s->sr[0], ml);
     sr_init(&s->sr[1], ml);
     s->inited = 1;
 }
 
-static int wants_any(const eng_t *e)
-{
-    return eng_wants(e, ENG_EV_IMAP_COMMAND) || eng_wants(e, ENG_EV_IMAP_RESPONSE) ||
-           eng_wants(e, ENG_EV_IMAP_AUTH) || eng_wants(e, ENG_EV_MAIL_HEADER) ||
-           eng_wants(e, ENG_EV_MAIL_MESSAGE) || eng_wants(e, ENG_EV_MIME_PART) ||
-           eng_wants(e, ENG_EV_MIME_DATA) || eng_wants(e, ENG_EV_MIME_PART_DONE) ||
-           eng_wants(e, ENG_EV_FILE_BEGIN) || eng_wants(e, ENG_EV_FILE_DATA) ||
-           eng_wants(e, ENG_EV_FILE_DONE);
-}
 
 static void imap_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, const uint8_t *p,
                       size_t len)
 {
     imap_t *s = st;
     if ((dir != 0 && dir != 1) || !s->inited) return;
-    if (!wants_any(e)) return;
+    if (!dec_wanted(e, &eng_decoder_imap)) return;
     sr_push(&s->sr[dir], off, p, len);
     if (dir == ENG_ORIG) {
         run_orig(e, f, s);
@@ -860,8 +852,11 @@ static void imap_end(eng_t *e, eng_flow_t *f, void *st)
 
 static const uint16_t imap_ports[] = {143, 0};
 
+static const char *const imap_uses[] = {"mail", "files", NULL};
+
 const eng_decoder_t eng_decoder_imap = {
     .name = "imap",
+    .uses = imap_uses,
     .probe = imap_probe,
     .ports = imap_ports,
     .state_size = sizeof(imap_t),

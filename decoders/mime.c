@@ -65,8 +65,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "files.h"
-#include "internal.h"
+#include "decoder.h"
 #include "mime.h"
 #include "stream.h"
 #include "text.h"
@@ -417,7 +416,7 @@ static void fire_header(mime_msg_t *m, const uint8_t *name, size_t nl, const uin
     ev_set(&ev, ENG_F_MAIL_HEADER_name, ev_str(name, nl, ENG_NO_OFFSET));
     ev_set(&ev, ENG_F_MAIL_HEADER_value, ev_str(val, vl, ENG_NO_OFFSET));
     ev_set(&ev, ENG_F_MAIL_HEADER_raw, ev_str(raw, rl, ENG_NO_OFFSET));
-    eng_fire(m->e, &ev);
+    dec_fire(m->e, &ev);
 }
 
 static void fire_message(mime_msg_t *m) {
@@ -430,7 +429,7 @@ static void fire_message(mime_msg_t *m) {
         ev_init(&ev, ENG_EV_MAIL_MESSAGE, m->f);
         for (int k = 0; k < MF_N; k++)
             if (m->mf->has[k]) ev_set(&ev, idx[k], ev_str(m->mf->v[k], m->mf->len[k], ENG_NO_OFFSET));
-        eng_fire(m->e, &ev);
+        dec_fire(m->e, &ev);
     }
     free(m->mf);
     m->mf = NULL;
@@ -762,7 +761,7 @@ static void headers_done(mime_msg_t *m) {
     } else if (multi && pt->boundary_long) {
         weird(m, "mime_boundary_too_long");
         multi = 0;
-    } else if (multi && (uint64_t)m->nlv >= m->e->cfg.mime_max_depth) {
+    } else if (multi && (uint64_t)m->nlv >= dec_mime_max_depth(m->e)) {
         weird(m, "mime_too_deep");
         multi = 0;
     }
@@ -775,7 +774,7 @@ static void headers_done(mime_msg_t *m) {
         if (pt->has_enc) ev_set(&ev, ENG_F_MIME_PART_encoding, ev_cstr(pt->enc));
         if (m->has_fn) ev_set(&ev, ENG_F_MIME_PART_filename, ev_str(m->fn, m->fn_len, ENG_NO_OFFSET));
         ev_set(&ev, ENG_F_MIME_PART_depth, ev_int(m->depth));
-        eng_fire(m->e, &ev);
+        dec_fire(m->e, &ev);
     }
     if (multi) multipart_begin(m);
     else leaf_begin(m);
@@ -858,7 +857,7 @@ static void deliver(mime_msg_t *m, const uint8_t *p, size_t n) {
         eng_event_t ev;
         ev_init(&ev, ENG_EV_MIME_DATA, m->f);
         ev_set(&ev, ENG_F_MIME_DATA_data, ev_str(p, n, ENG_NO_OFFSET));
-        eng_fire(m->e, &ev);
+        dec_fire(m->e, &ev);
     }
 }
 
@@ -1049,7 +1048,7 @@ static void leaf_end(mime_msg_t *m, int keep_eol) {
             eng_event_t ev;
             ev_init(&ev, ENG_EV_MIME_PART_DONE, m->f);
             ev_set(&ev, ENG_F_MIME_PART_DONE_size, ev_int((int64_t)m->size));
-            eng_fire(m->e, &ev);
+            dec_fire(m->e, &ev);
         }
     }
     m->st = m->nlv ? ST_SKIP : ST_IGNORE;
@@ -1081,7 +1080,7 @@ static void pop_level(mime_msg_t *m) {
         eng_event_t ev;
         ev_init(&ev, ENG_EV_MIME_PART_DONE, m->f);
         ev_set(&ev, ENG_F_MIME_PART_DONE_size, ev_int((int64_t)l->size));
-        eng_fire(m->e, &ev);
+        dec_fire(m->e, &ev);
     }
 }
 
@@ -1185,18 +1184,16 @@ mime_msg_t *mime_begin(eng_t *e, eng_flow_t *f, int dir, const char *source) {
     m->f = f;
     m->dir = (uint8_t)dir;
     if (source) snprintf(m->source, sizeof m->source, "%s", source);
-    uint64_t ml = e->cfg.max_line;
-    if (ml > UINT32_MAX) ml = UINT32_MAX;
-    sr_init(&m->sr, (uint32_t)ml);
+    sr_init(&m->sr, dec_max_line(e));
     cv_init(&m->cv);
     m->cut_end = UINT64_MAX;
-    m->w_hdr = eng_wants(e, ENG_EV_MAIL_HEADER);
-    m->w_msg = eng_wants(e, ENG_EV_MAIL_MESSAGE);
-    m->w_part = eng_wants(e, ENG_EV_MIME_PART);
-    m->w_pdone = eng_wants(e, ENG_EV_MIME_PART_DONE);
-    m->w_data = eng_wants(e, ENG_EV_MIME_DATA);
-    m->w_files = eng_wants(e, ENG_EV_FILE_BEGIN) || eng_wants(e, ENG_EV_FILE_DATA) ||
-                 eng_wants(e, ENG_EV_FILE_DONE);
+    m->w_hdr = dec_wants(e, ENG_EV_MAIL_HEADER);
+    m->w_msg = dec_wants(e, ENG_EV_MAIL_MESSAGE);
+    m->w_part = dec_wants(e, ENG_EV_MIME_PART);
+    m->w_pdone = dec_wants(e, ENG_EV_MIME_PART_DONE);
+    m->w_data = dec_wants(e, ENG_EV_MIME_DATA);
+    m->w_files = dec_wants(e, ENG_EV_FILE_BEGIN) || dec_wants(e, ENG_EV_FILE_DATA) ||
+                 dec_wants(e, ENG_EV_FILE_DONE);
     m->w_decode = m->w_data || m->w_files || m->w_pdone;
     m->w_struct = m->w_decode || m->w_part;
     if (m->w_msg) m->mf = calloc(1, sizeof *m->mf); /* NULL: the fields stay nil */

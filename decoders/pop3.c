@@ -42,12 +42,13 @@
 #include <string.h>
 
 #include "decoder.h"
-#include "internal.h"
 #include "dotbody.h"
 #include "mime.h"
 #include "stream.h"
 #include "sasl.h"
 #include "text.h"
+
+extern const eng_decoder_t eng_decoder_pop3;
 
 #define QMAX 32
 #define CRED_MAX 256
@@ -150,7 +151,7 @@ static uint8_t q_pop(pop3_t *s)
 
 static void fire_auth(eng_t *e, eng_flow_t *f, pop3_t *s, const char *mech, int ok)
 {
-    if (eng_wants(e, ENG_EV_POP3_AUTH)) {
+    if (dec_wants(e, ENG_EV_POP3_AUTH)) {
         eng_event_t ev;
         ev_init(&ev, ENG_EV_POP3_AUTH, f);
         ev_set(&ev, ENG_F_POP3_AUTH_mechanism, ev_cstr(mech));
@@ -158,7 +159,7 @@ static void fire_auth(eng_t *e, eng_flow_t *f, pop3_t *s, const char *mech, int 
         if (s->have_pass)
             ev_set(&ev, ENG_F_POP3_AUTH_password, ev_str(s->pass, s->pass_len, ENG_NO_OFFSET));
         ev_set(&ev, ENG_F_POP3_AUTH_success, ev_bool(ok));
-        eng_fire(e, &ev);
+        dec_fire(e, &ev);
     }
     s->have_pass = 0;
 }
@@ -185,7 +186,7 @@ static void command(eng_t *e, eng_flow_t *f, pop3_t *s, const sr_view_t *v)
     size_t n = v->len, cl, al;
     txt_trim(&p, &n);
     split_cmd(p, n, &cl, &a, &al);
-    if (eng_wants(e, ENG_EV_POP3_COMMAND)) {
+    if (dec_wants(e, ENG_EV_POP3_COMMAND)) {
         char cmd[32];
         size_t k = cl < sizeof cmd ? cl : sizeof cmd;
         for (size_t i = 0; i < k; i++) cmd[i] = (char)txt_up(p[i]);
@@ -193,7 +194,7 @@ static void command(eng_t *e, eng_flow_t *f, pop3_t *s, const sr_view_t *v)
         ev_init(&ev, ENG_EV_POP3_COMMAND, f);
         ev_set(&ev, ENG_F_POP3_COMMAND_command, ev_str(cmd, k, v->off));
         ev_set(&ev, ENG_F_POP3_COMMAND_arg, ev_str(a, al, v->off + (uint64_t)(a - v->p)));
-        eng_fire(e, &ev);
+        dec_fire(e, &ev);
     }
     uint8_t c = C_OTHER;
     if (txt_ieq(p, cl, "USER")) {
@@ -248,7 +249,7 @@ static void command(eng_t *e, eng_flow_t *f, pop3_t *s, const sr_view_t *v)
 
 static void fire_reply(eng_t *e, eng_flow_t *f, int ok, const sr_view_t *v)
 {
-    if (!eng_wants(e, ENG_EV_POP3_REPLY)) return;
+    if (!dec_wants(e, ENG_EV_POP3_REPLY)) return;
     size_t k = ok ? 3 : 4;
     const uint8_t *t = v->p + k;
     size_t tl = v->len - k;
@@ -257,7 +258,7 @@ static void fire_reply(eng_t *e, eng_flow_t *f, int ok, const sr_view_t *v)
     ev_init(&ev, ENG_EV_POP3_REPLY, f);
     ev_set(&ev, ENG_F_POP3_REPLY_ok, ev_bool(ok));
     ev_set(&ev, ENG_F_POP3_REPLY_text, ev_str(t, tl, v->off + (uint64_t)(t - v->p)));
-    eng_fire(e, &ev);
+    dec_fire(e, &ev);
 }
 
 static void msg_end(pop3_t *s)
@@ -522,7 +523,7 @@ static int pop3_probe(const uint8_t *p, size_t len, int dir)
 static void pop3_init(eng_t *e, eng_flow_t *f, void *st)
 {
     pop3_t *s = st;
-    uint32_t ml = (uint32_t)(e->cfg.max_line ? e->cfg.max_line : 16384);
+    uint32_t ml = dec_max_line(e);
     sr_init(&s->sr[0], ml);
     sr_init(&s->sr[1], ml);
     s->inited = 1;
@@ -533,25 +534,16 @@ static void first_bytes(eng_flow_t *f, pop3_t *s)
 {
     if (s->started) return;
     s->started = 1;
-    if (!FLOW(f)->tcp[0].syn && !FLOW(f)->tcp[1].syn) s->orig_lost = s->midsession = 1;
+    if (dec_flow_midstream(f)) s->orig_lost = s->midsession = 1;
 }
 
-static int wants_any(const eng_t *e)
-{
-    return eng_wants(e, ENG_EV_POP3_COMMAND) || eng_wants(e, ENG_EV_POP3_REPLY) ||
-           eng_wants(e, ENG_EV_POP3_AUTH) || eng_wants(e, ENG_EV_MAIL_HEADER) ||
-           eng_wants(e, ENG_EV_MAIL_MESSAGE) || eng_wants(e, ENG_EV_MIME_PART) ||
-           eng_wants(e, ENG_EV_MIME_DATA) || eng_wants(e, ENG_EV_MIME_PART_DONE) ||
-           eng_wants(e, ENG_EV_FILE_BEGIN) || eng_wants(e, ENG_EV_FILE_DATA) ||
-           eng_wants(e, ENG_EV_FILE_DONE);
-}
 
 static void pop3_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, const uint8_t *p,
                       size_t len)
 {
     pop3_t *s = st;
     if ((dir != 0 && dir != 1) || !s->inited) return;
-    if (!wants_any(e)) return; /* later: an offset jump, i.e. a gap, then resync */
+    if (!dec_wanted(e, &eng_decoder_pop3)) return; /* later: an offset jump, i.e. a gap, then resync */
     first_bytes(f, s);
     sr_push(&s->sr[dir], off, p, len);
     if (dir == ENG_ORIG) {
@@ -601,8 +593,11 @@ static void pop3_end(eng_t *e, eng_flow_t *f, void *st)
 
 static const uint16_t pop3_ports[] = {110, 0};
 
+static const char *const pop3_uses[] = {"mail", "files", NULL};
+
 const eng_decoder_t eng_decoder_pop3 = {
     .name = "pop3",
+    .uses = pop3_uses,
     .probe = pop3_probe,
     .ports = pop3_ports,
     .state_size = sizeof(pop3_t),

@@ -36,3 +36,12 @@ const eng_decoder_t *eng_decoder_find(const char *name) {
         if (table[k] && !strcmp(table[k]->name, name)) return table[k];
     return NULL;
 }
+
+int eng_decoder_index(const eng_decoder_t *d) {
+    for (int k = 0, i = 0; k < NTABLE; k++) {
+        if (!table[k]) continue;
+        if (table[k] == d) return i;
+        i++;
+    }
+    return -1;
+}

@@ -68,12 +68,13 @@
 #include <string.h>
 
 #include "decoder.h"
-#include "internal.h"
 #include "dotbody.h"
 #include "mime.h"
 #include "sasl.h"
 #include "text.h"
 #include "stream.h"
+
+extern const eng_decoder_t eng_decoder_smtp;
 
 #define Q_MAX 64
 #define RTEXT_CAP (64u * 1024u)
@@ -157,19 +158,12 @@ static int looks_b64(const uint8_t *p, size_t n)
 
 static int wants_mime(const eng_t *e)
 {
-    return eng_wants(e, ENG_EV_MAIL_HEADER) || eng_wants(e, ENG_EV_MAIL_MESSAGE) ||
-           eng_wants(e, ENG_EV_MIME_PART) || eng_wants(e, ENG_EV_MIME_DATA) ||
-           eng_wants(e, ENG_EV_MIME_PART_DONE) || eng_wants(e, ENG_EV_FILE_BEGIN) ||
-           eng_wants(e, ENG_EV_FILE_DATA) || eng_wants(e, ENG_EV_FILE_DONE);
+    return dec_wants(e, ENG_EV_MAIL_HEADER) || dec_wants(e, ENG_EV_MAIL_MESSAGE) ||
+           dec_wants(e, ENG_EV_MIME_PART) || dec_wants(e, ENG_EV_MIME_DATA) ||
+           dec_wants(e, ENG_EV_MIME_PART_DONE) || dec_wants(e, ENG_EV_FILE_BEGIN) ||
+           dec_wants(e, ENG_EV_FILE_DATA) || dec_wants(e, ENG_EV_FILE_DONE);
 }
 
-static int wants_any(const eng_t *e)
-{
-    return eng_wants(e, ENG_EV_SMTP_COMMAND) || eng_wants(e, ENG_EV_SMTP_REPLY) ||
-           eng_wants(e, ENG_EV_SMTP_AUTH) || eng_wants(e, ENG_EV_SMTP_MAIL_FROM) ||
-           eng_wants(e, ENG_EV_SMTP_RCPT_TO) || eng_wants(e, ENG_EV_SMTP_STARTTLS) ||
-           wants_mime(e);
-}
 
 /* ---- probe ---------------------------------------------------------------------- */
 
@@ -280,14 +274,14 @@ static void auth_done(eng_t *e, eng_flow_t *f, smtp_t *s, int code)
     if (!s->auth.on) return;
     s->auth.on = 0;
     const sasl_t *a = &s->auth.sasl;
-    if (!eng_wants(e, ENG_EV_SMTP_AUTH)) return;
+    if (!dec_wants(e, ENG_EV_SMTP_AUTH)) return;
     eng_event_t ev;
     ev_init(&ev, ENG_EV_SMTP_AUTH, f);
     ev_set(&ev, ENG_F_SMTP_AUTH_mechanism, ev_cstr(a->name));
     if (a->has_user) ev_set(&ev, ENG_F_SMTP_AUTH_user, ev_str(a->user, a->ulen, ENG_NO_OFFSET));
     if (a->has_pass) ev_set(&ev, ENG_F_SMTP_AUTH_password, ev_str(a->pass, a->plen, ENG_NO_OFFSET));
     ev_set(&ev, ENG_F_SMTP_AUTH_success, ev_bool(code >= 200 && code < 300));
-    eng_fire(e, &ev);
+    dec_fire(e, &ev);
 }
 
 /* ---- client commands ------------------------------------------------------------ */
@@ -308,7 +302,7 @@ static int known_verb(const uint8_t *p, size_t n)
 static void fire_path(eng_t *e, eng_flow_t *f, int kind, const uint8_t *arg, size_t n,
                       uint64_t aoff, const char *key)
 {
-    if (!eng_wants(e, kind)) return;
+    if (!dec_wants(e, kind)) return;
     const uint8_t *p = arg;
     size_t k = strlen(key);
     if (!txt_iprefix(p, n, key)) {
@@ -348,7 +342,7 @@ static void fire_path(eng_t *e, eng_flow_t *f, int kind, const uint8_t *arg, siz
     ev_init(&ev, kind, f);
     ev_set(&ev, 0, ev_str(a, al, off_of(arg, aoff, a)));
     ev_set(&ev, 1, ev_str(rest, rn, off_of(arg, aoff, rest)));
-    eng_fire(e, &ev);
+    dec_fire(e, &ev);
 }
 
 /* BDAT size [LAST]; 0 when the argument is bad */
@@ -400,13 +394,13 @@ static int command(eng_t *e, eng_flow_t *f, smtp_t *s, const sr_view_t *v)
     skip_ws(&arg, &an);
     uint64_t aoff = off_of(p, v->off, arg);
 
-    if (eng_wants(e, ENG_EV_SMTP_COMMAND)) {
+    if (dec_wants(e, ENG_EV_SMTP_COMMAND)) {
         eng_event_t ev;
         ev_init(&ev, ENG_EV_SMTP_COMMAND, f);
         ev_set(&ev, ENG_F_SMTP_COMMAND_verb, ev_str(verb, keep, v->off));
         ev_set(&ev, ENG_F_SMTP_COMMAND_arg, ev_str(arg, an, aoff));
         ev_set(&ev, ENG_F_SMTP_COMMAND_offset, ev_int((int64_t)v->off));
-        eng_fire(e, &ev);
+        dec_fire(e, &ev);
     }
 
     const uint8_t *vb = (const uint8_t *)verb;
@@ -601,7 +595,7 @@ static int run_client(eng_t *e, eng_flow_t *f, smtp_t *s)
 
 static void rtext_add(eng_t *e, eng_flow_t *f, smtp_t *s, const uint8_t *p, size_t n, int sep)
 {
-    uint32_t cap = (uint32_t)(e->cfg.max_line ? e->cfg.max_line : 16384);
+    uint32_t cap = dec_max_line(e);
     if (cap > RTEXT_CAP) cap = RTEXT_CAP;
     size_t need = (size_t)s->rlen + (size_t)sep + n;
     if (need > cap) {
@@ -634,14 +628,14 @@ static void stop_all(smtp_t *s)
 static void reply_done(eng_t *e, eng_flow_t *f, smtp_t *s)
 {
     int code = s->rcode;
-    if (eng_wants(e, ENG_EV_SMTP_REPLY)) {
+    if (dec_wants(e, ENG_EV_SMTP_REPLY)) {
         eng_event_t ev;
         ev_init(&ev, ENG_EV_SMTP_REPLY, f);
         ev_set(&ev, ENG_F_SMTP_REPLY_code, ev_int(code));
         ev_set(&ev, ENG_F_SMTP_REPLY_text, ev_str(s->rtext ? s->rtext : (const uint8_t *)"", s->rlen,
                                                   ENG_NO_OFFSET));
         ev_set(&ev, ENG_F_SMTP_REPLY_offset, ev_int((int64_t)s->roff));
-        eng_fire(e, &ev);
+        dec_fire(e, &ev);
     }
     uint64_t first = s->nreplies++;
     qent_t *q = q_front(s);
@@ -679,10 +673,10 @@ static void reply_done(eng_t *e, eng_flow_t *f, smtp_t *s)
     case K_STARTTLS:
         q_pop(s);
         if (code == 220) {
-            if (eng_wants(e, ENG_EV_SMTP_STARTTLS)) {
+            if (dec_wants(e, ENG_EV_SMTP_STARTTLS)) {
                 eng_event_t ev;
                 ev_init(&ev, ENG_EV_SMTP_STARTTLS, f);
-                eng_fire(e, &ev);
+                dec_fire(e, &ev);
             }
             stop_all(s);
             break;
@@ -794,7 +788,7 @@ static void park(eng_t *e, eng_flow_t *f, smtp_t *s)
 static void smtp_init(eng_t *e, eng_flow_t *f, void *st)
 {
     smtp_t *s = st;
-    uint32_t ml = (uint32_t)(e->cfg.max_line ? e->cfg.max_line : 16384);
+    uint32_t ml = dec_max_line(e);
     for (int i = 0; i < 2; i++) sr_init(&s->sr[i], ml);
     s->cmode = CM_CMD;
     s->inited = 1;
@@ -814,7 +808,7 @@ static void smtp_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, 
 {
     smtp_t *s = st;
     if ((dir != 0 && dir != 1) || s->stopped || !s->inited) return;
-    if (!wants_any(e)) {
+    if (!dec_wanted(e, &eng_decoder_smtp)) {
         s->idle = 1;
         return;
     }
@@ -874,8 +868,11 @@ static void smtp_end(eng_t *e, eng_flow_t *f, void *st)
 
 static const uint16_t smtp_ports[] = {25, 587, 2525, 0};
 
+static const char *const smtp_uses[] = {"mail", "files", NULL};
+
 const eng_decoder_t eng_decoder_smtp = {
     .name = "smtp",
+    .uses = smtp_uses,
     .probe = smtp_probe,
     .ports = smtp_ports,
     .state_size = sizeof(smtp_t),

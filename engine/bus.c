@@ -5,10 +5,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "decoder.h"
 #include "internal.h"
 
 typedef struct ev_meta {
-    const char *name, *doc;
+    const char *name, *doc, *owner;
 } ev_meta_t;
 
 typedef struct field_meta {
@@ -17,7 +18,7 @@ typedef struct field_meta {
 } field_meta_t;
 
 static const ev_meta_t events[ENG_EV_COUNT] = {
-#define ENG_EVENT(id, name, when) [ENG_EV_##id] = {name, when},
+#define ENG_EVENT(id, name, owner, when) [ENG_EV_##id] = {name, when, owner},
 #include "events.def"
 };
 
@@ -90,6 +91,7 @@ int eng_on(eng_t *e, int kind, eng_callback_t cb, void *user) {
     }
     int id = ++e->next_sub_id;
     s->v[s->n++] = (eng_sub_t){id, cb, user};
+    if (s->n == 1) bus_update_wanted(e);
     return id;
 }
 
@@ -100,10 +102,49 @@ void eng_off(eng_t *e, int id) {
             if (s->v[i].id != id) continue;
             memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof s->v[0]);
             s->n--;
+            if (!s->n) bus_update_wanted(e);
             return;
         }
     }
 }
+
+const char *eng_event_owner(int kind) {
+    return kind >= 0 && kind < ENG_EV_COUNT ? events[kind].owner : NULL;
+}
+
+/* does decoder d own or use the owner `o` of some event? */
+static int decoder_has(const eng_decoder_t *d, const char *o) {
+    if (!o || !*o) return 0;
+    if (!strcmp(d->name, o)) return 1;
+    for (const char *const *u = d->uses; u && *u; u++)
+        if (!strcmp(*u, o)) return 1;
+    return 0;
+}
+
+/* eng.wanted: bit i set when registry decoder i owns or uses an event that
+ * has a subscriber; recomputed when a kind gains its first subscriber or
+ * loses its last, so dec_wanted is one load */
+void bus_update_wanted(eng_t *e) {
+    uint64_t w = 0;
+    for (int i = 0; i < eng_decoder_count() && i < 64; i++) {
+        const eng_decoder_t *d = eng_decoder_at(i);
+        for (int k = 0; k < ENG_EV_COUNT; k++)
+            if (e->subs[k].n && decoder_has(d, events[k].owner)) {
+                w |= 1ULL << i;
+                break;
+            }
+    }
+    e->wanted = w;
+}
+
+int dec_wanted(const eng_t *e, const eng_decoder_t *d) {
+    int i = eng_decoder_index(d);
+    return i >= 0 && i < 64 && (e->wanted >> i & 1);
+}
+
+int dec_wants(const eng_t *e, int kind) { return kind >= 0 && kind < ENG_EV_COUNT && e->subs[kind].n; }
+void dec_fire(eng_t *e, eng_event_t *ev) { eng_fire(e, ev); }
+int64_t dec_now(const eng_t *e) { return e->now; }
 
 int eng_subscribed(const eng_t *e, int kind) {
     return kind >= 0 && kind < ENG_EV_COUNT && e->subs[kind].n;

@@ -85,4 +85,80 @@ static inline uint32_t rd_be32(const uint8_t *p, size_t len, size_t at) {
                          : 0;
 }
 
+/* ---- the line cursor: walking one line of text (a command, a header, a
+ * status line) without reading past its end. Every call is bounds-checked;
+ * none fails by reading out of range: at the end, peek gives -1, a token is
+ * empty, expect and number fail.
+ *
+ *   lcur_t c = lcur(v.p, v.len);
+ *   const uint8_t *verb; size_t vn = lc_token(&c, &verb);   // up to a blank
+ *   lc_skip_blanks(&c);
+ *   uint64_t code; if (!lc_uint(&c, &code, 999)) -> not a number
+ */
+typedef struct lcur {
+    const uint8_t *p;
+    size_t len; /* length of the line */
+    size_t pos; /* next byte to read */
+} lcur_t;
+
+static inline lcur_t lcur(const uint8_t *p, size_t len) {
+    lcur_t c = {p, len, 0};
+    return c;
+}
+static inline int lc_eof(const lcur_t *c) { return c->pos >= c->len; }
+static inline size_t lc_left(const lcur_t *c) { return c->pos < c->len ? c->len - c->pos : 0; }
+/* the next byte, or -1 at the end */
+static inline int lc_peek(const lcur_t *c) { return c->pos < c->len ? c->p[c->pos] : -1; }
+/* the next byte consumed, or -1 at the end */
+static inline int lc_get(lcur_t *c) { return c->pos < c->len ? c->p[c->pos++] : -1; }
+static inline void lc_skip(lcur_t *c, size_t n) { c->pos = n < lc_left(c) ? c->pos + n : c->len; }
+/* skip spaces and tabs; returns how many */
+static inline size_t lc_skip_blanks(lcur_t *c) {
+    size_t s = c->pos;
+    while (c->pos < c->len && (c->p[c->pos] == ' ' || c->p[c->pos] == '\t')) c->pos++;
+    return c->pos - s;
+}
+/* the next byte is ch: consume it and return 1; else 0 */
+static inline int lc_expect(lcur_t *c, int ch) {
+    if (c->pos < c->len && c->p[c->pos] == (uint8_t)ch) { c->pos++; return 1; }
+    return 0;
+}
+/* bytes up to (not including) the next blank or the end; *t points at them */
+static inline size_t lc_token(lcur_t *c, const uint8_t **t) {
+    size_t s = c->pos;
+    while (c->pos < c->len && c->p[c->pos] != ' ' && c->p[c->pos] != '\t') c->pos++;
+    *t = c->p + s;
+    return c->pos - s;
+}
+/* bytes up to (not including) the next ch, or to the end when there is none;
+ * ch itself is not consumed */
+static inline size_t lc_until(lcur_t *c, int ch, const uint8_t **t) {
+    size_t s = c->pos;
+    while (c->pos < c->len && c->p[c->pos] != (uint8_t)ch) c->pos++;
+    *t = c->p + s;
+    return c->pos - s;
+}
+/* the rest of the line */
+static inline size_t lc_rest(lcur_t *c, const uint8_t **t) {
+    *t = c->p + (c->pos < c->len ? c->pos : c->len);
+    size_t n = lc_left(c);
+    c->pos = c->len;
+    return n;
+}
+/* decimal digits as a number no larger than max: the number of digits read,
+ * or 0 (nothing consumed) when there is no digit or the value exceeds max */
+static inline size_t lc_uint(lcur_t *c, uint64_t *v, uint64_t max) {
+    size_t s = c->pos;
+    uint64_t x = 0;
+    while (c->pos < c->len && c->p[c->pos] >= '0' && c->p[c->pos] <= '9') {
+        uint64_t d = (uint64_t)(c->p[c->pos] - '0');
+        if (d > max || x > (max - d) / 10) { c->pos = s; return 0; }
+        x = x * 10 + d;
+        c->pos++;
+    }
+    if (c->pos == s) return 0;
+    *v = x;
+    return c->pos - s;
+}
+
 #endif

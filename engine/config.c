@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decoder.h"
 #include "internal.h"
 
 typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_BODY } kind_t;
@@ -47,7 +48,7 @@ struct cfg_extra {
     char **key, **val;
 };
 
-static int parse_u64(const char *s, int sizes, uint64_t *out) {
+int cfg_parse_u64(const char *s, int sizes, uint64_t *out) {
     errno = 0;
     char *end;
     if (!isdigit((unsigned char)*s)) return -1;
@@ -91,13 +92,13 @@ static int apply(eng_cfg_t *c, const cfg_key_t *k, const char *v) {
     case K_BYTES:
     case K_COUNT: {
         uint64_t x;
-        if (parse_u64(v, k->kind == K_BYTES, &x)) return -1;
+        if (cfg_parse_u64(v, k->kind == K_BYTES, &x)) return -1;
         memcpy(p, &x, sizeof x);
         return 0;
     }
     case K_BODY: {
         uint64_t x = 0;
-        if (strcasecmp(v, "unlimited") && (parse_u64(v, 1, &x) || x == 0)) return -1;
+        if (strcasecmp(v, "unlimited") && (cfg_parse_u64(v, 1, &x) || x == 0)) return -1;
         memcpy(p, &x, sizeof x);
         return 0;
     }
@@ -251,4 +252,27 @@ void cfg_free_extra(eng_t *e) {
         free(e->cfg_text);
         e->cfg_text = NULL;
     }
+}
+
+const char *cfg_lookup(const eng_t *e, const char *key) {
+    if (!key) return NULL;
+    for (int i = 0; i < eng_config_count(e); i++) {
+        const char *k = eng_config_key(e, i);
+        if (k && !strcmp(k, key)) return eng_config_value(e, i);
+    }
+    return NULL;
+}
+
+/* ---- the getters of decoder.h -------------------------------------------- */
+
+uint32_t dec_max_line(const eng_t *e) {
+    return (uint32_t)(e->cfg.max_line ? e->cfg.max_line : 16384);
+}
+uint64_t dec_http_max_body(const eng_t *e) { return e->cfg.http_max_body; }
+uint64_t dec_mime_max_depth(const eng_t *e) { return e->cfg.mime_max_depth; }
+const char *dec_config(const eng_t *e, const char *key) { return cfg_lookup(e, key); }
+uint64_t dec_config_u64(const eng_t *e, const char *key, uint64_t dflt) {
+    const char *v = cfg_lookup(e, key);
+    uint64_t x;
+    return v && !cfg_parse_u64(v, 1, &x) ? x : dflt;
 }

@@ -152,12 +152,7 @@ static void udp_input(eng_t *e, pkt_t *p) {
         dir = ENG_RESP;
         flow_hist_add(f, ENG_ORIG, '^');
     }
-    if (created && eng_wants(e, ENG_EV_FLOW_START)) {
-        eng_event_t ev;
-        ev_init(&ev, ENG_EV_FLOW_START, &f->pub);
-        eng_fire(e, &ev);
-        if (f->pub.ended) return;
-    }
+    if (created && !flow_announce(e, f)) return;
     if (ulen < 8 || ulen > p->l4_wire) {
         eng_weird(e, &f->pub, "bad_udp_length", "length field %u, %u bytes in IP", ulen, p->l4_wire);
     } else if (ulen - 8u < plen) {
@@ -193,12 +188,7 @@ static void other_input(eng_t *e, pkt_t *p) {
     int dir, created;
     flow_t *f = flow_lookup(e, p, 0, 0, &dir, &created);
     if (!f) return;
-    if (created && eng_wants(e, ENG_EV_FLOW_START)) {
-        eng_event_t ev;
-        ev_init(&ev, ENG_EV_FLOW_START, &f->pub);
-        eng_fire(e, &ev);
-        if (f->pub.ended) return;
-    }
+    if (created && !flow_announce(e, f)) return;
     f->pub.last_ns = p->ts;
     f->pub.pkts[dir]++;
     f->pub.bytes[dir] += p->l4_wire;
@@ -353,6 +343,7 @@ void eng_stream_data(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *
         e->busy++;
         f->dec->data(e, &f->pub, f->dec_state, dir, off, p, len);
         e->busy--;
+        if (f->handoff_dec) flow_apply_handoff(e, f, dir, off, p, len);
     }
 }
 
@@ -402,17 +393,6 @@ const char *eng_proto_name(int proto) {
     }
 }
 
-static void release_decoder(eng_t *e, flow_t *f) {
-    if (!f->dec) return;
-    const eng_decoder_t *d = f->dec;
-    f->dec = NULL;
-    e->busy++;
-    if (d->end) d->end(e, &f->pub, f->dec_state);
-    e->busy--;
-    free(f->dec_state);
-    f->dec_state = NULL;
-}
-
 /* Called by handlers, possibly while a decoder or the reassembler is on the
  * stack for this flow: then only the flag is set (eng_fire drops the flow's
  * payload events from now on) and buffers are released at flow_settle(). */
@@ -425,7 +405,7 @@ void eng_flow_skip(eng_t *e, eng_flow_t *pf) {
         f->teardown = 1;
         return;
     }
-    release_decoder(e, f);
+    flow_release_decoders(e, f, 1);
     reasm_dir_free(&e->reasm, &f->rd[0]);
     reasm_dir_free(&e->reasm, &f->rd[1]);
 }
@@ -434,7 +414,7 @@ void flow_settle(eng_t *e, flow_t *f) {
     if (e->busy || f->pub.ended) return;
     if (f->teardown) {
         f->teardown = 0;
-        release_decoder(e, f);
+        flow_release_decoders(e, f, 1);
         reasm_dir_free(&e->reasm, &f->rd[0]);
         reasm_dir_free(&e->reasm, &f->rd[1]);
     }
@@ -450,11 +430,19 @@ int eng_flow_attach(eng_t *e, eng_flow_t *pf, const eng_decoder_t *d, const char
     if (pf->ended || pf->skipped) return -1;
     void *st = d->state_size ? calloc(1, d->state_size) : NULL;
     if (d->state_size && !st) return -1;
-    release_decoder(e, f);
+    flow_release_decoders(e, f, 0);
     f->dec = d;
     f->dec_state = st;
     f->detect_done = 1;
     pf->service = d->name;
+    /* services: a hand-off adds to the list ("smtp,ssl"), any other attach
+     * replaces the decoder and so the list */
+    size_t have = strcmp(by, "handoff") ? 0 : strlen(pf->services);
+    size_t nl = strlen(d->name);
+    if (have + (have ? 1 : 0) + nl < sizeof pf->services) {
+        if (have) pf->services[have++] = ',';
+        memcpy(pf->services + have, d->name, nl + 1);
+    }
     if (d->init) d->init(e, pf, st);
     if (eng_wants(e, ENG_EV_FLOW_SERVICE)) {
         eng_event_t ev;

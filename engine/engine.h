@@ -34,7 +34,7 @@ typedef struct eng_flow eng_flow_t;
 /* ---- the event catalogue (engine/events.def) ---------------------------- */
 
 typedef enum eng_event_kind {
-#define ENG_EVENT(id, name, when) ENG_EV_##id,
+#define ENG_EVENT(id, name, owner, when) ENG_EV_##id,
 #include "events.def"
     ENG_EV_COUNT
 } eng_event_kind_t;
@@ -84,6 +84,8 @@ int eng_event_count(void);
 int eng_event_lookup(const char *name); /* kind, or -1 */
 const char *eng_event_name(int kind);
 const char *eng_event_doc(int kind);
+/* who fires it: "" the core, a decoder's name, or "mail" / "files" */
+const char *eng_event_owner(int kind);
 int eng_event_nfields(int kind);
 const char *eng_event_field_name(int kind, int i);
 int eng_event_field_type(int kind, int i); /* eng_type_t */
@@ -183,6 +185,8 @@ struct eng_flow {
     uint64_t missed_bytes; /* bytes in gaps, both directions */
     const char *service;  /* attached decoder's name, or NULL */
     char history[32];     /* Zeek history letters, NUL-terminated */
+    char services[48];    /* every decoder the flow had, in order, comma-joined ("smtp,ssl") */
+    char parent_uid[24];  /* uid of the flow whose expectation this one fulfilled, or "" */
 };
 
 const char *eng_flow_state(const eng_flow_t *f); /* Zeek conn_state: "S0", "SF", ... */

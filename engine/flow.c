@@ -11,18 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "decoder.h"
 #include "internal.h"
-
-/* keyed per instance (random), so that crafted tuples cannot pile into one
- * bucket; no output depends on bucket order */
-uint64_t hash_key(void) {
-    uint64_t k = 0;
-    if (getrandom(&k, sizeof k, GRND_NONBLOCK) != (ssize_t)sizeof k) k = (uint64_t)(uintptr_t)&k;
-    return k | 1;
-}
 
 static uint32_t endpoint_hash(uint64_t key, const uint8_t *a, uint16_t port) {
     uint64_t w0, w1;
@@ -110,24 +101,6 @@ void flow_set_class(eng_t *e, flow_t *f, int tclass) {
     list_unlink(&e->ft, f);
     f->tclass = (uint8_t)tclass;
     list_append(&e->ft, f);
-}
-
-static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/* prefix ('C' flows, 'F' files) and 17 base-62 digits of 96 bits derived
- * from (seed, counter): stable for the same input and seed, never from the
- * clock; each prefix its own series */
-void make_id(char out[19], char prefix, uint64_t seed, uint64_t n) {
-    if (prefix != 'C') seed ^= 0x46494c4553ULL * (uint8_t)prefix; /* each kind its own series */
-    uint64_t a = hash_mix64(seed * 0x9e3779b97f4a7c15ULL + n);
-    uint64_t b = hash_mix64(a ^ (n << 1) ^ 0x5bd1e995);
-    out[0] = prefix;
-    for (int i = 1; i <= 17; i++) {
-        uint64_t *w = i <= 10 ? &a : &b;
-        out[i] = b62[*w % 62];
-        *w /= 62;
-    }
-    out[18] = 0;
 }
 
 static int same_ep(const uint8_t *a, uint16_t ap, const uint8_t *b, uint16_t bp) {
@@ -235,15 +208,8 @@ void flow_flip(flow_t *f) {
 
 void flow_end(eng_t *e, flow_t *f, const char *reason) {
     if (f->pub.proto == 6) tcp_flow_end(e, f);
-    if (f->dec) {
-        const struct eng_decoder *d = f->dec;
-        f->dec = NULL;
-        e->busy++;
-        if (d->end) d->end(e, &f->pub, f->dec_state);
-        e->busy--;
-        free(f->dec_state);
-        f->dec_state = NULL;
-    }
+    flow_release_decoders(e, f, 1);
+    expect_flow_end(e, f);
     if (eng_wants(e, ENG_EV_FLOW_END)) {
         eng_event_t ev;
         ev_init(&ev, ENG_EV_FLOW_END, &f->pub);
@@ -297,6 +263,8 @@ void flow_table_free(eng_t *e) {
         flow_t *f = e->ft.head[c];
         while (f) {
             flow_t *nx = f->next;
+            if (f->prev_dec && f->prev_dec->end) f->prev_dec->end(e, &f->pub, f->prev_state);
+            free(f->prev_state);
             if (f->dec && f->dec->end) f->dec->end(e, &f->pub, f->dec_state);
             free(f->dec_state);
             reasm_dir_free(&e->reasm, &f->rd[0]);
@@ -308,4 +276,5 @@ void flow_table_free(eng_t *e) {
     }
     free(e->ft.buckets);
     memset(&e->ft, 0, sizeof e->ft);
+    expect_free(e);
 }

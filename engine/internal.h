@@ -6,7 +6,9 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#include "base.h"
 #include "engine.h"
+#include "event.h"
 #include "layers.h"
 #include "reasm.h"
 
@@ -84,6 +86,18 @@ typedef struct flow {
     struct detect_buf *det;         /* first bytes kept while detection is undecided */
     uint8_t teardown;               /* skipped while busy: release buffers at the next safe point */
     const struct eng_decoder *pending_dec; /* set_service while busy: attach at the next safe point */
+    /* hand-off (dec_handoff): asked during a data call, applied when it returns */
+    const struct eng_decoder *handoff_dec;
+    uint64_t handoff_off;
+    uint8_t handoff_dir;
+    const struct eng_decoder *prev_dec; /* the decoder that handed over: gets no bytes, ends last */
+    void *prev_state;
+    /* expectations (expect.c) */
+    struct flow *parent;            /* whose expectation this flow fulfilled, while it lives */
+    struct flow *children, *sibling; /* flows that fulfilled this flow's expectations */
+    struct xentry *expects;         /* this flow's expectations waiting, newest first */
+    uint32_t n_expects;
+    uint64_t expect_tag;
 } flow_t;
 
 typedef struct flow_table {
@@ -133,49 +147,14 @@ struct eng {
     uint64_t next_file_id;          /* files.c: counter behind the fuids */
     void *magic;
     void *magic_text;               /* files.c: libmagic without soft magic, for text */
+    uint64_t wanted;                /* bit i: registry decoder i is wanted (dec_wanted) */
+    struct expect_table *expect;    /* expect.c: connections decoders announced */
 };
 
 /* ---- event helpers (bus.c) ---------------------------------------------- */
 static inline int eng_wants(const eng_t *e, int kind) { return e->subs[kind].n != 0; }
 void eng_fire(eng_t *e, eng_event_t *ev); /* counts and calls subscribers */
 
-static inline void ev_init(eng_event_t *ev, int kind, eng_flow_t *f) {
-    ev->kind = kind;
-    ev->nfields = 0;
-    ev->flow = f;
-}
-static inline void ev_set(eng_event_t *ev, int i, eng_value_t v) {
-    if (i < 0 || i >= ENG_MAX_FIELDS) return;
-    unsigned n = ev->nfields > 0 ? (unsigned)ev->nfields : 0u;
-    for (; n < (unsigned)i; n++) ev->f[n].type = ENG_T_NIL; /* fields skipped: absent */
-    ev->f[i] = v;
-    if (n == (unsigned)i) n++;
-    ev->nfields = (int32_t)n;
-}
-static inline eng_value_t ev_str(const void *p, size_t len, uint64_t off) {
-    eng_value_t v;
-    v.type = ENG_T_STR; v.len = (uint32_t)len; v.u.s = (const uint8_t *)p; v.offset = off;
-    return v;
-}
-static inline eng_value_t ev_cstr(const char *s);
-static inline eng_value_t ev_int(int64_t i) {
-    eng_value_t v;
-    v.type = ENG_T_INT; v.len = 0; v.u.i = i; v.offset = ENG_NO_OFFSET;
-    return v;
-}
-static inline eng_value_t ev_num(double n) {
-    eng_value_t v;
-    v.type = ENG_T_NUM; v.len = 0; v.u.n = n; v.offset = ENG_NO_OFFSET;
-    return v;
-}
-static inline eng_value_t ev_bool(int b) {
-    eng_value_t v;
-    v.type = ENG_T_BOOL; v.len = 0; v.u.i = b ? 1 : 0; v.offset = ENG_NO_OFFSET;
-    return v;
-}
-#include <string.h>
-static inline eng_value_t ev_cstr(const char *s) { return ev_str(s, strlen(s), ENG_NO_OFFSET); }
-static inline eng_value_t ev_dir(int dir) { return ev_str(dir ? "resp" : "orig", 4, ENG_NO_OFFSET); }
 /* network time in seconds, as engine.now() gives it (whole seconds plus the
  * nanoseconds, so that a time prints the same in every log) */
 static inline double ns_to_secs(int64_t ns) {
@@ -192,20 +171,6 @@ flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, in
 void flow_touch(eng_t *e, flow_t *f);          /* activity: move to the end of its list */
 /* history letter c (upper case for dir ORIG, lower for RESP; '^' as is) */
 void flow_hist_add(flow_t *f, int dir, char c);
-/* the finaliser of MurmurHash3: every hash of packet fields goes through it,
- * keyed by a per-instance random key (hash_key), so that crafted addresses
- * cannot pile into one bucket */
-static inline uint64_t hash_mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-uint64_t hash_key(void); /* random (getrandom), odd */
-/* a Zeek-style id: prefix + 17 base-62 digits from (seed, n) */
-void make_id(char out[19], char prefix, uint64_t seed, uint64_t n);
 /* a server port, for orientation without a handshake */
 static inline int port_well_known(uint16_t p) { return p > 0 && p < 1024; }
 void flow_hist_once(flow_t *f, int dir, char c); /* unless already there */
@@ -225,6 +190,26 @@ extern const reasm_sink_t tcp_reasm_sink;
 /* deliver reassembled stream bytes (engine.c): tcp.data event and decoder */
 void eng_stream_data(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len);
 void eng_stream_gap(eng_t *e, flow_t *f, int dir, uint64_t off, uint64_t len);
+
+/* decoder_api.c: the decoders of a flow */
+/* end and free the attached decoder (and, with all, the one that handed over) */
+void flow_release_decoders(eng_t *e, flow_t *f, int all);
+/* after a decoder's data call: apply a hand-off it asked for, giving the new
+ * decoder the rest of the chunk [off, off+len) */
+void flow_apply_handoff(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len);
+/* bus.c: recompute eng.wanted from the subscriptions */
+void bus_update_wanted(eng_t *e);
+
+/* expect.c */
+/* a new flow: fire flow.start, then link it to an expectation it fulfils
+ * (attaching the expected decoder); 0 when a handler ended the flow */
+int flow_announce(eng_t *e, flow_t *f);
+void expect_flow_end(eng_t *e, flow_t *f); /* drop its expectations, unlink parent/children */
+void expect_free(eng_t *e);
+
+/* config.c */
+const char *cfg_lookup(const eng_t *e, const char *key); /* value as text, or NULL */
+int cfg_parse_u64(const char *s, int sizes, uint64_t *out);
 
 /* weird.c */
 void eng_vweird(eng_t *e, eng_flow_t *f, const char *name, const char *fmt, va_list ap);

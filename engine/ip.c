@@ -15,12 +15,6 @@
 
 #define IP6_MAX_EXT 16 /* extension headers walked in one chain */
 
-const char *ip_addr_str(int family, const uint8_t *a, char *buf, size_t len) {
-    if (!inet_ntop(family == 6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)len))
-        snprintf(buf, len, "?");
-    return buf;
-}
-
 static void vreport(ipctx_t *c, const char *name, const char *fmt, va_list ap) {
     eng_vweird(c->e, NULL, name, fmt, ap);
 }

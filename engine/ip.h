@@ -26,9 +26,6 @@ int ip_trunc_header(ipctx_t *c, const char *fmt, ...) __attribute__((format(prin
 int ip_bad(ipctx_t *c, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* address as text into buf (>= 46 bytes) */
-const char *ip_addr_str(int family, const uint8_t *a, char *buf, size_t len);
-
 /* free the datagram returned by the previous frag_add (start of each frame) */
 void frag_release(frag_table_t *t);
 

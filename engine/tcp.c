@@ -166,12 +166,7 @@ void tcp_input(eng_t *e, pkt_t *p) {
             dir = ENG_RESP;
             flow_hist_add(f, ENG_ORIG, '^');
         }
-        if (eng_wants(e, ENG_EV_FLOW_START)) {
-            eng_event_t ev;
-            ev_init(&ev, ENG_EV_FLOW_START, &f->pub);
-            eng_fire(e, &ev);
-        }
-        if (f->pub.ended) return; /* a handler ended it */
+        if (!flow_announce(e, f)) return; /* a handler ended it */
     }
     e->cur_flow = f;
     f->pub.last_ns = p->ts;

@@ -104,6 +104,8 @@ struct eng_flow {
   uint64_t missed_bytes;
   const char *service;
   char history[%d];
+  char services[48];
+  char parent_uid[24];
 };
 struct eng_event {
   int32_t kind;
@@ -307,6 +309,17 @@ local getters = {
     return ffi.string(C.eng_flow_state(f))
   end,
   history = function(p, f) return ffi.string(f.history) end,
+  services = function(p, f)
+    if rawget(p, "_dead") then return rawget(p, "_svcs") end
+    local s = ffi.string(f.services)
+    return s ~= "" and s or nil
+  end,
+  parent_uid = function(p, f)
+    local s = ffi.string(f.parent_uid)
+    if s == "" then s = nil end
+    rawset(p, "parent_uid", s)
+    return s
+  end,
   vlan = function(p, f) if f.has_vlan ~= 0 then return f.vlan end return nil end,
   ended = function(p, f) return rawget(p, "_dead") == true or f.ended ~= 0 end,
   data = function(p, f) local t = {}; rawset(p, "data", t); return t end,
@@ -357,6 +370,7 @@ end
 local function kill(p, f)
   rawset(p, "_state", ffi.string(C.eng_flow_state(f)))
   if f.service ~= nil then rawset(p, "_svc", ffi.string(f.service)) end
+  if f.services[0] ~= 0 then rawset(p, "_svcs", ffi.string(f.services)) end
   local copy = ffi.new("struct eng_flow")
   ffi.copy(copy, f, FLOWSIZE)
   rawset(p, "_f", copy)

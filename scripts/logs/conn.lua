@@ -20,7 +20,7 @@ engine.on("flow.end", function(flow)
     ["id.resp_h"] = flow.resp_h,
     ["id.resp_p"] = flow.resp_p,
     proto = flow.proto,
-    service = flow.service,
+    service = flow.services or flow.service,
     conn_state = flow.state,
     missed_bytes = flow.missed_bytes,
     history = history ~= "" and history or nil,

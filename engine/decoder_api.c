@@ -1,0 +1,80 @@
+/* decoder_api.c - what decoder.h promises about a flow's decoders: their
+ * release, the hand-off from one decoder to another (STARTTLS), and the
+ * facts about a flow a decoder may ask. Expectations are in expect.c,
+ * configuration getters in config.c, event helpers in bus.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "decoder.h"
+#include "internal.h"
+
+static void end_one(eng_t *e, flow_t *f, const eng_decoder_t *d, void *st) {
+    e->busy++;
+    if (d->end) d->end(e, &f->pub, st);
+    e->busy--;
+    free(st);
+}
+
+void flow_release_decoders(eng_t *e, flow_t *f, int all) {
+    if (all && f->prev_dec) { /* the one that handed over ends first */
+        const eng_decoder_t *d = f->prev_dec;
+        void *st = f->prev_state;
+        f->prev_dec = NULL;
+        f->prev_state = NULL;
+        end_one(e, f, d, st);
+    }
+    if (f->dec) {
+        const eng_decoder_t *d = f->dec;
+        void *st = f->dec_state;
+        f->dec = NULL;
+        f->dec_state = NULL;
+        end_one(e, f, d, st);
+    }
+    if (all) f->handoff_dec = NULL;
+}
+
+int dec_handoff(eng_t *e, eng_flow_t *pf, const char *service, int dir, uint64_t off) {
+    const eng_decoder_t *d = eng_decoder_find(service);
+    flow_t *f = FLOW(pf);
+    if (!d || pf->ended || pf->skipped || (dir != ENG_ORIG && dir != ENG_RESP)) return -1;
+    f->handoff_dec = d;
+    f->handoff_dir = (uint8_t)dir;
+    f->handoff_off = off;
+    return 0;
+}
+
+void flow_apply_handoff(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len) {
+    const eng_decoder_t *d = f->handoff_dec;
+    int hdir = f->handoff_dir;
+    uint64_t hoff = f->handoff_off;
+    f->handoff_dec = NULL;
+    if (!d || f->pub.ended || f->pub.skipped) return;
+    if (f->prev_dec) { /* a second hand-off: the first one's decoder ends now */
+        const eng_decoder_t *od = f->prev_dec;
+        void *st = f->prev_state;
+        f->prev_dec = NULL;
+        f->prev_state = NULL;
+        end_one(e, f, od, st);
+    }
+    /* park the current decoder: no more bytes, its end runs at the flow's end */
+    f->prev_dec = f->dec;
+    f->prev_state = f->dec_state;
+    f->dec = NULL;
+    f->dec_state = NULL;
+    if (eng_flow_attach(e, &f->pub, d, "handoff") || f->dec != d) return;
+    if (hdir == dir && d->data && hoff >= off && hoff < off + len) {
+        e->busy++;
+        d->data(e, &f->pub, f->dec_state, dir, hoff, p + (hoff - off), (size_t)(off + len - hoff));
+        e->busy--;
+    }
+}
+
+int dec_flow_midstream(const eng_flow_t *pf) {
+    const flow_t *f = (const flow_t *)pf;
+    return pf->proto == 6 && !f->tcp[0].syn && !f->tcp[1].syn;
+}
+
+void *dec_flow_state(eng_flow_t *pf, const eng_decoder_t *d) {
+    flow_t *f = FLOW(pf);
+    return pf && !pf->ended && f->dec == d ? f->dec_state : NULL;
+}
