@@ -70,7 +70,7 @@ typedef struct eng_value {
     uint64_t offset; /* stream offset of the field's first byte, or ENG_NO_OFFSET */
 } eng_value_t;
 
-#define ENG_MAX_FIELDS 12
+#define ENG_MAX_FIELDS 16
 
 typedef struct eng_event {
     int32_t kind;      /* eng_event_kind_t */
