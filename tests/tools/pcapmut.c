@@ -318,6 +318,7 @@ static void do_dup(plist_t *l, double rate, uint64_t seed) {
 /* ---- --reorder SEED ---- */
 typedef struct {
     uint8_t key[37]; /* version, src, dst (16 each), ports */
+    uint8_t data;    /* the segment carries payload */
     size_t idx;
 } fkey_t;
 
@@ -328,20 +329,31 @@ static int fkey_cmp(const void *a, const void *b) {
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+static int fkey_cmp_key(const void *a, const void *b) {
+    return memcmp(((const fkey_t *)a)->key, ((const fkey_t *)b)->key, sizeof ((const fkey_t *)a)->key);
+}
+
+/* A direction that starts without a SYN (the capture began mid-connection)
+ * keeps its first packet first: a receiver picking the stream up there
+ * cannot place bytes sent before the first it sees, so moving an earlier
+ * segment after it would test nothing but that ambiguity. The same for the
+ * pure ACKs before that first segment with payload. */
 static void do_reorder(plist_t *l, uint64_t seed) {
     enum { K = 8 };
     rng_state = seed;
-    fkey_t *keys = xmalloc(l->n * sizeof *keys);
-    size_t nk = 0;
+    fkey_t *keys = xmalloc(l->n * sizeof *keys), *syns = xmalloc(l->n * sizeof *syns);
+    size_t nk = 0, ns = 0;
     for (size_t i = 0; i < l->n; i++) {
         pkt_t *pk = &l->v[i];
         ipinfo_t ii;
         tcpinfo_t ti;
         if (parse_tcp(pk, &ii, &ti) != 0) continue;
-        if (ti.flags & 0x06) continue; /* SYN and RST stay where they are */
-        fkey_t *k = &keys[nk++];
+        int syn = (ti.flags & 0x02) != 0;
+        if (!syn && (ti.flags & 0x04)) continue; /* RSTs stay where they are */
+        fkey_t *k = syn ? &syns[ns++] : &keys[nk++]; /* SYNs stay too, and are noted */
         memset(k, 0, sizeof *k);
         k->idx = i;
+        k->data = ti.paylen > 0;
         k->key[0] = (uint8_t)ii.ver;
         if (ii.ver == 4) {
             memcpy(k->key + 1, pk->data + 12, 4);
@@ -352,13 +364,26 @@ static void do_reorder(plist_t *l, uint64_t seed) {
         memcpy(k->key + 33, pk->data + ii.hdrlen, 4);
     }
     qsort(keys, nk, sizeof *keys, fkey_cmp);
+    qsort(syns, ns, sizeof *syns, fkey_cmp);
     /* windows of K consecutive packets of one flow direction: permute the packets among
      * their positions (the positions keep their timestamps) */
     size_t pos[K];
     pkt_t tmp[K];
     for (size_t s = 0; s < nk;) {
+        int newdir = s == 0 || memcmp(keys[s - 1].key, keys[s].key, sizeof keys[s].key);
+        int silence = !newdir && l->v[keys[s].idx].ts_sec > l->v[keys[s - 1].idx].ts_sec + 60;
+        if ((newdir && !bsearch(&keys[s], syns, ns, sizeof *syns, fkey_cmp_key)) || silence) {
+            /* a direction without a SYN: its packets up to the first with payload stay */
+            size_t f = s;
+            while (f + 1 < nk && !keys[f].data && !memcmp(keys[f + 1].key, keys[s].key, sizeof keys[s].key)) f++;
+            s = f + 1;
+            continue;
+        }
         size_t e = s;
-        while (e < nk && e - s < K && memcmp(keys[e].key, keys[s].key, sizeof keys[s].key) == 0) e++;
+        /* a window ends at a silence of over a minute: the flow may have timed out there */
+        while (e < nk && e - s < K && memcmp(keys[e].key, keys[s].key, sizeof keys[s].key) == 0 &&
+               (e == s || l->v[keys[e].idx].ts_sec <= l->v[keys[e - 1].idx].ts_sec + 60))
+            e++;
         size_t w = e - s;
         for (size_t j = 0; j < w; j++) {
             pos[j] = keys[s + j].idx;
@@ -379,6 +404,7 @@ static void do_reorder(plist_t *l, uint64_t seed) {
         s = e;
     }
     free(keys);
+    free(syns);
 }
 
 /* ---- --frag N ---- */
