@@ -15,7 +15,8 @@
 #include "ip.h"
 
 #define FRAG_MAX_DGRAM 65535u /* bytes after the IP header(s) */
-#define FRAG_MAX_FRAGS 256    /* fragments offered to one set */
+#define FRAG_MAX_FRAGS 16384  /* fragments offered to one set: a 64 KiB datagram in
+                                 8-byte fragments (8192), each sent twice */
 #define FRAG_MAX_RANGES 64    /* disjoint ranges received (holes + 1) */
 #define FRAG_DEFAULT_MAX_BYTES (64u << 20)
 

@@ -608,13 +608,33 @@ TEST(frag4_duplicate_and_errors) {
     CHECK_EQ_INT(weird_n(e, "truncated_packet"), 1);
     /* too many fragments for one set */
     int r = 0;
-    for (int i = 0; i < 300; i++) r |= frag4(e, 1, 7, 0, 8, 1, &o);
+    for (int i = 0; i < 16385; i++) r |= frag4(e, 1, 7, 0, 8, 1, &o);
     CHECK_EQ_INT(r, 0);
     CHECK_EQ_INT(weird_n(e, "too_many_fragments"), 1);
     /* many holes */
     for (int i = 0; i < 100; i++) r |= frag4(e, 1, 8, (uint32_t)i * 16, 8, 1, &o);
     CHECK_EQ_INT(r, 0);
     CHECK_EQ_INT(weird_n(e, "too_many_fragments"), 2);
+    free_eng(e);
+}
+
+/* fragroute-style 8-byte fragments: 375 of them make the 3000-byte datagram
+ * (a 64 KiB one takes 8192: the count is no bound below that), also reversed */
+TEST(frag4_eight_byte_fragments) {
+    fill_dg();
+    eng_t *e = mk_eng();
+    pkt_t o;
+    int done = 0;
+    for (uint32_t off = 0; off < 3000; off += 8)
+        done += frag4(e, 1, 21, off, 8, off + 8 < 3000, &o);
+    CHECK_EQ_INT(done, 1);
+    if (done) check_dg(&o, 3000);
+    done = 0;
+    for (int i = 374; i >= 0; i--)
+        done += frag4(e, 2, 22, (uint32_t)i * 8, 8, i != 374, &o);
+    CHECK_EQ_INT(done, 1);
+    if (done) check_dg(&o, 3000);
+    CHECK_EQ_INT(weird_n(e, "too_many_fragments"), 0);
     free_eng(e);
 }
 
@@ -773,6 +793,7 @@ int main(void) {
     RUN(frag4_in_order_and_reversed);
     RUN(frag4_overlap);
     RUN(frag4_duplicate_and_errors);
+    RUN(frag4_eight_byte_fragments);
     RUN(frag4_timeout);
     RUN(frag4_buffer_cap);
     RUN(ipv6_fragments);
