@@ -114,19 +114,27 @@ static eng_t *new_engine(rec_t *r) {
     return e;
 }
 
+/* an engine whose first flow, the control connection 10.0.0.1:40000 ->
+ * 10.0.0.2:2121 (its SYN is fed), sets n expectations of addr:port.. */
+static eng_t *control_expecting(rec_t *r, int n, const char *addr, uint16_t port, const char *peer,
+                                int64_t timeout_ns) {
+    memset(r, 0, sizeof *r);
+    r->nexpect = n;
+    r->expect_addr = addr;
+    r->expect_port = port;
+    r->peer = peer;
+    r->timeout_ns = timeout_ns;
+    eng_t *e = new_engine(r);
+    tcp(e, T0, "10.0.0.1", 40000, "10.0.0.2", 2121, 1, 0, PB_SYN, NULL);
+    return e;
+}
+
 /* a control connection 10.0.0.1 -> 10.0.0.2:2121 expects 10.0.0.2:5000;
  * the data connection arrives with bytes no probe claims... but the
  * expected decoder (http here) is attached whatever the port */
 TEST(expectation_links_the_next_connection) {
     rec_t r;
-    memset(&r, 0, sizeof r);
-    r.nexpect = 1;
-    r.expect_addr = "10.0.0.2";
-    r.expect_port = 5000;
-    r.peer = "10.0.0.1";
-    r.timeout_ns = 10000 * MS;
-    eng_t *e = new_engine(&r);
-    tcp(e, T0, "10.0.0.1", 40000, "10.0.0.2", 2121, 1, 0, PB_SYN, NULL);
+    eng_t *e = control_expecting(&r, 1, "10.0.0.2", 5000, "10.0.0.1", 10000 * MS);
     CHECK_EQ_INT(dec_expect_pending(e), 1);
     conn(e, T0 + 10 * MS, "10.0.0.1", 40001, "10.0.0.2", 5000, "GET /linked HTTP/1.1\r\nHost: h\r\n\r\n");
     CHECK_EQ_INT(dec_expect_pending(e), 0);
@@ -145,14 +153,7 @@ TEST(expectation_links_the_next_connection) {
 
 TEST(expectation_peer_and_expiry) {
     rec_t r;
-    memset(&r, 0, sizeof r);
-    r.nexpect = 1;
-    r.expect_addr = "10.0.0.2";
-    r.expect_port = 5000;
-    r.peer = "10.0.0.1";
-    r.timeout_ns = 1000 * MS;
-    eng_t *e = new_engine(&r);
-    tcp(e, T0, "10.0.0.1", 40000, "10.0.0.2", 2121, 1, 0, PB_SYN, NULL);
+    eng_t *e = control_expecting(&r, 1, "10.0.0.2", 5000, "10.0.0.1", 1000 * MS);
     /* another client: not the expected peer */
     conn(e, T0 + 10 * MS, "10.0.0.9", 40001, "10.0.0.2", 5000, "xyz\r\n");
     CHECK_EQ_INT(r.nsvc, 0);
@@ -185,13 +186,7 @@ TEST(expectation_matches_either_endpoint) {
 
 TEST(expectations_bounded_per_flow_and_dropped_with_parent) {
     rec_t r;
-    memset(&r, 0, sizeof r);
-    r.nexpect = DEC_EXPECT_PER_FLOW + 8;
-    r.expect_addr = "10.0.0.2";
-    r.expect_port = 5000;
-    r.timeout_ns = 100000 * MS;
-    eng_t *e = new_engine(&r);
-    tcp(e, T0, "10.0.0.1", 40000, "10.0.0.2", 2121, 1, 0, PB_SYN, NULL);
+    eng_t *e = control_expecting(&r, DEC_EXPECT_PER_FLOW + 8, "10.0.0.2", 5000, NULL, 100000 * MS);
     CHECK_EQ_INT(dec_expect_pending(e), DEC_EXPECT_PER_FLOW);
     CHECK_EQ_INT(r.nweird_dropped, 8);
     /* the oldest went: port 5000 no longer links, the newest (5039) does */
