@@ -201,6 +201,8 @@ void tcp_input(eng_t *e, pkt_t *p) {
         if (flags & TH_SYN) reasm_syn(rc, &f->rd[dir], seq);
         int rflags = ((flags & TH_SYN) ? REASM_SYN : 0) | ((flags & TH_FIN) ? REASM_FIN : 0) |
                      ((flags & TH_RST) ? REASM_RST : 0) | (f->tcp[!dir].win0 ? REASM_PEER_WIN0 : 0);
+        /* the peer's mid-stream hold ends when this side speaks: keeps the order */
+        if (plen || (flags & (TH_FIN | TH_RST))) reasm_settle(rc, &f->rd[!dir]);
         if (plen || (flags & (TH_SYN | TH_FIN)))
             reasm_segment(rc, &f->rd[dir], seq, payload, plen, rflags);
         if (rc->retransmitted != rexmit) hist_count(f, dir, 'T', &me->n_rexmit);

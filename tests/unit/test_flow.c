@@ -181,6 +181,25 @@ TEST(midstream_server_first_is_not_swapped) {
     eng_free(e);
 }
 
+/* a capture that starts mid-stream with the server's segments reordered: the
+ * first bytes are not lost (reasm's mid-stream hold), and the client's data
+ * after them still comes after them */
+TEST(midstream_reordered_first_segments) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    srv(e, T0, 1010, 2000, PB_ACK, "00 OK\r\n");
+    srv(e, T0 + 1, 1000, 2000, PB_ACK, "HTTP/1.1 2");
+    srv(e, T0 + 2, 1005, 2000, PB_ACK, "1.1 2"); /* a duplicate while held */
+    CHECK_EQ_INT(r.ndata[1], 0);
+    cli(e, T0 + 3, 2000, 1017, PB_ACK | PB_PSH, "GET / HTTP/1.1\r\n");
+    CHECK_MEM(r.data[1], r.ndata[1], "HTTP/1.1 200 OK\r\n", 17);
+    CHECK_EQ_INT(r.ndata[0], 0); /* the client's own hold */
+    eng_finish(e);
+    CHECK_MEM(r.data[0], r.ndata[0], "GET / HTTP/1.1\r\n", 16);
+    CHECK_EQ_INT(r.gaps[0] + r.gaps[1], 0);
+    eng_free(e);
+}
+
 TEST(rsto_and_port_reuse) {
     rec_t r;
     eng_t *e = new_engine(&r);
@@ -341,6 +360,7 @@ int main(void) {
     RUN(syn_only_s0_and_timeout);
     RUN(synack_first_flips);
     RUN(midstream_server_first_is_not_swapped);
+    RUN(midstream_reordered_first_segments);
     RUN(rsto_and_port_reuse);
     RUN(lost_segment_gap_on_ack);
     RUN(ack_before_data_reordered_is_not_a_gap);
