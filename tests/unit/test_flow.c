@@ -200,6 +200,30 @@ TEST(midstream_reordered_first_segments) {
     eng_free(e);
 }
 
+/* both FINs seen while bytes before the client's FIN are missing (the capture
+ * reordered the FIN ahead of the data, timestamps staying in place): the flow
+ * is not put on the 5 s closed timeout, so the data 10 s later still belongs
+ * to it instead of starting a new flow */
+TEST(fin_ahead_of_data_keeps_flow) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    cli(e, T0, 100, 0, PB_SYN, NULL);
+    srv(e, T0 + 1, 500, 101, PB_SYN | PB_ACK, NULL);
+    cli(e, T0 + 2, 101, 501, PB_ACK, NULL);
+    cli(e, T0 + 3, 104, 501, PB_FIN | PB_ACK, NULL);
+    srv(e, T0 + 4, 501, 101, PB_FIN | PB_ACK, NULL);
+    cli(e, T0 + 10 * SEC, 101, 502, PB_ACK | PB_PSH, "abc");
+    CHECK_EQ_INT(r.nends, 0);
+    CHECK_MEM(r.data[0], r.ndata[0], "abc", 3);
+    cli(e, T0 + 11 * SEC, 105, 502, PB_ACK, NULL);
+    srv(e, T0 + 20 * SEC, 502, 105, PB_ACK, NULL); /* closed now: the 5 s timeout */
+    CHECK_EQ_INT(r.nends, 1);
+    CHECK_EQ_INT(r.nstarts, 2);
+    eng_finish(e);
+    CHECK(strstr(r.ends[0], "closed SF") != NULL);
+    eng_free(e);
+}
+
 TEST(rsto_and_port_reuse) {
     rec_t r;
     eng_t *e = new_engine(&r);
@@ -361,6 +385,7 @@ int main(void) {
     RUN(synack_first_flips);
     RUN(midstream_server_first_is_not_swapped);
     RUN(midstream_reordered_first_segments);
+    RUN(fin_ahead_of_data_keeps_flow);
     RUN(rsto_and_port_reuse);
     RUN(lost_segment_gap_on_ack);
     RUN(ack_before_data_reordered_is_not_a_gap);
