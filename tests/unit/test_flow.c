@@ -224,6 +224,30 @@ TEST(fin_ahead_of_data_keeps_flow) {
     eng_free(e);
 }
 
+/* mid-stream, the first packet from 8080 (a port the HTTP decoder lists, not
+ * below 1024) to an ephemeral port: the sender is the server, as in Zeek
+ * (likely_server_ports), so its response is in the resp direction; 40000 to
+ * 41000 keeps the first sender as the originator */
+TEST(midstream_decoder_port_is_server) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    char orig[64] = "";
+    eng_on(e, ENG_EV_FLOW_END, on_end_orig, orig);
+    size_t n = pb_tcp4(buf, "10.0.0.2", 8080, "10.0.0.1", 48474, 7, 9, PB_ACK | PB_PSH, "HTTP/1.1 200 \r\n", 15, 1000);
+    eng_feed(e, T0, 1, buf, (uint32_t)n, (uint32_t)n);
+    eng_finish(e);
+    CHECK_STR(orig, "10.0.0.1:48474");
+    CHECK_MEM(r.data[1], r.ndata[1], "HTTP/1.1 200 \r\n", 15);
+    eng_free(e);
+    e = new_engine(&r);
+    eng_on(e, ENG_EV_FLOW_END, on_end_orig, orig);
+    n = pb_tcp4(buf, "10.0.0.2", 40000, "10.0.0.1", 41000, 7, 9, PB_ACK | PB_PSH, "x", 1, 1000);
+    eng_feed(e, T0, 1, buf, (uint32_t)n, (uint32_t)n);
+    eng_finish(e);
+    CHECK_STR(orig, "10.0.0.2:40000");
+    eng_free(e);
+}
+
 TEST(rsto_and_port_reuse) {
     rec_t r;
     eng_t *e = new_engine(&r);
@@ -386,6 +410,7 @@ int main(void) {
     RUN(midstream_server_first_is_not_swapped);
     RUN(midstream_reordered_first_segments);
     RUN(fin_ahead_of_data_keeps_flow);
+    RUN(midstream_decoder_port_is_server);
     RUN(rsto_and_port_reuse);
     RUN(lost_segment_gap_on_ack);
     RUN(ack_before_data_reordered_is_not_a_gap);
