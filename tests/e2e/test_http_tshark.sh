@@ -46,7 +46,8 @@
 #
 # Limits keeping the run short (E2E_FULL=1 lifts them): mutations only for captures up to
 # 2 MB, the unmutated comparison up to 50 MB; with the ASan build (a BUILD_DIR ending in
-# "asan") the --split 1 mutation runs only for captures up to 200 KB.
+# "asan") the --split 1 mutation runs only for captures up to 200 KB, and the shared captures
+# run unmutated only.
 #
 # Prints PASS/FAIL/SKIP lines and "N passed, M failed, K skipped"; exits 1 on a failure.
 
@@ -335,9 +336,9 @@ MUTATIONS="split1:--split,1 split3-reorder:--split,3,--reorder,7 dup:--dup,0.2,3
 # expected differences from tshark, per capture (see the file)
 EXPECTED="$top/tests/e2e/http_tshark_expected.txt"
 
-# do_capture FILE LABEL DIGESTS(file or -)
+# do_capture FILE LABEL DIGESTS(file or -) [MUTATIONS]
 do_capture() {
-    cap=$1 label=$2 digests=$3
+    cap=$1 label=$2 digests=$3 muts=${4-$MUTATIONS}
     capname=${label#shared/}
     size=$(wc -c <"$cap")
     if [ "$FULL" != 1 ] && [ "$size" -gt 50000000 ]; then
@@ -361,7 +362,7 @@ do_capture() {
     fi
     [ "$digests" != - ] &&
         python3 "$cmp" digests "$label/orig sha256" "$base" "$base/fields.txt" "$digests" | tee -a "$res"
-    for m in $MUTATIONS; do
+    for m in $muts; do
         mname=${m%%:*}
         margs=$(echo "${m#*:}" | tr ',' ' ')
         case $mname in dup) margs="--dup 0.2,3" ;; esac
@@ -429,8 +430,13 @@ if [ -d "$shared" ]; then
         find "$shared" -type f -iname '*http*'
     } | grep -E '\.(pcap|pcapng|cap)$' | sort -u >"$tmp/shared"
     [ -s "$tmp/shared" ] || say "SKIP shared captures: no HTTP captures in $shared"
+    smuts=$MUTATIONS
+    if [ "$ASAN" = 1 ] && [ "$FULL" != 1 ]; then
+        smuts=""
+        say "SKIP shared captures: mutated copies with the ASan build (E2E_FULL=1 runs them)"
+    fi
     while IFS= read -r cap; do
-        do_capture "$cap" "shared/${cap#"$shared"/}" -
+        do_capture "$cap" "shared/${cap#"$shared"/}" - "$smuts"
     done <"$tmp/shared"
 else
     say "SKIP shared captures: $shared is absent (set PCAPS=DIR to use a folder of captures)"
