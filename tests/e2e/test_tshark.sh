@@ -21,6 +21,10 @@
 #       sum of tcp.len or the reassembled stream length (Zeek counts the latter), plus the
 #       bytes of the engine's gaps in that direction.  A flow of zero duration has no
 #       byte counts in conn.log (as in Zeek): only its packets are compared.
+#   Expected differences (tests/e2e/tshark_expected.txt, each with its reason): a flow
+#   tshark shows that the engine must not have ("absent"), or the engine's exact packet and
+#   byte counts for a directed 5-tuple ("conn"), e.g. inside tunnels the engine does not
+#   decapsulate; an entry the engine or tshark no longer matches fails.
 #   A gap the engine reports after the last byte tshark shows in a direction (bytes the
 #   receiver acknowledged that the capture lost, which tshark's follow cannot mark) is
 #   accepted when the bytes before it are tshark's exactly.
@@ -163,7 +167,7 @@ def first_diff(a, b):
         i += 1
     return i // 2
 
-def cmp_streams(name, follows, streams_path, max_streams):
+def cmp_streams(name, follows, streams_path, max_streams, absent=frozenset()):
     eng = defaultdict(list)   # unordered endpoint pair -> flows in end order
     errs = defaultdict(list)  # (orig, resp) -> messages
     if not os.path.exists(streams_path):
@@ -192,6 +196,12 @@ def cmp_streams(name, follows, streams_path, max_streams):
             continue
         key = tuple(sorted([n0, n1]))
         tdata = s["data"]
+        if key in absent:  # expected: the engine cannot see this flow (tshark_expected.txt)
+            if any(any(fl["data"].values()) for fl in eng[key]):
+                problems.append("stream %d %s <-> %s: expected absent from the engine (tshark_expected.txt), "
+                                "but the engine has it: update the table" % (idx, ep(*n0), ep(*n1)))
+            eng.pop(key, None)
+            continue
         if not eng[key]:
             if tdata[0] or tdata[1]:
                 problems.append("stream %d %s <-> %s: no engine flow (tshark: %d and %d bytes)"
@@ -231,6 +241,30 @@ def cmp_streams(name, follows, streams_path, max_streams):
             problems.append("%s -> %s: engine: %s" % (ep(*o), ep(*r), msg))
     return problems
 
+def load_expected(path, capture):
+    """tests/e2e/tshark_expected.txt rows for this capture:
+    -> {"conn": {directed key: (pkts, bytes)}, "absent": set of sorted endpoint pairs}"""
+    exp = {"conn": {}, "absent": set()}
+    if not os.path.exists(path):
+        return exp
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip() or line.startswith("#"):
+                continue
+            p = line.rstrip("\n").split("\t")
+            if len(p) < 4 or p[0] != capture:
+                continue
+            kind, what = p[1], p[2].split()
+            def epk(x):
+                h, _, port = x.rpartition(":")
+                return (norm(h), int(port))
+            if kind == "conn" and len(what) == 3:
+                pk, _, by = p[3].partition("/")
+                exp["conn"][(what[0],) + epk(what[1]) + epk(what[2])] = (int(pk), int(by or 0))
+            elif kind == "absent" and len(what) == 2:
+                exp["absent"].add(tuple(sorted([epk(what[0]), epk(what[1])])))
+    return exp
+
 def gap_bytes(streams_path):
     """-> directed TCP 5-tuple -> bytes in engine tcp.gap events (dump_streams.lua E lines)"""
     gaps = defaultdict(int)
@@ -246,7 +280,7 @@ def gap_bytes(streams_path):
             gaps[("tcp",) + a + b] += int(m.group(6))
     return gaps
 
-def cmp_conn(rows, follows, conn_path, gaps):
+def cmp_conn(rows, follows, conn_path, gaps, expected=None):
     tsh = defaultdict(lambda: [0, 0])   # (proto, src, sport, dst, dport) -> [pkts, bytes]
     for r in rows:
         if len(r) < 14 or r[12] or r[13]:
@@ -294,11 +328,19 @@ def cmp_conn(rows, follows, conn_path, gaps):
                 if "duration" not in rec:
                     nobytes.add(k)
     problems = []
-    for k in sorted(set(tsh) | set(eng)):
+    for k in sorted(set(tsh) | set(eng) | set(expected or ())):
         t, e = tsh.get(k, [0, 0]), eng.get(k, [0, 0])
         if t[0] == 0 and e[0] == 0:
             continue
         what = "%s %s -> %s" % (k[0], ep(k[1], k[2]), ep(k[3], k[4]))
+        if expected and k in expected:  # tshark_expected.txt: the engine's exact counts
+            want = expected[k]
+            if (e[0], e[1]) != want:
+                problems.append("%s: engine %d packets %d bytes, expected %d/%d (tshark_expected.txt)"
+                                % (what, e[0], e[1], want[0], want[1]))
+            elif (t[0], t[1]) == want:
+                problems.append("%s: tshark now agrees with tshark_expected.txt: remove the entry" % what)
+            continue
         if t[0] != e[0]:
             problems.append("%s: engine %d packets, tshark %d" % (what, e[0], t[0]))
         elif k in nobytes:
@@ -319,18 +361,19 @@ def report(name, problems, note=""):
 
 def main():
     name, fields_file, follow_file, base_file, streams, conn, max_streams = sys.argv[1:8]
+    exp = load_expected(sys.argv[8], sys.argv[9]) if len(sys.argv) > 9 else load_expected("", "")
     rows, follows = parse_tshark(fields_file)
     if follow_file != fields_file:
         _, follows = parse_tshark(follow_file)
     note = ""
-    sp = cmp_streams(name, follows, streams, int(max_streams))
+    sp = cmp_streams(name, follows, streams, int(max_streams), exp["absent"])
     if sp and base_file != "-" and base_file != follow_file:
         _, base = parse_tshark(base_file)
         same = {k: v["data"] for k, v in base.items()} == {k: v["data"] for k, v in follows.items()}
         if not same:
             note = " [tshark's own reassembly of this mutant differs from the unmutated capture's]"
     report(name + " streams", sp, note)
-    report(name + " conn", cmp_conn(rows, follows, conn, gap_bytes(streams)))
+    report(name + " conn", cmp_conn(rows, follows, conn, gap_bytes(streams), exp["conn"]))
 
 main()
 EOF
@@ -382,10 +425,13 @@ run_variant() {
         */split3-reorder) follow_src=$base ;;   # tshark's follow breaks on reordering (see top)
     esac
     python3 "$tmp/cmp.py" "$name" "$d/tshark.out" "$follow_src" "$base" "$d/streams.txt" \
-        "$d/logs/conn.log" "$MAX_STREAMS" | tee -a "$res"
+        "$d/logs/conn.log" "$MAX_STREAMS" "$EXPECTED" "$capname" | tee -a "$res"
     [ "$base" = "-" ] && cp "$d/tshark.out" "$tmp/base.out"
     return 0
 }
+
+# expected differences from tshark, per capture (see the file)
+EXPECTED="$top/tests/e2e/tshark_expected.txt"
 
 # link types the engine reads (cli.md), as `capinfos -T -E` names them
 link_ok() {
@@ -398,6 +444,7 @@ link_ok() {
 # do_capture FILE LABEL MUTATIONS
 do_capture() {
     cap=$1 label=$2 muts=$3
+    capname=${label#shared/}
     size=$(wc -c <"$cap")
     if command -v capinfos >/dev/null 2>&1; then
         enc=$(capinfos -T -E -r "$cap" 2>/dev/null | cut -f 2)
