@@ -414,7 +414,8 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
     if (o > d->next || d->hold) {
         c->out_of_order++;
         ooo_insert(c, d, o, p, e - o);
-        if ((d->hold & REASM_HOLD_START) && ++d->held >= REASM_HOLD_SEGS) settle(c, d);
+        if (d->hold && ++d->held >= ((d->hold & REASM_HOLD_START) ? REASM_HOLD_SEGS : REASM_HOLD_PEER_SEGS))
+            settle(c, d);
         enforce_limits(c, d);
         return;
     }

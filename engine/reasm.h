@@ -30,8 +30,8 @@
  *  - The caller may also hold a direction whose segment acknowledges bytes of
  *    the peer not delivered yet (REASM_HOLD_PEER: the capture shows an answer
  *    before the end of what it answers) and release it once the peer caught
- *    up; it ends by itself at a buffer limit (max_ooo, REASM_MAX_RANGES,
- *    max_total), an ack gap and flush.
+ *    up; it ends by itself after REASM_HOLD_PEER_SEGS segments, at a buffer
+ *    limit, an ack gap and flush.
  *  - Sequence numbers are unwrapped to 64-bit offsets, so streams cross 2^32.
  *  - Keep-alives (1 or 0 bytes at next-1) are ignored; a 1-byte zero-window
  *    probe is held back until acknowledged or sent again.
@@ -53,6 +53,8 @@ enum { REASM_FIRST = 0, REASM_LAST = 1 };
  * sequence number seen a later segment may still move offset 0 */
 #define REASM_HOLD_SEGS 16
 #define REASM_HOLD_BACK 65536u
+/* waiting for the peer: at most this many data segments held */
+#define REASM_HOLD_PEER_SEGS 1024
 
 enum { REASM_HOLD_START = 1, REASM_HOLD_PEER = 2 }; /* reasm_dir_t.hold bits */
 

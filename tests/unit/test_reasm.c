@@ -472,7 +472,8 @@ TEST(midstream_hold_ends) {
 }
 
 /* held for the peer: in-order bytes wait until reasm_release(REASM_HOLD_PEER),
- * other bits do not release them, and the hold ends by itself at max_ooo */
+ * other bits do not release them, and the hold ends by itself after
+ * REASM_HOLD_PEER_SEGS segments */
 TEST(hold_for_peer) {
     T *t = t_new();
     reasm_syn(&t->c, &t->d[0], 0);
@@ -487,14 +488,13 @@ TEST(hold_for_peer) {
     CHECK_MEM(t->r[0].out, t->r[0].n, S, 20); /* [25,30) still waits for its hole */
     send_s(t, 0, 0, 20, 5, 0);
     CHECK_MEM(t->r[0].out, t->r[0].n, S, 30);
-    t->c.max_ooo = 100; /* the hold ends at a buffer limit */
     reasm_hold_for_peer(&t->c, &t->d[0]);
-    for (int i = 0; i < 101; i++) {
+    for (int i = 0; i < REASM_HOLD_PEER_SEGS; i++) {
         CHECK_EQ_INT(t->r[0].n, 30);
         send_s(t, 0, 0, 30 + (uint64_t)i, 1, 0);
     }
     CHECK_EQ_INT(t->d[0].hold, 0);
-    CHECK_MEM(t->r[0].out, t->r[0].n, S, 30 + 101);
+    CHECK_MEM(t->r[0].out, t->r[0].n, S, 30 + REASM_HOLD_PEER_SEGS);
     t_free(t);
 }
 
