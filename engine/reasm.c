@@ -16,10 +16,9 @@
  *    only while ctx->keep_hist, REASM_HIST bytes a direction, allocated at
  *    the first delivery while all histories together stay within
  *    max_total: memory for histories is bounded like the buffered ranges).
- *  - A held direction (reasm.h: picked up mid-stream, or waiting for its
- *    peer) sends every segment through the out-of-order path until settle();
- *    while a mid-stream hold lasts, a lower sequence number than any seen
- *    moves offset 0 down (rebase).
+ *  - A direction picked up mid-stream holds its first segments (reasm.h):
+ *    they all take the out-of-order path, and one with a lower sequence
+ *    number than any seen moves offset 0 down (rebase) until settle().
  *  - Past a limit (max_ooo or REASM_MAX_RANGES per direction, max_total for
  *    the ctx, oldest buffering direction first) the hole before the first
  *    range is a gap, and the ranges that became contiguous are delivered.
@@ -235,8 +234,7 @@ static void release_probe(reasm_ctx_t *c, reasm_dir_t *d) {
 
 /* the hole before the first buffered range becomes a gap */
 static void skip_hole(reasm_ctx_t *c, reasm_dir_t *d) {
-    d->hold = 0; /* a held direction's first range is at next: no gap */
-    d->held = 0;
+    d->hold = 0; /* a held direction's first range is at offset 0: no gap */
     release_probe(c, d);
     if (!d->segs) return;
     gap_to(c, d, d->segs->off);
@@ -247,7 +245,6 @@ static void skip_hole(reasm_ctx_t *c, reasm_dir_t *d) {
 static void settle(reasm_ctx_t *c, reasm_dir_t *d) {
     if (!d->hold) return;
     d->hold = 0;
-    d->held = 0;
     deliver_contig(c, d);
 }
 
@@ -352,10 +349,10 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
     if (!d->started) { /* picked up mid-stream: hold (see reasm.h) */
         d->base_seq = seq;
         d->started = 1;
-        d->hold = REASM_HOLD_START;
+        d->hold = 1;
     }
     if (len) c->segments++;
-    if ((d->hold & REASM_HOLD_START) && len && !d->closed) {
+    if (d->hold && len && !d->closed) {
         uint32_t below = d->base_seq - seq;
         if (below > 0 && below <= REASM_HOLD_BACK) rebase(d, below);
     }
@@ -414,8 +411,7 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
     if (o > d->next || d->hold) {
         c->out_of_order++;
         ooo_insert(c, d, o, p, e - o);
-        if (d->hold && ++d->held >= ((d->hold & REASM_HOLD_START) ? REASM_HOLD_SEGS : REASM_HOLD_PEER_SEGS))
-            settle(c, d);
+        if (d->hold && ++d->held >= REASM_HOLD_SEGS) settle(c, d);
         enforce_limits(c, d);
         return;
     }
@@ -452,16 +448,6 @@ int reasm_ack(reasm_ctx_t *c, reasm_dir_t *d, uint32_t ack) {
 }
 
 void reasm_settle(reasm_ctx_t *c, reasm_dir_t *d) { settle(c, d); }
-
-void reasm_release(reasm_ctx_t *c, reasm_dir_t *d, int bits) {
-    if (!(d->hold & bits)) return;
-    if (d->hold & ~bits) d->hold &= (uint8_t)~bits;
-    else settle(c, d);
-}
-
-void reasm_hold_for_peer(reasm_ctx_t *c, reasm_dir_t *d) {
-    if (d->started && !d->closed) d->hold |= REASM_HOLD_PEER;
-}
 
 void reasm_ack_gaps(reasm_ctx_t *c, reasm_dir_t *d) {
     settle(c, d);

@@ -24,14 +24,8 @@
  *    that arrives later with a lower sequence number (within REASM_HOLD_BACK)
  *    moves offset 0 down to it, so a capture that starts with reordered
  *    segments does not lose its first bytes. The hold ends early when the
- *    peer sends data, FIN or RST (reasm_release of REASM_HOLD_START, so the
- *    two directions keep their order), at a buffer limit, at an ack gap and
- *    at flush.
- *  - The caller may also hold a direction whose segment acknowledges bytes of
- *    the peer not delivered yet (REASM_HOLD_PEER: the capture shows an answer
- *    before the end of what it answers) and release it once the peer caught
- *    up; it ends by itself after REASM_HOLD_PEER_SEGS segments, at a buffer
- *    limit, an ack gap and flush.
+ *    peer sends data, FIN or RST (reasm_settle, so the two directions keep
+ *    their order), at a buffer limit, at an ack gap and at flush.
  *  - Sequence numbers are unwrapped to 64-bit offsets, so streams cross 2^32.
  *  - Keep-alives (1 or 0 bytes at next-1) are ignored; a 1-byte zero-window
  *    probe is held back until acknowledged or sent again.
@@ -53,10 +47,6 @@ enum { REASM_FIRST = 0, REASM_LAST = 1 };
  * sequence number seen a later segment may still move offset 0 */
 #define REASM_HOLD_SEGS 16
 #define REASM_HOLD_BACK 65536u
-/* waiting for the peer: at most this many data segments held */
-#define REASM_HOLD_PEER_SEGS 1024
-
-enum { REASM_HOLD_START = 1, REASM_HOLD_PEER = 2 }; /* reasm_dir_t.hold bits */
 
 typedef struct reasm_sink {
     /* bytes [off, off+len) of direction `dir`, in order, each exactly once */
@@ -104,8 +94,8 @@ typedef struct reasm_dir {
     uint8_t closed;       /* flushed after FIN/RST: later data is ignored */
     uint8_t has_probe;
     uint8_t probe_byte;
-    uint8_t hold;         /* REASM_HOLD_* bits: bytes held back (START: offset 0 may move down) */
-    uint16_t held;        /* data segments seen while holding */
+    uint8_t hold;         /* mid-stream pickup: bytes held, offset 0 may move down */
+    uint8_t held;         /* data segments seen while holding */
     uint16_t nsegs;       /* buffered ranges (bounded, see reasm.c) */
     uint32_t hist_len;    /* valid bytes in hist: [next - hist_len, next) */
     uint8_t *hist;        /* REASM_HIST bytes, a ring indexed by offset, or NULL */
@@ -136,12 +126,9 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
  * the flow) and then calls reasm_ack_gaps, which declares those holes gaps. */
 int reasm_ack(reasm_ctx_t *c, reasm_dir_t *d, uint32_t ack);
 void reasm_ack_gaps(reasm_ctx_t *c, reasm_dir_t *d);
-/* End a direction's hold (see above): deliver what is contiguous. */
+/* End a mid-stream direction's hold (see above): deliver what is contiguous
+ * from offset 0. The caller does it when the peer sends data, FIN or RST. */
 void reasm_settle(reasm_ctx_t *c, reasm_dir_t *d);
-/* clear some REASM_HOLD_* bits; none left: as reasm_settle */
-void reasm_release(reasm_ctx_t *c, reasm_dir_t *d, int bits);
-/* hold a started direction's next bytes back until reasm_release(REASM_HOLD_PEER) */
-void reasm_hold_for_peer(reasm_ctx_t *c, reasm_dir_t *d);
 /* Declare every hole a gap and deliver everything buffered (FIN/RST with a
  * hole, timeout, end of input). */
 void reasm_flush(reasm_ctx_t *c, reasm_dir_t *d);

@@ -206,21 +206,16 @@ void tcp_input(eng_t *e, pkt_t *p) {
         if (flags & TH_SYN) reasm_syn(rc, &f->rd[dir], seq);
         int rflags = ((flags & TH_SYN) ? REASM_SYN : 0) | ((flags & TH_FIN) ? REASM_FIN : 0) |
                      ((flags & TH_RST) ? REASM_RST : 0) | (f->tcp[!dir].win0 ? REASM_PEER_WIN0 : 0);
-        /* this side acknowledges peer bytes not delivered yet? */
-        int peer_missing = (flags & TH_ACK) && f->rd[!dir].started && !(flags & TH_RST) &&
-                           reasm_ack(rc, &f->rd[!dir], ack);
-        if (peer_missing && !f->tcp[!dir].ack_wait) {
-            f->tcp[!dir].ack_wait = 1;
-            f->tcp[!dir].ack_wait_at = f->rd[!dir].next;
-        }
         /* the peer's mid-stream hold ends when this side speaks: keeps the order */
-        if (plen || (flags & (TH_FIN | TH_RST))) reasm_release(rc, &f->rd[!dir], REASM_HOLD_START);
-        /* an answer to bytes the capture has not shown yet (directions merged out
-         * of order): held until the peer's bytes are delivered (see below) */
-        if (plen && peer_missing) reasm_hold_for_peer(rc, &f->rd[dir]);
+        if (plen || (flags & (TH_FIN | TH_RST))) reasm_settle(rc, &f->rd[!dir]);
         if (plen || (flags & (TH_SYN | TH_FIN)))
             reasm_segment(rc, &f->rd[dir], seq, payload, plen, rflags);
         if (rc->retransmitted != rexmit) hist_count(f, dir, 'T', &me->n_rexmit);
+        if ((flags & TH_ACK) && f->rd[!dir].started && !(flags & TH_RST) &&
+            reasm_ack(rc, &f->rd[!dir], ack) && !f->tcp[!dir].ack_wait) {
+            f->tcp[!dir].ack_wait = 1;
+            f->tcp[!dir].ack_wait_at = f->rd[!dir].next;
+        }
         /* Bytes the peer acknowledged but we have not seen: the capture may
          * deliver them a little later (taps merge directions out of order), so
          * they become a gap only once their sender has sent ACK_PATIENCE more
@@ -233,18 +228,12 @@ void tcp_input(eng_t *e, pkt_t *p) {
             } else if (rd->next != h->ack_wait_at) {
                 h->ack_wait = 1; /* progress: a new hole, wait afresh */
                 h->ack_wait_at = rd->next;
-            } else if (rd->segs && !rd->hold && ++h->ack_wait > ACK_PATIENCE) {
-                /* counted only while the sender is past the hole (bytes buffered,
-                 * not merely held back: a held direction has no hole) */
+            } else if (rd->segs && ++h->ack_wait > ACK_PATIENCE) {
+                /* counted only while the sender is past the hole (bytes buffered) */
                 reasm_ack_gaps(rc, rd);
                 h->ack_wait = 0;
             }
         }
-        /* a direction waiting for its peer goes on once the peer delivered all
-         * it acknowledged (its hole filled, or declared a gap) */
-        for (int k = 0; k < 2; k++)
-            if ((f->rd[k].hold & REASM_HOLD_PEER) && f->rd[!k].next >= f->rd[!k].acked)
-                reasm_release(rc, &f->rd[k], REASM_HOLD_PEER);
         if (flags & TH_RST) {
             reasm_flush(rc, &f->rd[0]);
             reasm_flush(rc, &f->rd[1]);

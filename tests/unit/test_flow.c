@@ -248,43 +248,6 @@ TEST(midstream_decoder_port_is_server) {
     eng_free(e);
 }
 
-/* the capture shows the server's answer before the end of the request it
- * acknowledges (directions merged out of order): the answer is held until the
- * request's last bytes are delivered, so the two streams keep their order */
-static char order[64];
-static size_t norder;
-static void on_data_order(eng_t *e, const eng_event_t *ev, void *u) {
-    if (norder < sizeof order - 1) order[norder++] = ev->f[ENG_F_TCP_DATA_dir].u.s[0];
-    order[norder] = 0;
-}
-TEST(answer_before_request_end_waits) {
-    rec_t r;
-    eng_t *e = new_engine(&r);
-    norder = 0;
-    order[0] = 0;
-    eng_on(e, ENG_EV_TCP_DATA, on_data_order, NULL);
-    cli(e, T0, 100, 0, PB_SYN, NULL);
-    srv(e, T0 + 1, 500, 101, PB_SYN | PB_ACK, NULL);
-    cli(e, T0 + 2, 101, 501, PB_ACK, NULL);
-    cli(e, T0 + 3, 101, 501, PB_ACK, "GET / HT");
-    srv(e, T0 + 4, 501, 117, PB_ACK, "HTTP/1.1 200 OK\r\n"); /* acks the whole request */
-    srv(e, T0 + 5, 518, 117, PB_ACK, "\r\n");
-    CHECK_EQ_INT(r.ndata[1], 0); /* held */
-    cli(e, T0 + 6, 109, 501, PB_ACK, "TP/1.1\r\n"); /* the request's end, late */
-    CHECK_MEM(r.data[0], r.ndata[0], "GET / HTTP/1.1\r\n", 16);
-    CHECK_MEM(r.data[1], r.ndata[1], "HTTP/1.1 200 OK\r\n\r\n", 19);
-    CHECK_STR(order, "oorr"); /* the two held response segments after the request */
-    /* the request's end never comes: the answer goes on once the gap is declared */
-    cli(e, T0 + 7, 117, 520, PB_ACK, "GET /2 HT");
-    srv(e, T0 + 8, 520, 134, PB_ACK, "HTTP/1.1 204 x\r\n\r\n");
-    CHECK_EQ_INT(r.ndata[1], 19);
-    for (int i = 0; i < 20; i++) cli(e, T0 + 9 + i, 134 + (uint32_t)i, 520, PB_ACK, "x");
-    CHECK_EQ_INT(r.gaps[0], 8);
-    CHECK_EQ_INT(r.ndata[1], 19 + 18);
-    eng_finish(e);
-    eng_free(e);
-}
-
 TEST(rsto_and_port_reuse) {
     rec_t r;
     eng_t *e = new_engine(&r);
@@ -448,7 +411,6 @@ int main(void) {
     RUN(midstream_reordered_first_segments);
     RUN(fin_ahead_of_data_keeps_flow);
     RUN(midstream_decoder_port_is_server);
-    RUN(answer_before_request_end_waits);
     RUN(rsto_and_port_reuse);
     RUN(lost_segment_gap_on_ack);
     RUN(ack_before_data_reordered_is_not_a_gap);

@@ -471,33 +471,6 @@ TEST(midstream_hold_ends) {
     t_free(t);
 }
 
-/* held for the peer: in-order bytes wait until reasm_release(REASM_HOLD_PEER),
- * other bits do not release them, and the hold ends by itself after
- * REASM_HOLD_PEER_SEGS segments */
-TEST(hold_for_peer) {
-    T *t = t_new();
-    reasm_syn(&t->c, &t->d[0], 0);
-    send_s(t, 0, 0, 0, 10, 0);
-    reasm_hold_for_peer(&t->c, &t->d[0]);
-    send_s(t, 0, 0, 10, 10, 0);
-    send_s(t, 0, 0, 25, 5, 0);
-    CHECK_EQ_INT(t->r[0].n, 10);
-    reasm_release(&t->c, &t->d[0], REASM_HOLD_START);
-    CHECK_EQ_INT(t->r[0].n, 10);
-    reasm_release(&t->c, &t->d[0], REASM_HOLD_PEER);
-    CHECK_MEM(t->r[0].out, t->r[0].n, S, 20); /* [25,30) still waits for its hole */
-    send_s(t, 0, 0, 20, 5, 0);
-    CHECK_MEM(t->r[0].out, t->r[0].n, S, 30);
-    reasm_hold_for_peer(&t->c, &t->d[0]);
-    for (int i = 0; i < REASM_HOLD_PEER_SEGS; i++) {
-        CHECK_EQ_INT(t->r[0].n, 30);
-        send_s(t, 0, 0, 30 + (uint64_t)i, 1, 0);
-    }
-    CHECK_EQ_INT(t->d[0].hold, 0);
-    CHECK_MEM(t->r[0].out, t->r[0].n, S, 30 + REASM_HOLD_PEER_SEGS);
-    t_free(t);
-}
-
 TEST(data_on_syn) {
     T *t = t_new();
     /* SYN with data, direction not started: base = seq+1 */
@@ -970,7 +943,6 @@ int main(void) {
     RUN(wraparound_2_32);
     RUN(midstream_pickup);
     RUN(midstream_hold_ends);
-    RUN(hold_for_peer);
     RUN(data_on_syn);
     RUN(fin_then_rst);
     RUN(rst_then_fin);
