@@ -43,9 +43,12 @@
  *    current message (weird http_gap_resync) and lines are skipped until one
  *    looks like a request line (orig) or status line (resp).
  *  - After a request with CONNECT or an Upgrade header, the orig direction
- *    waits (its bytes are kept, within max_line) for the response: a 2xx to
- *    CONNECT or a 101 turns both directions into opaque tunnels (only
- *    tcp.data sees the rest); anything else resumes parsing.
+ *    waits (its bytes are kept, within max_line) for the response: a 101
+ *    turns both directions into opaque tunnels (only tcp.data sees the rest);
+ *    after a 2xx to CONNECT the client's first tunnel bytes are probed
+ *    (ST_TPROBE): a request line makes both directions HTTP again, anything
+ *    else (or server bytes first, or a gap) an opaque tunnel; any other
+ *    response resumes parsing.
  *  - Each non-empty body is a file (source "http"), begun at its first decoded
  *    or lost byte; its filename is that of the first stored Content-Disposition
  *    header, by the MIME rules (mime_cd_filename: filename* wins over
