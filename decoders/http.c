@@ -43,9 +43,12 @@
  *    current message (weird http_gap_resync) and lines are skipped until one
  *    looks like a request line (orig) or status line (resp).
  *  - After a request with CONNECT or an Upgrade header, the orig direction
- *    waits (its bytes are kept, within max_line) for the response: a 2xx to
- *    CONNECT or a 101 turns both directions into opaque tunnels (only
- *    tcp.data sees the rest); anything else resumes parsing.
+ *    waits (its bytes are kept, within max_line) for the response: a 101
+ *    turns both directions into opaque tunnels (only tcp.data sees the rest);
+ *    after a 2xx to CONNECT the client's first tunnel bytes are probed
+ *    (ST_TPROBE): a request line makes both directions HTTP again, anything
+ *    else (or server bytes first, or a gap) an opaque tunnel; any other
+ *    response resumes parsing.
  *  - Each non-empty body is a file (source "http"), begun at its first decoded
  *    or lost byte; its filename is that of the first stored Content-Disposition
  *    header, by the MIME rules (mime_cd_filename: filename* wins over
@@ -87,6 +90,7 @@ enum {
     ST_BODY_CLOSE, /* body delimited by the end of the connection */
     ST_RESYNC,     /* skipping lines until a start line */
     ST_WAIT,       /* orig: waiting for the response to CONNECT / Upgrade */
+    ST_TPROBE,     /* a CONNECT tunnel is open: is the client speaking HTTP in it? */
     ST_TUNNEL      /* opaque from here on */
 };
 
@@ -969,7 +973,15 @@ static void headers_done(eng_t *e, eng_flow_t *f, http_t *h, int dir)
     }
     fire_headers_event(e, f, d, dir);
     http_dir_t *o = &h->d[ENG_ORIG];
-    if ((pe.method == M_CONNECT && st >= 200 && st < 300) || (st == 101 && pe.upgrade)) {
+    if (pe.method == M_CONNECT && st >= 200 && st < 300) {
+        /* the tunnel's first client bytes decide: HTTP again, or opaque */
+        msg_done(e, f, h, dir);
+        o->st = ST_TPROBE;
+        d->st = ST_TPROBE;
+        run(e, f, h, ENG_ORIG);
+        return;
+    }
+    if (st == 101 && pe.upgrade) {
         msg_done(e, f, h, dir);
         tunnel(h);
         return;
@@ -1058,6 +1070,27 @@ static void run(eng_t *e, eng_flow_t *f, http_t *h, int dir)
             /* keep the rest (bounded by max_unit) for when the answer comes */
             sr_push(&d->sr, d->sr.chunk_off + d->sr.chunk_len, NULL, 0);
             return;
+        case ST_TPROBE: {
+            /* Inside a CONNECT tunnel. The client's first bytes are kept and
+             * probed: a request line makes both directions HTTP again (a proxy
+             * asked for a cleartext tunnel), anything else (TLS...) makes the
+             * tunnel opaque; so do server bytes before the client decided. */
+            if (dir == ENG_RESP) {
+                if (!sr_avail(&d->sr)) return;
+                tunnel(h);
+                return;
+            }
+            sr_push(&d->sr, d->sr.chunk_off + d->sr.chunk_len, NULL, 0);
+            int r = http_probe(d->sr.buf, d->sr.buf_len, ENG_ORIG);
+            if (r < 0 && d->sr.buf_len < d->sr.max_unit) return;
+            if (r <= 0) {
+                tunnel(h);
+                return;
+            }
+            d->st = ST_LINE;
+            h->d[ENG_RESP].st = ST_LINE;
+            continue;
+        }
         case ST_LINE:
         case ST_RESYNC:
             rc = sr_line(&d->sr, &v);
@@ -1243,6 +1276,10 @@ static void http_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, u
                  ((d->st == ST_BODY_LEN || d->st == ST_CHUNK_DATA) && len <= d->remaining);
     if (!absorb) {
         if (d->st == ST_RESYNC || d->st == ST_WAIT) return; /* the reader reports it */
+        if (d->st == ST_TPROBE) { /* a hole at the tunnel's start: opaque */
+            tunnel(h);
+            return;
+        }
         WEIRD(e, f, "http_gap_resync", "gap of %llu bytes at %llu", (unsigned long long)len,
               (unsigned long long)off);
         lose_sync(e, f, h, dir);

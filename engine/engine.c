@@ -132,6 +132,15 @@ void eng_set_wakeup(eng_t *e, int64_t at, void (*fn)(eng_t *, void *), void *use
 static void detect(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len,
                    int udp);
 
+int port_well_known(uint16_t p) {
+    if (p > 0 && p < 1024) return 1;
+    if (!p) return 0;
+    for (int i = 0; i < eng_decoder_count(); i++)
+        for (const uint16_t *pp = eng_decoder_at(i)->ports; pp && *pp; pp++)
+            if (*pp == p) return 1;
+    return 0;
+}
+
 static void udp_input(eng_t *e, pkt_t *p) {
     if (p->l4_len < 8) {
         eng_weird(e, NULL, "truncated_udp_header", "%u bytes captured", p->l4_len);

@@ -171,8 +171,9 @@ flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, in
 void flow_touch(eng_t *e, flow_t *f);          /* activity: move to the end of its list */
 /* history letter c (upper case for dir ORIG, lower for RESP; '^' as is) */
 void flow_hist_add(flow_t *f, int dir, char c);
-/* a server port, for orientation without a handshake */
-static inline int port_well_known(uint16_t p) { return p > 0 && p < 1024; }
+/* a likely server port, for orientation without a handshake: below 1024 or one
+ * a decoder lists in its ports (engine.c; like Zeek's likely_server_ports) */
+int port_well_known(uint16_t p);
 void flow_hist_once(flow_t *f, int dir, char c); /* unless already there */
 void flow_set_class(eng_t *e, flow_t *f, int tclass);
 void flow_end(eng_t *e, flow_t *f, const char *reason); /* fires flow.end, frees */

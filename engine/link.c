@@ -2,7 +2,7 @@
  *
  * Ethernet (802.1Q / 802.1ad / 0x9100 tags stacked up to LINK_MAX_TAGS, the
  * outermost id kept; PPPoE session; MPLS), Linux cooked captures SLL and
- * SLL2, raw IP, BSD null and OpenBSD loop. Frames that are not IP (ARP, LLDP,
+ * SLL2, raw IP, BSD null and OpenBSD loop, Linux ARCnet. Frames that are not IP (ARP, LLDP,
  * 802.3 length frames, ...) are counted in stats.non_ip without a weird.
  */
 #include <string.h>
@@ -21,6 +21,7 @@ enum {
     LT_RAW_101 = 101,
     LT_LOOP = 108,
     LT_LINUX_SLL = 113,
+    LT_ARCNET_LINUX = 129,
     LT_IPV4 = 228,
     LT_IPV6 = 229,
     LT_LINUX_SLL2 = 276,
@@ -50,13 +51,38 @@ static int mpls(ipctx_t *c, bcur_t *cur) {
     return non_ip(c); /* pseudowire or other payload */
 }
 
+/* PPPoE session stage (RFC 2516): version/type, code, session id, length, then
+ * the PPP protocol field, which a peer may send as one byte when protocol field
+ * compression was negotiated (RFC 1661 6.5): a protocol number's first byte is
+ * even and its last byte odd, so an odd first byte is the whole field */
 static int pppoe(ipctx_t *c, bcur_t *cur) {
     bc_skip(cur, 6); /* version/type, code, session id, length */
-    uint16_t proto = bc_be16(cur);
+    uint8_t b = bc_u8(cur);
+    uint16_t proto = b & 1 ? b : (uint16_t)(b << 8 | bc_u8(cur));
     if (cur->bad) return ip_trunc_header(c, "PPPoE session header cut short");
     if (proto == 0x0021) return ip_decode(c, cur->p, cur->len, 4);
     if (proto == 0x0057) return ip_decode(c, cur->p, cur->len, 6);
     return non_ip(c); /* LCP, IPCP, ... */
+}
+
+/* Linux ARCnet (libpcap DLT_ARCNET_LINUX): source, destination, a 2-byte offset,
+ * the protocol id; RFC 1201 protocols add a split flag and a 2-byte sequence
+ * number (Linux hands over reassembled packets, never exception frames), the
+ * RFC 1051 ones (0xf0 IP, 0xf1 ARP) and diagnostics (0x80) do not */
+static int arcnet_linux(ipctx_t *c, bcur_t *cur) {
+    bc_skip(cur, 4);
+    uint8_t proto = bc_u8(cur);
+    if (cur->bad) return ip_trunc_header(c, "ARCnet header cut short");
+    if (proto != 0xf0 && proto != 0xf1 && proto != 0x80) {
+        bc_skip(cur, 3);
+        if (cur->bad) return ip_trunc_header(c, "ARCnet RFC 1201 header cut short");
+    }
+    switch (proto) {
+    case 0xf0: /* ARC_P_IP_RFC1051 */
+    case 0xd4: return ip_decode(c, cur->p, cur->len, 4); /* ARC_P_IP */
+    case 0xc4: return ip_decode(c, cur->p, cur->len, 6); /* ARC_P_IPV6 */
+    default: return non_ip(c); /* ARP, RARP, IPX, ... */
+    }
 }
 
 /* dispatch on an EtherType with cur at the bytes that follow it */
@@ -133,6 +159,7 @@ int layers_decode(eng_t *e, int64_t ts, int linktype, const uint8_t *p, uint32_t
     case LT_IPV6: return ip_decode(&c, cur.p, cur.len, 6);
     case LT_NULL:
     case LT_LOOP: return null_family(&c, &cur);
+    case LT_ARCNET_LINUX: return arcnet_linux(&c, &cur);
     default:
         e->stats.non_ip++;
         eng_weird(e, NULL, "unsupported_link_type", "link type %d is not decoded", linktype);

@@ -16,6 +16,9 @@
  *    only while ctx->keep_hist, REASM_HIST bytes a direction, allocated at
  *    the first delivery while all histories together stay within
  *    max_total: memory for histories is bounded like the buffered ranges).
+ *  - A direction picked up mid-stream holds its first segments (reasm.h):
+ *    they all take the out-of-order path, and one with a lower sequence
+ *    number than any seen moves offset 0 down (rebase) until settle().
  *  - Past a limit (max_ooo or REASM_MAX_RANGES per direction, max_total for
  *    the ctx, oldest buffering direction first) the hole before the first
  *    range is a gap, and the ranges that became contiguous are delivered.
@@ -231,10 +234,27 @@ static void release_probe(reasm_ctx_t *c, reasm_dir_t *d) {
 
 /* the hole before the first buffered range becomes a gap */
 static void skip_hole(reasm_ctx_t *c, reasm_dir_t *d) {
+    d->hold = 0; /* a held direction's first range is at offset 0: no gap */
     release_probe(c, d);
     if (!d->segs) return;
     gap_to(c, d, d->segs->off);
     deliver_contig(c, d);
+}
+
+/* end a mid-stream hold: offset 0 is fixed, deliver from it */
+static void settle(reasm_ctx_t *c, reasm_dir_t *d) {
+    if (!d->hold) return;
+    d->hold = 0;
+    deliver_contig(c, d);
+}
+
+/* while holding (nothing delivered yet): offset 0 moves k bytes down */
+static void rebase(reasm_dir_t *d, uint32_t k) {
+    d->base_seq -= k;
+    for (reasm_seg_t *s = d->segs; s; s = s->next) s->off += k;
+    if (d->has_fin) d->fin_off += k;
+    if (d->acked) d->acked += k;
+    if (d->has_probe) d->probe_off += k;
 }
 
 static void enforce_limits(reasm_ctx_t *c, reasm_dir_t *d) {
@@ -326,11 +346,16 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
         }
         seq++;
     }
-    if (!d->started) {
+    if (!d->started) { /* picked up mid-stream: hold (see reasm.h) */
         d->base_seq = seq;
         d->started = 1;
+        d->hold = 1;
     }
     if (len) c->segments++;
+    if (d->hold && len && !d->closed) {
+        uint32_t below = d->base_seq - seq;
+        if (below > 0 && below <= REASM_HOLD_BACK) rebase(d, below);
+    }
     if (d->closed) {
         if (len) c->after_fin++;
         return;
@@ -365,7 +390,7 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
         overlap(c, d, o, e - o, hist_differs(d, o, p, e - o));
         return;
     }
-    if ((flags & REASM_PEER_WIN0) && e - o == 1 && o == d->next && !(flags & REASM_FIN)) {
+    if ((flags & REASM_PEER_WIN0) && e - o == 1 && o == d->next && !(flags & REASM_FIN) && !d->hold) {
         /* a zero-window probe: held back until acked, sent again or flushed */
         c->probes++;
         if (!d->has_probe) {
@@ -383,9 +408,10 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
         p += d->next - o;
         o = d->next;
     }
-    if (o > d->next) {
+    if (o > d->next || d->hold) {
         c->out_of_order++;
         ooo_insert(c, d, o, p, e - o);
+        if (d->hold && ++d->held >= REASM_HOLD_SEGS) settle(c, d);
         enforce_limits(c, d);
         return;
     }
@@ -421,7 +447,10 @@ int reasm_ack(reasm_ctx_t *c, reasm_dir_t *d, uint32_t ack) {
     return d->acked > d->next;
 }
 
+void reasm_settle(reasm_ctx_t *c, reasm_dir_t *d) { settle(c, d); }
+
 void reasm_ack_gaps(reasm_ctx_t *c, reasm_dir_t *d) {
+    settle(c, d);
     if (!d->started || d->closed || d->acked <= d->next) return;
     uint64_t a = d->acked;
     if (d->has_fin && a > d->fin_off) a = d->fin_off;
@@ -433,6 +462,7 @@ void reasm_ack_gaps(reasm_ctx_t *c, reasm_dir_t *d) {
 }
 
 void reasm_flush(reasm_ctx_t *c, reasm_dir_t *d) {
+    settle(c, d);
     /* acknowledged bytes never seen; but one byte acknowledged past the data
      * with no FIN seen is most likely the FIN itself, lost: not a gap */
     if (!d->has_fin && d->acked == d->next + 1 && !d->segs) d->acked = d->next;

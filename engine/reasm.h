@@ -19,6 +19,13 @@
  *    replace buffered ones (delivered ones stay delivered).
  *  - A hole is declared a gap when the peer acknowledges past it
  *    (reasm_ack), at FIN/RST (reasm_flush), at timeout and at end of input.
+ *  - A direction picked up mid-stream (its first segment is not a SYN) holds
+ *    its bytes back for its first REASM_HOLD_SEGS data segments: a segment
+ *    that arrives later with a lower sequence number (within REASM_HOLD_BACK)
+ *    moves offset 0 down to it, so a capture that starts with reordered
+ *    segments does not lose its first bytes. The hold ends early when the
+ *    peer sends data, FIN or RST (reasm_settle, so the two directions keep
+ *    their order), at a buffer limit, at an ack gap and at flush.
  *  - Sequence numbers are unwrapped to 64-bit offsets, so streams cross 2^32.
  *  - Keep-alives (1 or 0 bytes at next-1) are ignored; a 1-byte zero-window
  *    probe is held back until acknowledged or sent again.
@@ -35,6 +42,11 @@ typedef struct reasm_seg reasm_seg_t; /* a buffered out-of-order range */
 #define REASM_HIST 4096
 
 enum { REASM_FIRST = 0, REASM_LAST = 1 };
+
+/* mid-stream pickup: data segments held back, and how far below the lowest
+ * sequence number seen a later segment may still move offset 0 */
+#define REASM_HOLD_SEGS 16
+#define REASM_HOLD_BACK 65536u
 
 typedef struct reasm_sink {
     /* bytes [off, off+len) of direction `dir`, in order, each exactly once */
@@ -82,6 +94,8 @@ typedef struct reasm_dir {
     uint8_t closed;       /* flushed after FIN/RST: later data is ignored */
     uint8_t has_probe;
     uint8_t probe_byte;
+    uint8_t hold;         /* mid-stream pickup: bytes held, offset 0 may move down */
+    uint8_t held;         /* data segments seen while holding */
     uint16_t nsegs;       /* buffered ranges (bounded, see reasm.c) */
     uint32_t hist_len;    /* valid bytes in hist: [next - hist_len, next) */
     uint8_t *hist;        /* REASM_HIST bytes, a ring indexed by offset, or NULL */
@@ -112,6 +126,9 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
  * the flow) and then calls reasm_ack_gaps, which declares those holes gaps. */
 int reasm_ack(reasm_ctx_t *c, reasm_dir_t *d, uint32_t ack);
 void reasm_ack_gaps(reasm_ctx_t *c, reasm_dir_t *d);
+/* End a mid-stream direction's hold (see above): deliver what is contiguous
+ * from offset 0. The caller does it when the peer sends data, FIN or RST. */
+void reasm_settle(reasm_ctx_t *c, reasm_dir_t *d);
 /* Declare every hole a gap and deliver everything buffered (FIN/RST with a
  * hole, timeout, end of input). */
 void reasm_flush(reasm_ctx_t *c, reasm_dir_t *d);

@@ -125,6 +125,11 @@ const char *eng_flow_state(const eng_flow_t *pf) {
 
 /* ---- packets ------------------------------------------------------------- */
 
+/* every byte before this direction's FIN delivered (or no FIN offset known) */
+static int fin_complete(const reasm_dir_t *rd) {
+    return !rd->has_fin || rd->closed || rd->next >= rd->fin_off;
+}
+
 void tcp_input(eng_t *e, pkt_t *p) {
     if (p->l4_len < 20) {
         eng_weird(e, NULL, "truncated_tcp_header", "%u bytes captured", p->l4_len);
@@ -201,6 +206,8 @@ void tcp_input(eng_t *e, pkt_t *p) {
         if (flags & TH_SYN) reasm_syn(rc, &f->rd[dir], seq);
         int rflags = ((flags & TH_SYN) ? REASM_SYN : 0) | ((flags & TH_FIN) ? REASM_FIN : 0) |
                      ((flags & TH_RST) ? REASM_RST : 0) | (f->tcp[!dir].win0 ? REASM_PEER_WIN0 : 0);
+        /* the peer's mid-stream hold ends when this side speaks: keeps the order */
+        if (plen || (flags & (TH_FIN | TH_RST))) reasm_settle(rc, &f->rd[!dir]);
         if (plen || (flags & (TH_SYN | TH_FIN)))
             reasm_segment(rc, &f->rd[dir], seq, payload, plen, rflags);
         if (rc->retransmitted != rexmit) hist_count(f, dir, 'T', &me->n_rexmit);
@@ -241,10 +248,16 @@ void tcp_input(eng_t *e, pkt_t *p) {
     if (flags & TH_RST) me->rst = 1;
 
     if (!f->closing && (me->state == EP_RESET ||
-                        (f->tcp[0].state == EP_CLOSED && f->tcp[1].state == EP_CLOSED))) {
+                        (f->tcp[0].state == EP_CLOSED && f->tcp[1].state == EP_CLOSED)))
         f->closing = 1;
+    /* Closed: the short flow.tcp_closed_timeout - but after FINs only once the
+     * bytes before both FINs are all here; until then the FIN was reordered
+     * ahead of data (or the data is lost) and the flow waits, like any open
+     * one, for the stragglers (flow.tcp_timeout; the end flushes the holes) */
+    if (f->closing && f->tclass != TO_TCP_CLOSED &&
+        (f->tcp[0].state == EP_RESET || f->tcp[1].state == EP_RESET ||
+         (fin_complete(&f->rd[0]) && fin_complete(&f->rd[1]))))
         flow_set_class(e, f, TO_TCP_CLOSED);
-    }
     e->cur_flow = NULL;
     flow_settle(e, f);
 }

@@ -12,8 +12,9 @@
  *     --vlan ID[,ID2]  Ethernet output with an 802.1Q tag, or 802.1ad outer ID + 802.1Q ID2
  *     --link L         output link type: ether (default), sll, sll2, raw, null
  *
- * Input link types: Ethernet (with VLAN tags), Linux SLL and SLL2, raw IP, BSD null/loop,
- * IPv4/IPv6.  Mutations run in the order split, dup, reorder, frag.  Timestamps stay
+ * Input link types: Ethernet (with VLAN tags, PPPoE sessions), Linux SLL and SLL2, raw IP,
+ * BSD null/loop, IPv4/IPv6, Linux ARCnet (129; only its IP packets are kept).  A PPPoE
+ * session's PPP header is dropped: its IP packets come out as plain IP on the output link.  Mutations run in the order split, dup, reorder, frag.  Timestamps stay
  * non-decreasing: packets move, the timestamps stay with the positions.  Segments made by
  * --split get correct sequence numbers, lengths and IPv4 header and TCP checksums.
  * Packets that cannot be parsed (truncated, non-IP, already fragmented) pass through
@@ -527,6 +528,12 @@ static int read_input(const char *path, plist_t *l, int *dlt_out) {
             et = (d[0] >> 4) == 4 ? 0x0800 : (d[0] >> 4) == 6 ? 0x86dd : 0;
             if (!et) goto skip;
             break;
+        case 129: /* DLT_ARCNET_LINUX: src, dst, offset[2], protocol (+ RFC 1201 split flag, seq) */
+            if (cap < 5) goto skip;
+            et = d[4] == 0xf0 || d[4] == 0xd4 ? 0x0800 : d[4] == 0xc4 ? 0x86dd : 0;
+            off = d[4] == 0xf0 ? 5 : 8;
+            if (!et) goto skip;
+            break;
         default:
             fprintf(stderr, "pcapmut: %s: unsupported link type %d\n", path, dlt);
             pcap_close(pc);
@@ -540,6 +547,15 @@ static int read_input(const char *path, plist_t *l, int *dlt_out) {
             pk.ntags++;
             et = rd16(d + off + 2);
             off += 4;
+        }
+        /* PPPoE session: 6-byte header, PPP protocol in 1 byte (compressed) or 2 */
+        if (et == 0x8864 && cap >= off + 8) {
+            size_t pl = d[off + 6] & 1 ? 1 : 2;
+            uint16_t pp = pl == 1 ? d[off + 6] : rd16(d + off + 6);
+            if (pp == 0x0021 || pp == 0x0057) {
+                et = pp == 0x0021 ? 0x0800 : 0x86dd;
+                off += 6 + pl;
+            }
         }
         if (off > cap || cap - off > MAX_L3) goto skip;
         pk.ethertype = et;

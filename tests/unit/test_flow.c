@@ -181,6 +181,73 @@ TEST(midstream_server_first_is_not_swapped) {
     eng_free(e);
 }
 
+/* a capture that starts mid-stream with the server's segments reordered: the
+ * first bytes are not lost (reasm's mid-stream hold), and the client's data
+ * after them still comes after them */
+TEST(midstream_reordered_first_segments) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    srv(e, T0, 1010, 2000, PB_ACK, "00 OK\r\n");
+    srv(e, T0 + 1, 1000, 2000, PB_ACK, "HTTP/1.1 2");
+    srv(e, T0 + 2, 1005, 2000, PB_ACK, "1.1 2"); /* a duplicate while held */
+    CHECK_EQ_INT(r.ndata[1], 0);
+    cli(e, T0 + 3, 2000, 1017, PB_ACK | PB_PSH, "GET / HTTP/1.1\r\n");
+    CHECK_MEM(r.data[1], r.ndata[1], "HTTP/1.1 200 OK\r\n", 17);
+    CHECK_EQ_INT(r.ndata[0], 0); /* the client's own hold */
+    eng_finish(e);
+    CHECK_MEM(r.data[0], r.ndata[0], "GET / HTTP/1.1\r\n", 16);
+    CHECK_EQ_INT(r.gaps[0] + r.gaps[1], 0);
+    eng_free(e);
+}
+
+/* both FINs seen while bytes before the client's FIN are missing (the capture
+ * reordered the FIN ahead of the data, timestamps staying in place): the flow
+ * is not put on the 5 s closed timeout, so the data 10 s later still belongs
+ * to it instead of starting a new flow */
+TEST(fin_ahead_of_data_keeps_flow) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    cli(e, T0, 100, 0, PB_SYN, NULL);
+    srv(e, T0 + 1, 500, 101, PB_SYN | PB_ACK, NULL);
+    cli(e, T0 + 2, 101, 501, PB_ACK, NULL);
+    cli(e, T0 + 3, 104, 501, PB_FIN | PB_ACK, NULL);
+    srv(e, T0 + 4, 501, 101, PB_FIN | PB_ACK, NULL);
+    cli(e, T0 + 10 * SEC, 101, 502, PB_ACK | PB_PSH, "abc");
+    CHECK_EQ_INT(r.nends, 0);
+    CHECK_MEM(r.data[0], r.ndata[0], "abc", 3);
+    cli(e, T0 + 11 * SEC, 105, 502, PB_ACK, NULL);
+    srv(e, T0 + 20 * SEC, 502, 105, PB_ACK, NULL); /* closed now: the 5 s timeout */
+    CHECK_EQ_INT(r.nends, 1);
+    CHECK_EQ_INT(r.nstarts, 2);
+    eng_finish(e);
+    CHECK(strstr(r.ends[0], "closed SF") != NULL);
+    eng_free(e);
+}
+
+/* mid-stream, the first packet from 8080 (a port the HTTP decoder lists, not
+ * below 1024) to an ephemeral port: the sender is the server, as in Zeek
+ * (likely_server_ports), so its response is in the resp direction; 40000 to
+ * 41000 keeps the first sender as the originator */
+TEST(midstream_decoder_port_is_server) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    char orig[64] = "";
+    eng_on(e, ENG_EV_FLOW_END, on_end_orig, orig);
+    size_t n = pb_tcp4(buf, "10.0.0.2", 8080, "10.0.0.1", 48474, 7, 9, PB_ACK | PB_PSH, "HTTP/1.1 200 \r\n", 15, 1000);
+    eng_feed(e, T0, 1, buf, (uint32_t)n, (uint32_t)n);
+    eng_finish(e);
+    CHECK_STR(orig, "10.0.0.1:48474");
+    CHECK_MEM(r.data[1], r.ndata[1], "HTTP/1.1 200 \r\n", 15);
+    eng_free(e);
+    e = new_engine(&r);
+    eng_on(e, ENG_EV_FLOW_END, on_end_orig, orig);
+    n = pb_tcp4(buf, "10.0.0.2", 40000, "10.0.0.1", 41000, 7, 9, PB_ACK | PB_PSH, "x", 1, 1000);
+    eng_feed(e, T0, 1, buf, (uint32_t)n, (uint32_t)n);
+    eng_finish(e);
+    CHECK_STR(orig, "10.0.0.2:40000");
+    eng_free(e);
+}
+
 TEST(rsto_and_port_reuse) {
     rec_t r;
     eng_t *e = new_engine(&r);
@@ -341,6 +408,9 @@ int main(void) {
     RUN(syn_only_s0_and_timeout);
     RUN(synack_first_flips);
     RUN(midstream_server_first_is_not_swapped);
+    RUN(midstream_reordered_first_segments);
+    RUN(fin_ahead_of_data_keeps_flow);
+    RUN(midstream_decoder_port_is_server);
     RUN(rsto_and_port_reuse);
     RUN(lost_segment_gap_on_ack);
     RUN(ack_before_data_reordered_is_not_a_gap);

@@ -860,6 +860,57 @@ TEST(connect_tunnel)
     rec_free(&r);
 }
 
+/* a CONNECT tunnel whose client speaks cleartext HTTP (suricata-verify's
+ * http-connect-fragmented.pcap: the request line comes as "GE" + "T / ..."):
+ * both directions are HTTP again, as tshark and Zeek's tunnel detection see
+ * it; a tunnel whose server speaks first stays opaque */
+TEST(connect_cleartext_tunnel)
+{
+    rec_t r;
+    eng_t *e = new_engine(&r, NULL, NULL);
+    r.log_body = 0;
+    conn_t c;
+    c_open(&c, e);
+    c_send(&c, 0, "CONNECT abc:443 HTTP/1.1\r\n\r\n");
+    c_send(&c, 1, "HTTP/1.1 200 OK\r\n\r\n");
+    c_send(&c, 0, "GE");
+    c_send(&c, 0, "T / HTTP/1.1\r\nUser-Agent: V\r\n\r\n");
+    c_send(&c, 1, "HTTP/1.1 204 No\r\n\r\n");
+    c_close(&c);
+    eng_finish(e);
+    check_log(&r,
+              "SERVICE http detect\n"
+              "REQ CONNECT abc:443 1.1 host=- ua=- @0 {}\n"
+              "DONE orig body=0 wire=0 status=-\n"
+              "RESP 1.1 200 OK @0 {}\n"
+              "DONE resp body=0 wire=0 status=200\n"
+              "HDR orig User-Agent: V @44\n"
+              "REQ GET / 1.1 host=- ua=V @28 {user-agent=V}\n"
+              "DONE orig body=0 wire=0 status=-\n"
+              "RESP 1.1 204 No @19 {}\n"
+              "DONE resp body=0 wire=0 status=204\n");
+    eng_free(e);
+    rec_free(&r);
+
+    e = new_engine(&r, NULL, NULL);
+    r.log_body = 0;
+    c_open(&c, e);
+    c_send(&c, 0, "CONNECT mail:25 HTTP/1.1\r\n\r\n");
+    c_send(&c, 1, "HTTP/1.1 200 OK\r\n\r\n");
+    c_send(&c, 1, "220 mail ESMTP\r\n");
+    c_send(&c, 0, "GET / HTTP/1.1\r\n\r\n");
+    c_close(&c);
+    eng_finish(e);
+    check_log(&r,
+              "SERVICE http detect\n"
+              "REQ CONNECT mail:25 1.1 host=- ua=- @0 {}\n"
+              "DONE orig body=0 wire=0 status=-\n"
+              "RESP 1.1 200 OK @0 {}\n"
+              "DONE resp body=0 wire=0 status=200\n");
+    eng_free(e);
+    rec_free(&r);
+}
+
 /* a CONNECT refused: the bytes the client sent meanwhile are HTTP again */
 TEST(connect_refused)
 {
@@ -1232,6 +1283,7 @@ int main(void)
     RUN(bad_lines_and_unmatched);
     RUN(gap_absorbed_and_resync);
     RUN(connect_tunnel);
+    RUN(connect_cleartext_tunnel);
     RUN(connect_refused);
     RUN(refused_upgrade);
     RUN(upgrade_101);

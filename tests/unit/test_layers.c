@@ -352,6 +352,70 @@ TEST(pppoe_mpls) {
     free_eng(e);
 }
 
+/* PPPoE with protocol field compression (RFC 1661 6.5): a one-byte 0x21 is IPv4,
+ * 0x57 IPv6 (suricata-verify's pppoe-session-http.pcap sends them so); an LCP
+ * frame (0xc021) is not IP and fires no weird */
+TEST(pppoe_compressed_protocol) {
+    eng_t *e = mk_eng();
+    uint8_t ip[200], in[220], f[300];
+    size_t n = ip4(ip, 6, 1, 0, L4, L4_LEN);
+    in[0] = 0x11; in[1] = 0;
+    be16(in + 2, 0x002d);
+    be16(in + 4, (unsigned)(n + 1));
+    in[6] = 0x21;
+    memcpy(in + 7, ip, n);
+    size_t fn = eth(f, 0x8864, in, n + 7);
+    check_tcp(e, 1, f, fn, 4);
+    cut_everywhere(1, f, fn);
+
+    n = ip6(ip, 6, L4, L4_LEN);
+    in[6] = 0x57;
+    be16(in + 4, (unsigned)(n + 1));
+    memcpy(in + 7, ip, n);
+    fn = eth(f, 0x8864, in, n + 7);
+    check_tcp(e, 1, f, fn, 6);
+    cut_everywhere(1, f, fn);
+
+    be16(in + 6, 0xc021);
+    fn = eth(f, 0x8864, in, 20);
+    pkt_t o;
+    uint64_t non_ip = e->stats.non_ip;
+    CHECK_EQ_INT(layers_decode(e, 1, 1, f, (uint32_t)fn, (uint32_t)fn, &o), 0);
+    CHECK_EQ_INT(e->stats.non_ip, non_ip + 1);
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    free_eng(e);
+}
+
+/* Linux ARCnet (link type 129): RFC 1051 IP (0xf0) has a 5-byte header, RFC 1201
+ * IP (0xd4) and IPv6 (0xc4) an 8-byte one; ARP (0xf1) is not IP */
+TEST(arcnet_linux) {
+    eng_t *e = mk_eng();
+    uint8_t ip[200], f[300];
+    size_t n = ip4(ip, 6, 1, 0, L4, L4_LEN);
+    memcpy(f, "\xbe\x50\xab\x08\xf0", 5);
+    memcpy(f + 5, ip, n);
+    check_tcp(e, 129, f, n + 5, 4);
+    cut_everywhere(129, f, n + 5);
+
+    memcpy(f, "\xbe\x50\x00\x00\xd4\x00\x00\x07", 8);
+    memcpy(f + 8, ip, n);
+    check_tcp(e, 129, f, n + 8, 4);
+    cut_everywhere(129, f, n + 8);
+
+    n = ip6(ip, 6, L4, L4_LEN);
+    f[4] = 0xc4;
+    memcpy(f + 8, ip, n);
+    check_tcp(e, 129, f, n + 8, 6);
+    cut_everywhere(129, f, n + 8);
+
+    memcpy(f, "\xbe\x00\xed\x08\xf1\x00\x07\x08\x00\x01\x04\x00\x01\xbe", 14);
+    pkt_t o;
+    CHECK_EQ_INT(layers_decode(e, 1, 129, f, 14, 14, &o), 0);
+    CHECK_EQ_INT(e->stats.non_ip, 1);
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    free_eng(e);
+}
+
 TEST(unknown_link) {
     eng_t *e = mk_eng();
     uint8_t f[40] = {0};
@@ -787,6 +851,8 @@ int main(void) {
     RUN(raw_ip);
     RUN(null_and_loop);
     RUN(pppoe_mpls);
+    RUN(pppoe_compressed_protocol);
+    RUN(arcnet_linux);
     RUN(unknown_link);
     RUN(ipv4_options_and_errors);
     RUN(ipv6_ext_headers);

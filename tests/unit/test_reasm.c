@@ -385,24 +385,89 @@ TEST(wraparound_2_32) {
     t_free(t);
 }
 
+/* Picked up mid-stream: the first REASM_HOLD_SEGS data segments are held, and
+ * one with a lower sequence number moves offset 0 down to it (a capture whose
+ * first segments came reordered: before, their bytes were "before the stream"
+ * and lost). After the hold, bytes before offset 0 are old retransmissions. */
 TEST(midstream_pickup) {
     T *t = t_new();
     uint32_t s0 = 5000;
-    reasm_segment(&t->c, &t->d[0], s0, S, 100, 0); /* offset 0 */
+    reasm_segment(&t->c, &t->d[0], s0 + 100, S + 100, 100, 0); /* seen first */
+    CHECK_EQ_INT(t->d[0].base_seq, s0 + 100);
+    CHECK_EQ_INT(t->r[0].n, 0); /* held */
+    reasm_segment(&t->c, &t->d[0], s0, S, 50, 0); /* earlier: offset 0 moves down */
     CHECK_EQ_INT(t->d[0].base_seq, s0);
-    reasm_segment(&t->c, &t->d[0], s0 - 100, S, 50, 0); /* wholly before offset 0 */
-    CHECK_EQ_INT(t->c.retransmitted, 1);
-    CHECK_EQ_INT(t->r[0].novl, 0);
+    CHECK_EQ_INT(t->c.retransmitted, 0);
     uint8_t x[200];
-    memset(x, 'z', 50);
-    memcpy(x + 50, S, 150);
-    reasm_segment(&t->c, &t->d[0], s0 - 50, x, 200, 0); /* trimmed to [0,150) */
-    CHECK_EQ_INT(t->r[0].novl, 1);
-    CHECK_EV(t->r[0].ovl[0], 0, 100, 0);
-    CHECK_MEM(t->r[0].out, t->r[0].n, S, 150);
+    memcpy(x, S + 25, 75);
+    memset(x + 75, 'z', 100);
+    reasm_segment(&t->c, &t->d[0], s0 + 25, x, 175, 0); /* fills [50,100), overlaps both */
+    CHECK_EQ_INT(t->r[0].n, 0);
+    CHECK_EQ_INT(t->r[0].novl, 2);
+    CHECK_EV(t->r[0].ovl[0], 25, 25, 0);
+    CHECK_EV(t->r[0].ovl[1], 100, 100, 1);
+    CHECK_EQ_INT(t->d[0].hold, 1);
+    reasm_settle(&t->c, &t->d[0]);
+    CHECK_MEM(t->r[0].out, t->r[0].n, S, 200);
+    CHECK_EQ_INT(t->c.buffered, 0);
+    /* settled: in order goes straight through, earlier bytes are retransmissions */
+    reasm_segment(&t->c, &t->d[0], s0 + 200, S + 200, 10, 0);
+    CHECK_EQ_INT(t->r[0].n, 210);
+    reasm_segment(&t->c, &t->d[0], s0 - 100, S, 50, 0);
+    CHECK_EQ_INT(t->c.retransmitted, 1);
+    CHECK_EQ_INT(t->d[0].base_seq, s0);
     /* a late SYN changes nothing */
     reasm_syn(&t->c, &t->d[0], 1);
     CHECK_EQ_INT(t->d[0].base_seq, s0);
+    CHECK_MEM(t->r[0].out, t->r[0].n, S, 210);
+    t_free(t);
+}
+
+/* the hold ends by itself after REASM_HOLD_SEGS segments, at flush, at an ack
+ * gap; a segment too far below (REASM_HOLD_BACK) does not move offset 0; a
+ * SYN-anchored direction never holds */
+TEST(midstream_hold_ends) {
+    T *t = t_new();
+    uint32_t s0 = 0xFFFFFFF0u; /* the rebase crosses the wrap */
+    /* segments of 10 bytes, the first REASM_HOLD_SEGS in the order 1,0,3,2,... */
+    for (int i = 0; i < REASM_HOLD_SEGS; i++) {
+        int k = i ^ 1;
+        reasm_segment(&t->c, &t->d[0], s0 + 10u * (uint32_t)k, S + 10 * k, 10, 0);
+        if (i < REASM_HOLD_SEGS - 1) CHECK_EQ_INT(t->r[0].n, 0);
+    }
+    CHECK_EQ_INT(t->d[0].hold, 0);
+    CHECK_EQ_INT(t->d[0].base_seq, s0);
+    CHECK_MEM(t->r[0].out, t->r[0].n, S, 10 * REASM_HOLD_SEGS);
+    t_free(t);
+
+    t = t_new();
+    reasm_segment(&t->c, &t->d[0], 100000, S + 100, 10, 0);
+    reasm_segment(&t->c, &t->d[0], 100000 - 100 - REASM_HOLD_BACK, S, 10, 0); /* too far */
+    CHECK_EQ_INT(t->c.retransmitted, 1);
+    reasm_segment(&t->c, &t->d[0], 100000 - 100, S, 10, 0); /* leaves a hole [10,100) */
+    CHECK_EQ_INT(t->r[0].n, 0);
+    reasm_flush(&t->c, &t->d[0]);
+    CHECK_EQ_INT(t->r[0].n, 20);
+    CHECK_EQ_INT(t->r[0].ngap, 1);
+    CHECK_EV(t->r[0].gap[0], 10, 90, 0);
+    CHECK_MEM(t->r[0].img + 100, 10, S + 100, 10);
+    t_free(t);
+
+    t = t_new();
+    reasm_segment(&t->c, &t->d[0], 7000, S + 10, 10, 0);
+    reasm_ack(&t->c, &t->d[0], 7030); /* the peer got 20 bytes more than we saw */
+    reasm_segment(&t->c, &t->d[0], 6990, S, 10, 0); /* offset 0 moves: acked follows */
+    reasm_ack_gaps(&t->c, &t->d[0]);
+    CHECK_EQ_INT(t->r[0].n, 20);
+    CHECK_EQ_INT(t->r[0].ngap, 1);
+    CHECK_EV(t->r[0].gap[0], 20, 20, 0);
+    t_free(t);
+
+    t = t_new();
+    reasm_syn(&t->c, &t->d[0], 99);
+    reasm_segment(&t->c, &t->d[0], 100, S, 10, 0);
+    CHECK_EQ_INT(t->d[0].hold, 0);
+    CHECK_EQ_INT(t->r[0].n, 10);
     t_free(t);
 }
 
@@ -877,6 +942,7 @@ int main(void) {
     RUN(one_byte_segments);
     RUN(wraparound_2_32);
     RUN(midstream_pickup);
+    RUN(midstream_hold_ends);
     RUN(data_on_syn);
     RUN(fin_then_rst);
     RUN(rst_then_fin);
