@@ -138,5 +138,16 @@ uint64_t dec_expect_pending(const eng_t *e);
  * become e.g. "smtp,ssl". Takes effect when the current data call returns.
  * 0, or -1 (no such decoder). */
 int dec_handoff(eng_t *e, eng_flow_t *f, const char *service, int dir, uint64_t off);
+/* After dec_handoff, in the same data call: bytes of direction dir from stream
+ * offset off that the current decoder holds undecoded (e.g. a ClientHello
+ * that arrived, reordered, before the server's acceptance of STARTTLS was
+ * parsed; or server bytes after the accepting line held while waiting). They
+ * are copied (at most DEC_HANDOFF_CARRY_MAX bytes; beyond, the new decoder
+ * sees a jump, i.e. a gap) and given to the new decoder first when the
+ * hand-off takes effect. One carry per direction (a second call replaces it).
+ * 0, or -1 (no hand-off pending, bad arguments, no memory). */
+#define DEC_HANDOFF_CARRY_MAX (256u * 1024u)
+int dec_handoff_carry(eng_t *e, eng_flow_t *f, int dir, uint64_t off, const uint8_t *p,
+                      size_t len);
 
 #endif

@@ -71,6 +71,7 @@
 #include "dotbody.h"
 #include "mime.h"
 #include "sasl.h"
+#include "starttls.h"
 #include "text.h"
 #include "stream.h"
 
@@ -115,6 +116,7 @@ typedef struct smtp {
     uint8_t sresync, rcut, sforce;
     int rcode;
     uint64_t roff;
+    uint64_t rend;        /* stream offset after the last reply line read */
     uint8_t *rtext;
     uint32_t rlen, rcap;
     uint64_t nreplies;
@@ -679,6 +681,8 @@ static void reply_done(eng_t *e, eng_flow_t *f, smtp_t *s)
                 dec_fire(e, &ev);
             }
             stop_all(s);
+            /* the rest is TLS (starttls.h; services "smtp,ssl") */
+            if (s->rend) starttls_handoff(e, f, &s->sr[0], &s->sr[1], s->rend);
             break;
         }
         if (forced) {
@@ -749,6 +753,7 @@ static int run_server(eng_t *e, eng_flow_t *f, smtp_t *s)
             continue;
         }
         s->rin = 0;
+        s->rend = v.off + v.len + v.eol;
         reply_done(e, f, s);
     }
     return progress;
