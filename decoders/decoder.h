@@ -41,7 +41,8 @@ typedef struct eng_decoder {
     int (*probe)(const uint8_t *p, size_t len, int dir);
     const uint16_t *ports;   /* port hints, 0-terminated (may be NULL) */
     /* owners of events.def besides `name` whose events this decoder fires
-     * ("mail", "files"), NULL-terminated (may be NULL) */
+     * ("mail", "files"), or that need this decoder to run (a mail decoder
+     * lists "ssl": its STARTTLS hands the flow over), NULL-terminated (may be NULL) */
     const char *const *uses;
     size_t state_size;       /* bytes of per-flow state, zeroed before init */
     void (*init)(eng_t *e, eng_flow_t *f, void *st);

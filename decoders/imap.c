@@ -863,7 +863,7 @@ static void imap_end(eng_t *e, eng_flow_t *f, void *st)
 
 static const uint16_t imap_ports[] = {143, 0};
 
-static const char *const imap_uses[] = {"mail", "files", NULL};
+static const char *const imap_uses[] = {"mail", "files", "ssl", NULL}; /* "ssl": STARTTLS hands over to it */
 
 const eng_decoder_t eng_decoder_imap = {
     .name = "imap",

@@ -597,7 +597,7 @@ static void pop3_end(eng_t *e, eng_flow_t *f, void *st)
 
 static const uint16_t pop3_ports[] = {110, 0};
 
-static const char *const pop3_uses[] = {"mail", "files", NULL};
+static const char *const pop3_uses[] = {"mail", "files", "ssl", NULL}; /* "ssl": STARTTLS hands over to it */
 
 const eng_decoder_t eng_decoder_pop3 = {
     .name = "pop3",

@@ -873,7 +873,7 @@ static void smtp_end(eng_t *e, eng_flow_t *f, void *st)
 
 static const uint16_t smtp_ports[] = {25, 587, 2525, 0};
 
-static const char *const smtp_uses[] = {"mail", "files", NULL};
+static const char *const smtp_uses[] = {"mail", "files", "ssl", NULL}; /* "ssl": STARTTLS hands over to it */
 
 const eng_decoder_t eng_decoder_smtp = {
     .name = "smtp",

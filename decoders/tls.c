@@ -88,6 +88,7 @@ typedef struct tdir {
     uint8_t parse;          /* its body is parsed (else only counted) */
     uint8_t enc;            /* further handshake records are encrypted */
     uint8_t ccs, app;       /* ChangeCipherSpec / application data seen */
+    uint8_t ccs_early;      /* CCS before any ServerHello: only a ClientHello may follow in clear */
     uint8_t alert[2];
     uint8_t alert_len;
     uint8_t *hs;            /* handshake messages being reassembled */
@@ -557,6 +558,7 @@ static void server_hello(eng_t *e, eng_flow_t *f, tls_t *s, const uint8_t *m, si
         return;
     }
     int hrr = !memcmp(rnd, hrr_random, 32);
+    if (hrr) s->tls13 = 1; /* HelloRetryRequest exists only in TLS 1.3: CCS is then a no-op */
     u16s_t exts = {0};
     uint16_t version = legacy, group = 0;
     int has_group = 0, bad_ext = 0;
@@ -603,6 +605,7 @@ static void server_hello(eng_t *e, eng_flow_t *f, tls_t *s, const uint8_t *m, si
         s->cipher = cipher;
         s->tls13 = version == 0x0304 || (version >= 0x7f00 && version <= 0x7fff);
         if (s->tls13) s->d[ENG_RESP].enc = 1; /* the rest of the server's handshake is encrypted */
+        else if (s->d[ENG_ORIG].ccs_early) s->d[ENG_ORIG].enc = 1;
     }
     if (dec_wants(e, ENG_EV_TLS_SERVER_HELLO)) {
         sbuf_t j = {0};
@@ -806,6 +809,10 @@ static void hs_run(eng_t *e, eng_flow_t *f, tls_t *s, int dir)
             pos = d->hs_len;
             break;
         }
+        if (d->ccs_early && h[0] != HT_CLIENT_HELLO) { /* encrypted after all */
+            d->enc = 1;
+            break;
+        }
         if (d->hs_len - pos - 4 < ml) break;
         uint8_t type = h[0];
         pos += 4 + ml;
@@ -909,7 +916,12 @@ static void record_begin(eng_t *e, eng_flow_t *f, tls_t *s, int dir, const uint8
     }
     if (type == CT_CCS) {
         d->ccs = 1;
-        if (!s->tls13) d->enc = 1;
+        /* TLS <= 1.2: what follows CCS is encrypted. Before any ServerHello
+         * (a one-sided capture, or the TLS 1.3 middlebox-compatibility CCS
+         * of a client answering a HelloRetryRequest we did not see) only a
+         * second ClientHello can follow in the clear */
+        if (!s->tls13 && s->sh_seen) d->enc = 1;
+        else if (!s->tls13) d->ccs_early = 1;
         if (d->hs_len) {
             eng_weird(e, f, "tls_handshake_truncated",
                       "ChangeCipherSpec inside a %u-byte partial handshake message", d->hs_len);
