@@ -75,7 +75,8 @@ extern const eng_decoder_t eng_decoder_ssl;
 #define SAN_MAX 64
 #define SAN_LEN 512
 
-enum { CT_CCS = 20, CT_ALERT = 21, CT_HANDSHAKE = 22, CT_APPDATA = 23, CT_HEARTBEAT = 24 };
+enum { CT_CCS = 20, CT_ALERT = 21, CT_HANDSHAKE = 22, CT_APPDATA = 23, CT_HEARTBEAT = 24,
+       CT_V2_HELLO = 0x80 /* our mark: an SSLv2-format ClientHello record */ };
 enum { HT_CLIENT_HELLO = 1, HT_SERVER_HELLO = 2, HT_CERTIFICATE = 11, HT_SERVER_KEY_EXCHANGE = 12 };
 /* per-direction reader state */
 enum { D_HDR = 0, D_BODY, D_DONE };
@@ -769,6 +770,41 @@ static void server_key_exchange(eng_t *e, eng_flow_t *f, tls_t *s, const uint8_t
     dec_fire(e, &ev);
 }
 
+/* ---- the SSLv2-compatible ClientHello (RFC 5246 appendix E.2) ------------------------------
+ * m: the record body after the 2-byte header: msg_type 1, version, cipher_spec
+ * length, session_id length, challenge length, then the specs (3 bytes each). It
+ * fires tls.client_hello with version and ciphers (the 3-byte specs as numbers;
+ * those of the form 0x00XXXX are the TLS suites XXXX); it has no extensions, so no
+ * SNI, ALPN or lists; JA3 and JA4 are defined on TLS ClientHellos and are absent. */
+static void v2_client_hello(eng_t *e, eng_flow_t *f, const uint8_t *m, size_t len)
+{
+    bcur_t c = bcur(m, len);
+    bc_u8(&c);
+    uint16_t ver = bc_be16(&c);
+    uint16_t csl = bc_be16(&c), sidl = bc_be16(&c), chl = bc_be16(&c);
+    bcur_t cs = bc_sub(&c, csl);
+    bc_skip(&c, sidl);
+    bc_skip(&c, chl);
+    if (c.bad || csl % 3) {
+        eng_weird(e, f, "tls_client_hello_malformed", "SSLv2 ClientHello fields disagree with its length");
+        return;
+    }
+    if (!dec_wants(e, ENG_EV_TLS_CLIENT_HELLO)) return;
+    vlist_t lc = {0};
+    while (bc_has(&cs, 3)) {
+        uint32_t v = (uint32_t)bc_u8(&cs) << 16;
+        v |= bc_be16(&cs);
+        vl_add(&lc, ev_int(v));
+    }
+    eng_event_t ev;
+    ev_init(&ev, ENG_EV_TLS_CLIENT_HELLO, f);
+    ev_set(&ev, ENG_F_TLS_CLIENT_HELLO_version, ev_int(ver));
+    ev_set(&ev, ENG_F_TLS_CLIENT_HELLO_ciphers, vl_value(&lc));
+    ev_set(&ev, ENG_F_TLS_CLIENT_HELLO_sslv2, ev_bool(1));
+    dec_fire(e, &ev);
+    free(lc.v);
+}
+
 /* ---- handshake messages ---------------------------------------------------------------- */
 
 static void hs_message(eng_t *e, eng_flow_t *f, tls_t *s, int dir, uint8_t type, const uint8_t *m,
@@ -864,6 +900,21 @@ static void hs_append(eng_t *e, eng_flow_t *f, tls_t *s, int dir, const uint8_t 
 
 /* ---- records ------------------------------------------------------------------------------ */
 
+/* append to the handshake buffer without parsing (the SSLv2 hello; <= 32 KiB) */
+static void hs_raw(tdir_t *d, const uint8_t *p, size_t n)
+{
+    if (d->hs_len + n > d->hs_cap) {
+        size_t c = d->hs_cap ? d->hs_cap : 4096;
+        while (c < d->hs_len + n) c *= 2;
+        uint8_t *q = realloc(d->hs, c);
+        if (!q) return;
+        d->hs = q;
+        d->hs_cap = (uint32_t)c;
+    }
+    memcpy(d->hs + d->hs_len, p, n);
+    d->hs_len += (uint32_t)n;
+}
+
 static void fire_established(eng_t *e, eng_flow_t *f, tls_t *s)
 {
     if (s->established) return;
@@ -896,6 +947,23 @@ static void record_begin(eng_t *e, eng_flow_t *f, tls_t *s, int dir, const uint8
     uint8_t type = h[0];
     uint16_t ver = (uint16_t)((h[1] << 8) | h[2]);
     uint16_t len = (uint16_t)((h[3] << 8) | h[4]);
+    if (dir == ENG_ORIG && d->records == 0 && (type & 0x80) && h[2] == HT_CLIENT_HELLO) {
+        /* SSLv2 record header: 15-bit length, then the body, of which we hold 3 bytes */
+        uint32_t vl = ((uint32_t)(type & 0x7f) << 8) | h[1];
+        d->records++;
+        d->st = D_BODY;
+        if (vl < 9) {
+            eng_weird(e, f, "tls_client_hello_malformed", "SSLv2 ClientHello of %u bytes", vl);
+            d->st = D_DONE;
+            return;
+        }
+        d->rtype = CT_V2_HELLO;
+        d->parse = 1;
+        d->rleft = vl - 3;
+        d->hs_len = 0;
+        hs_raw(d, h + 2, 3);
+        return;
+    }
     if (type < CT_CCS || type > CT_HEARTBEAT || (ver >> 8) != 3) {
         eng_weird(e, f, "tls_bad_record",
                   "%s record header type %u version 0x%04x: the direction is no longer decoded",
@@ -944,7 +1012,9 @@ static void record_body(eng_t *e, eng_flow_t *f, tls_t *s, int dir, const uint8_
 {
     tdir_t *d = &s->d[dir];
     if (!d->parse) return;
-    if (d->rtype == CT_HANDSHAKE) {
+    if (d->rtype == CT_V2_HELLO) {
+        hs_raw(d, p, n);
+    } else if (d->rtype == CT_HANDSHAKE) {
         hs_append(e, f, s, dir, p, n);
     } else if (d->rtype == CT_ALERT) {
         for (size_t i = 0; i < n; i++) {
@@ -985,6 +1055,11 @@ static void run(eng_t *e, eng_flow_t *f, tls_t *s, int dir)
         /* D_BODY */
         if (d->rleft == 0) {
             d->st = D_HDR;
+            if (d->rtype == CT_V2_HELLO) {
+                v2_client_hello(e, f, d->hs, d->hs_len);
+                d->hs_len = 0;
+                d->rtype = 0;
+            }
             continue;
         }
         int rc = sr_some(sr, d->rleft, &v);
@@ -1004,6 +1079,12 @@ static int tls_probe(const uint8_t *p, size_t len, int dir)
 {
     (void)dir;
     if (len < 1) return -1;
+    if ((p[0] & 0x80) && dir == ENG_ORIG) { /* SSLv2-format ClientHello */
+        if (len < 5) return -1;
+        uint32_t vl = ((uint32_t)(p[0] & 0x7f) << 8) | p[1];
+        return vl >= 9 && p[2] == HT_CLIENT_HELLO &&
+               ((p[3] == 3 && p[4] <= 4) || (p[3] == 0 && p[4] == 2));
+    }
     if (p[0] != CT_HANDSHAKE) return 0;
     if (len < 2) return -1;
     if (p[1] != 3) return 0;

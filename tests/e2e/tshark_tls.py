@@ -11,7 +11,8 @@ stdout:
                                      decoders/tls.c ("-" when tshark's fields cannot give
                                      it: extensions 34 or 50 put their signature schemes
                                      into sig_hash_alg too; an ALPN that is not UTF-8 is
-                                     shown by tshark as U+FFFD)
+                                     shown by tshark as U+FFFD; the SSLv2 form, for
+                                     which tshark gives no JA3)
   SH <version> <cipher> <alpn> <ja3s> each ServerHello (version: supported_versions, else
                                      legacy_version)
   CERT <sha256>                      each certificate sent in the clear
@@ -88,7 +89,9 @@ def main():
         if 1 in t:
             print("CH\t%s\t%s\t%s" % (sni, ja3, alpn))
             hv = nums(hver)
-            print("J4\t" + ja4(ciph, ext, sig, svers, hv[-1] if hv else 0, alpn))
+            # no JA3 from tshark: the SSLv2 form (JA3/JA4 are not defined on it)
+            j = ja4(ciph, ext, sig, svers, hv[-1] if hv else 0, alpn) if ja3 else "-"
+            print("J4\t" + j)
         if 2 in t:
             v = nums(svers)
             ver = v[-1] if v else (nums(hver)[-1] if hver else 0)
