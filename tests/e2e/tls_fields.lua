@@ -9,8 +9,10 @@ local function list(l, f)
   for i = 1, #l do t[#t + 1] = f and f(l[i]) or tostring(l[i]) end
   return table.concat(t, ",")
 end
+-- ALPN bytes >= 0x80 as "?" (tshark_tls.py does the same with tshark's U+FFFD)
+local function ascii(v) return (v:gsub("[\128-\255]", "?")) end
 engine.on("tls.client_hello", function(flow, ev)
-  print(table.concat({ "CH", s(ev.sni), s(ev.ja3), list(ev.alpn), s(ev.ja4) }, "\t"))
+  print(table.concat({ "CH", s(ev.sni), s(ev.ja3), list(ev.alpn, ascii), s(ev.ja4) }, "\t"))
 end)
 engine.on("tls.server_hello", function(flow, ev)
   print(table.concat({ "SH", h(ev.version), h(ev.cipher), s(ev.alpn), s(ev.ja3s) }, "\t"))

@@ -87,7 +87,9 @@ def main():
         decrypted = opaque != ""
         t = nums(types)
         if 1 in t:
-            print("CH\t%s\t%s\t%s" % (sni, ja3, alpn))
+            shown = "".join(ch if ord(ch) < 128 else "?" * len(ch.encode()) if ch != "\ufffd" else "?"
+                            for ch in alpn)
+            print("CH\t%s\t%s\t%s" % (sni, ja3, shown))
             hv = nums(hver)
             # no JA3 from tshark: the SSLv2 form (JA3/JA4 are not defined on it)
             j = ja4(ciph, ext, sig, svers, hv[-1] if hv else 0, alpn) if ja3 else "-"
