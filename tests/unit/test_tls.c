@@ -534,7 +534,7 @@ TEST(sslv2_client_hello)
     c_close(&c);
     eng_finish(e);
     CHECK(has(&r, "SERVICE ssl detect\n"));
-    CHECK(has(&r, "CH v=769 sni=- alpn=- ciphers=2f,10080 exts="));
+    CHECK(has(&r, "CH v=769 sni=- alpn= ciphers=2f,10080 exts= groups= pf= sigs= vers= ks=\n   ja3=- ja3s=- ja4=- malformed=-\n"));
     CHECK(!has(&r, "WEIRD"));
     eng_free(e);
     rec_free(&r);
