@@ -1035,7 +1035,7 @@ static void run(eng_t *e, eng_flow_t *f, tls_t *s, int dir)
     if (!sr->chunk) return;
     for (;;) {
         if (d->st == D_DONE) {
-            while (sr_some(sr, SIZE_MAX, &v) == SR_OK) {}
+            while (sr_some(sr, SIZE_MAX, &v) != SR_MORE) {}
             return;
         }
         if (d->st == D_HDR) {
