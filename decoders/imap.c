@@ -32,7 +32,8 @@
  *
  * IDLE: the client line "DONE" ends it (any other line is read as a command).
  * STARTTLS: the client direction waits for the tagged completion; after OK
- * neither direction is decoded any more.
+ * nothing more is decoded here: the flow is handed to the TLS decoder
+ * (starttls.h; services "imap,ssl").
  *
  * Gaps: a gap inside a literal is absorbed (a message literal gets mime_gap);
  * elsewhere the command or response in progress is dropped and the direction

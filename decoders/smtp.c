@@ -49,7 +49,8 @@
  *    BDAT chunks ends with LAST, RSET, or the end of the flow. A bad size
  *    gives weird smtp_bad_bdat and the line is taken as a plain command.
  *  - STARTTLS answered by 220: smtp.starttls, then nothing more is decoded
- *    in either direction (tcp.data and the flow's counters still see it).
+ *    here: the flow is handed to the TLS decoder (starttls.h; services
+ *    "smtp,ssl"), with the bytes the readers still hold.
  *  - Gaps: inside DATA content the MIME decoder is told (mime_gap) and the
  *    search for the lone dot goes on (a lost dot leaves the rest of the
  *    client stream in the message); a gap within a BDAT chunk is absorbed

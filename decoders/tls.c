@@ -45,6 +45,10 @@
  * framing; any other gap stops decoding of that direction (weird
  * tls_gap_lost_sync): its bytes are counted only.
  *
+ * The SSLv2-compatible ClientHello (first client record) fires tls.client_hello
+ * with sslv2 = true (version, ciphers; no JA3/JA4). After STARTTLS the mail
+ * decoders hand the flow over (decoders/starttls.h). docs/decoders.md section 10.
+ *
  * Weirds: tls_record_too_long, tls_bad_record, tls_handshake_too_long,
  * tls_handshake_truncated, tls_client_hello_malformed,
  * tls_server_hello_malformed, tls_extension_length_mismatch,
@@ -364,7 +368,11 @@ static void client_hello(eng_t *e, eng_flow_t *f, tls_t *s, const uint8_t *m, si
     uint16_t max_ver = 0;
     if (c.len > 0) {
         uint16_t el = bc_be16(&c);
-        if (c.bad || el != c.len) {
+        if (c.bad) {
+            bad_ext = 1;
+            eng_weird(e, f, "tls_extension_length_mismatch",
+                      "ClientHello ends with 1 byte where the extensions length belongs");
+        } else if (el != c.len) {
             bad_ext = 1;
             eng_weird(e, f, "tls_extension_length_mismatch",
                       "ClientHello extensions block is %u bytes, %zu remain", el, c.len);
