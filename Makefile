@@ -7,7 +7,7 @@
 # UndefinedBehaviorSanitizer.  Dependency files come from -MMD.
 
 CC       ?= gcc
-PKGS     := luajit libpcap zlib libedit libmagic nettle
+PKGS     := luajit libpcap zlib libedit libmagic nettle gnutls
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -MMD -MP \

@@ -41,7 +41,8 @@ typedef struct eng_decoder {
     int (*probe)(const uint8_t *p, size_t len, int dir);
     const uint16_t *ports;   /* port hints, 0-terminated (may be NULL) */
     /* owners of events.def besides `name` whose events this decoder fires
-     * ("mail", "files"), NULL-terminated (may be NULL) */
+     * ("mail", "files"), or that need this decoder to run (a mail decoder
+     * lists "ssl": its STARTTLS hands the flow over), NULL-terminated (may be NULL) */
     const char *const *uses;
     size_t state_size;       /* bytes of per-flow state, zeroed before init */
     void (*init)(eng_t *e, eng_flow_t *f, void *st);
@@ -138,5 +139,16 @@ uint64_t dec_expect_pending(const eng_t *e);
  * become e.g. "smtp,ssl". Takes effect when the current data call returns.
  * 0, or -1 (no such decoder). */
 int dec_handoff(eng_t *e, eng_flow_t *f, const char *service, int dir, uint64_t off);
+/* After dec_handoff, in the same data call: bytes of direction dir from stream
+ * offset off that the current decoder holds undecoded (e.g. a ClientHello
+ * that arrived, reordered, before the server's acceptance of STARTTLS was
+ * parsed; or server bytes after the accepting line held while waiting). They
+ * are copied (at most DEC_HANDOFF_CARRY_MAX bytes; beyond, the new decoder
+ * sees a jump, i.e. a gap) and given to the new decoder first when the
+ * hand-off takes effect. One carry per direction (a second call replaces it).
+ * 0, or -1 (no hand-off pending, bad arguments, no memory). */
+#define DEC_HANDOFF_CARRY_MAX (256u * 1024u)
+int dec_handoff_carry(eng_t *e, eng_flow_t *f, int dir, uint64_t off, const uint8_t *p,
+                      size_t len);
 
 #endif

@@ -32,7 +32,8 @@
  *
  * IDLE: the client line "DONE" ends it (any other line is read as a command).
  * STARTTLS: the client direction waits for the tagged completion; after OK
- * neither direction is decoded any more.
+ * nothing more is decoded here: the flow is handed to the TLS decoder
+ * (starttls.h; services "imap,ssl").
  *
  * Gaps: a gap inside a literal is absorbed (a message literal gets mime_gap);
  * elsewhere the command or response in progress is dropped and the direction
@@ -50,6 +51,7 @@
 #include "mime.h"
 #include "stream.h"
 #include "sasl.h"
+#include "starttls.h"
 #include "text.h"
 
 extern const eng_decoder_t eng_decoder_imap;
@@ -72,6 +74,8 @@ typedef struct pend {
 
 typedef struct imap {
     stream_reader_t sr[2];
+    uint64_t line_end;      /* stream offset after the server line being handled */
+    uint64_t held_end;
     uint8_t inited;
     uint8_t ost, rst;
     uint8_t orig_eof;
@@ -606,8 +610,13 @@ static void tagged(eng_t *e, eng_flow_t *f, imap_t *s, const sr_view_t *v, size_
         s->have_pass = 0;
     }
     if (kind == K_STARTTLS) {
-        if (ok) stop(s);
-        else s->tls_wait = 0;
+        if (ok) {
+            stop(s);
+            /* the rest is TLS (starttls.h; services "imap,ssl") */
+            starttls_handoff(e, f, &s->sr[ENG_ORIG], &s->sr[ENG_RESP], s->line_end);
+        } else {
+            s->tls_wait = 0;
+        }
     }
 }
 
@@ -661,10 +670,12 @@ static void resp_line(eng_t *e, eng_flow_t *f, imap_t *s, const sr_view_t *v)
         memcpy(s->held, p, k);
         s->held_len = (uint16_t)k;
         s->held_off = v->off;
+        s->held_end = v->off + v->len + v->eol;
         s->held_cmds = s->ncmds;
         s->holding = 1;
         return;
     }
+    s->line_end = v->off + v->len + v->eol;
     tagged(e, f, s, v, tl);
 }
 
@@ -696,6 +707,7 @@ static void run_resp(eng_t *e, eng_flow_t *f, imap_t *s)
             s->holding = 0;
             sr_view_t hv = {s->held, s->held_len, s->held_off, 0, 0};
             int was = s->tls_wait;
+            s->line_end = s->held_end;
             tagged(e, f, s, &hv, tl);
             if (s->ost == O_SASL || s->ost == O_DONE || (was && !s->tls_wait)) run_orig(e, f, s);
             continue;
@@ -852,7 +864,7 @@ static void imap_end(eng_t *e, eng_flow_t *f, void *st)
 
 static const uint16_t imap_ports[] = {143, 0};
 
-static const char *const imap_uses[] = {"mail", "files", NULL};
+static const char *const imap_uses[] = {"mail", "files", "ssl", NULL}; /* "ssl": STARTTLS hands over to it */
 
 const eng_decoder_t eng_decoder_imap = {
     .name = "imap",

@@ -29,7 +29,8 @@
  * guessed: after +OK, a line that is not a status line starts a multi-line
  * body, which is a message when its first line looks like a header field.
  *
- * STLS answered +OK: both directions stop being decoded.
+ * STLS answered +OK: both directions stop being decoded here and the flow is
+ * handed to the TLS decoder (starttls.h; services "pop3,ssl").
  * Gaps: a gap inside a message body is passed to the MIME decoder and the
  * body goes on; elsewhere the direction resynchronises at the next line that
  * parses (a command keyword on the client side, +OK/-ERR on the server side).
@@ -46,6 +47,7 @@
 #include "mime.h"
 #include "stream.h"
 #include "sasl.h"
+#include "starttls.h"
 #include "text.h"
 
 extern const eng_decoder_t eng_decoder_pop3;
@@ -335,6 +337,8 @@ static void status(eng_t *e, eng_flow_t *f, pop3_t *s, const sr_view_t *v, uint8
         break;
     case C_STLS:
         stop(s);
+        /* the rest is TLS: hand it to the ssl decoder */
+        starttls_handoff(e, f, &s->sr[ENG_ORIG], &s->sr[ENG_RESP], v->off + v->len + v->eol);
         break;
     default:
         break;
@@ -593,7 +597,7 @@ static void pop3_end(eng_t *e, eng_flow_t *f, void *st)
 
 static const uint16_t pop3_ports[] = {110, 0};
 
-static const char *const pop3_uses[] = {"mail", "files", NULL};
+static const char *const pop3_uses[] = {"mail", "files", "ssl", NULL}; /* "ssl": STARTTLS hands over to it */
 
 const eng_decoder_t eng_decoder_pop3 = {
     .name = "pop3",

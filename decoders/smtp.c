@@ -49,7 +49,8 @@
  *    BDAT chunks ends with LAST, RSET, or the end of the flow. A bad size
  *    gives weird smtp_bad_bdat and the line is taken as a plain command.
  *  - STARTTLS answered by 220: smtp.starttls, then nothing more is decoded
- *    in either direction (tcp.data and the flow's counters still see it).
+ *    here: the flow is handed to the TLS decoder (starttls.h; services
+ *    "smtp,ssl"), with the bytes the readers still hold.
  *  - Gaps: inside DATA content the MIME decoder is told (mime_gap) and the
  *    search for the lone dot goes on (a lost dot leaves the rest of the
  *    client stream in the message); a gap within a BDAT chunk is absorbed
@@ -71,6 +72,7 @@
 #include "dotbody.h"
 #include "mime.h"
 #include "sasl.h"
+#include "starttls.h"
 #include "text.h"
 #include "stream.h"
 
@@ -115,6 +117,7 @@ typedef struct smtp {
     uint8_t sresync, rcut, sforce;
     int rcode;
     uint64_t roff;
+    uint64_t rend;        /* stream offset after the last reply line read */
     uint8_t *rtext;
     uint32_t rlen, rcap;
     uint64_t nreplies;
@@ -679,6 +682,8 @@ static void reply_done(eng_t *e, eng_flow_t *f, smtp_t *s)
                 dec_fire(e, &ev);
             }
             stop_all(s);
+            /* the rest is TLS (starttls.h; services "smtp,ssl") */
+            if (s->rend) starttls_handoff(e, f, &s->sr[0], &s->sr[1], s->rend);
             break;
         }
         if (forced) {
@@ -749,6 +754,7 @@ static int run_server(eng_t *e, eng_flow_t *f, smtp_t *s)
             continue;
         }
         s->rin = 0;
+        s->rend = v.off + v.len + v.eol;
         reply_done(e, f, s);
     }
     return progress;
@@ -868,7 +874,7 @@ static void smtp_end(eng_t *e, eng_flow_t *f, void *st)
 
 static const uint16_t smtp_ports[] = {25, 587, 2525, 0};
 
-static const char *const smtp_uses[] = {"mail", "files", NULL};
+static const char *const smtp_uses[] = {"mail", "files", "ssl", NULL}; /* "ssl": STARTTLS hands over to it */
 
 const eng_decoder_t eng_decoder_smtp = {
     .name = "smtp",

@@ -15,6 +15,14 @@ static void end_one(eng_t *e, flow_t *f, const eng_decoder_t *d, void *st) {
     free(st);
 }
 
+static void drop_carry(flow_t *f) {
+    for (int d = 0; d < 2; d++) {
+        free(f->carry[d]);
+        f->carry[d] = NULL;
+        f->carry_len[d] = 0;
+    }
+}
+
 void flow_release_decoders(eng_t *e, flow_t *f, int all) {
     if (all && f->prev_dec) { /* the one that handed over ends first */
         const eng_decoder_t *d = f->prev_dec;
@@ -30,7 +38,27 @@ void flow_release_decoders(eng_t *e, flow_t *f, int all) {
         f->dec_state = NULL;
         end_one(e, f, d, st);
     }
-    if (all) f->handoff_dec = NULL;
+    if (all) {
+        f->handoff_dec = NULL;
+        drop_carry(f);
+    }
+}
+
+int dec_handoff_carry(eng_t *e, eng_flow_t *pf, int dir, uint64_t off, const uint8_t *p,
+                      size_t len) {
+    flow_t *f = FLOW(pf);
+    (void)e;
+    if (!f->handoff_dec || (dir != ENG_ORIG && dir != ENG_RESP) || (!p && len)) return -1;
+    if (len > DEC_HANDOFF_CARRY_MAX) len = DEC_HANDOFF_CARRY_MAX; /* the rest: a gap to the new decoder */
+    free(f->carry[dir]);
+    f->carry[dir] = NULL;
+    f->carry_len[dir] = 0;
+    if (!len) return 0;
+    if (!(f->carry[dir] = malloc(len))) return -1;
+    memcpy(f->carry[dir], p, len);
+    f->carry_len[dir] = (uint32_t)len;
+    f->carry_off[dir] = off;
+    return 0;
 }
 
 int dec_handoff(eng_t *e, eng_flow_t *pf, const char *service, int dir, uint64_t off) {
@@ -48,7 +76,10 @@ void flow_apply_handoff(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_
     int hdir = f->handoff_dir;
     uint64_t hoff = f->handoff_off;
     f->handoff_dec = NULL;
-    if (!d || f->pub.ended || f->pub.skipped) return;
+    if (!d || f->pub.ended || f->pub.skipped) {
+        drop_carry(f);
+        return;
+    }
     if (f->prev_dec) { /* a second hand-off: the first one's decoder ends now */
         const eng_decoder_t *od = f->prev_dec;
         void *st = f->prev_state;
@@ -61,7 +92,26 @@ void flow_apply_handoff(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_
     f->prev_state = f->dec_state;
     f->dec = NULL;
     f->dec_state = NULL;
-    if (eng_flow_attach(e, &f->pub, d, "handoff") || f->dec != d) return;
+    if (eng_flow_attach(e, &f->pub, d, "handoff") || f->dec != d) {
+        drop_carry(f);
+        return;
+    }
+    /* bytes the old decoder held (either direction) come first, in stream
+     * order; the replayed chunk below may overlap them (a stream reader
+     * ignores bytes already pushed) */
+    for (int k = 0; k < 2; k++) {
+        uint8_t *cb = f->carry[k];
+        uint32_t cl = f->carry_len[k];
+        f->carry[k] = NULL;
+        f->carry_len[k] = 0;
+        if (cb && d->data && f->dec == d && !f->pub.ended && !f->pub.skipped) {
+            e->busy++;
+            d->data(e, &f->pub, f->dec_state, k, f->carry_off[k], cb, cl);
+            e->busy--;
+        }
+        free(cb);
+    }
+    if (f->dec != d) return;
     if (hdir == dir && d->data && hoff >= off && hoff < off + len) {
         e->busy++;
         d->data(e, &f->pub, f->dec_state, dir, hoff, p + (hoff - off), (size_t)(off + len - hoff));

@@ -265,6 +265,8 @@ void flow_table_free(eng_t *e) {
             flow_t *nx = f->next;
             if (f->prev_dec && f->prev_dec->end) f->prev_dec->end(e, &f->pub, f->prev_state);
             free(f->prev_state);
+            free(f->carry[0]);
+            free(f->carry[1]);
             if (f->dec && f->dec->end) f->dec->end(e, &f->pub, f->dec_state);
             free(f->dec_state);
             reasm_dir_free(&e->reasm, &f->rd[0]);

@@ -90,6 +90,9 @@ typedef struct flow {
     const struct eng_decoder *handoff_dec;
     uint64_t handoff_off;
     uint8_t handoff_dir;
+    uint8_t *carry[2];              /* dec_handoff_carry: held bytes the new decoder gets first */
+    uint32_t carry_len[2];
+    uint64_t carry_off[2];
     const struct eng_decoder *prev_dec; /* the decoder that handed over: gets no bytes, ends last */
     void *prev_state;
     /* expectations (expect.c) */

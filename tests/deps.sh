@@ -7,7 +7,7 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed';
 # LuaJIT: either Debian flavour will do (OpenResty's luajit2 is preferred)
 if ! pkg-config --exists luajit 2>/dev/null; then need="$need libluajit2-5.1-dev"; fi
 if ! command -v luajit >/dev/null 2>&1; then need="$need luajit2"; fi
-for p in pkg-config libpcap-dev zlib1g-dev libedit-dev libmagic-dev nettle-dev lua-cjson lua-busted tshark tcpdump clang tmux; do
+for p in pkg-config libpcap-dev zlib1g-dev libedit-dev libmagic-dev nettle-dev libgnutls28-dev lua-cjson lua-busted tshark tcpdump clang tmux; do
     have "$p" || need="$need $p"
 done
 # the sanitizer and fuzzer runtimes come with clang's compiler-rt

@@ -587,7 +587,8 @@ TEST(starttls_accepted)
                       "REPLY 250 [mx\\nSTARTTLS] @14\n"
                       "CMD STARTTLS [] @8\n"
                       "REPLY 220 [2.0.0 Ready to start TLS] @36\n"
-                      "STARTTLS\n");
+                      "STARTTLS\n"
+                      "SERVICE ssl handoff\n");
         free(log);
     }
 }
