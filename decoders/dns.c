@@ -36,7 +36,7 @@
  * dns_name_pointer_loop, dns_name_bad_label_type, dns_bad_rdata,
  * dns_txt_length_past_rdata, dns_trailing_bytes, dns_too_many_questions,
  * dns_too_many_records, dns_arena_full, dns_multiple_opt, dns_pending_evicted,
- * dns_tcp_zero_length, dns_tcp_gap, dns_tcp_truncated_message.
+ * dns_tcp_zero_length, dns_tcp_gap, dns_tcp_resync_failed, dns_tcp_truncated_message.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -73,7 +73,8 @@ typedef struct tdir {
     stream_reader_t sr;
     uint16_t need;      /* length of the message being read */
     uint8_t have_len;   /* the 2-byte length was read */
-    uint8_t dead;       /* after a gap: no more messages in this direction */
+    uint8_t resync;     /* after a gap: the next message must parse whole */
+    uint8_t dead;       /* resynchronisation failed: no more messages this direction */
 } tdir_t;
 
 typedef struct dns {
@@ -225,16 +226,21 @@ static void sb_esc(sb_t *b, uint8_t ch, int quoted)
 
 /* ---- names -------------------------------------------------------------- */
 
+static const char W_TOOLONG[] = "dns_name_too_long";
+#define TOOLONG_TEXT "<Name too long>"
+
 /* Read the name at *pos of message m[0..len) into b (text, no trailing dot;
  * the root writes `root`). *pos moves past the name's bytes where it is
  * (not where pointers lead). *hash (may be NULL) gets a case-insensitive hash.
- * NULL, or the name of the weird. */
+ * NULL, or the name of the weird. W_TOOLONG (over 255 bytes, but well formed)
+ * still moves *pos past the name, and b holds TOOLONG_TEXT: the caller may go
+ * on. */
 static const char *read_name(const uint8_t *m, size_t len, size_t *pos, sb_t *b,
                              const char *root, uint32_t *hash)
 {
     size_t p = *pos, after = 0, limit = len;
-    int jumped = 0, labels = 0;
-    size_t wire = 1;
+    int jumped = 0, labels = 0, toolong = 0;
+    size_t wire = 1, start = b->n;
     uint32_t h = 2166136261u;
     for (;;) {
         if (p >= len) return "dns_name_truncated";
@@ -260,7 +266,11 @@ static const char *read_name(const uint8_t *m, size_t len, size_t *pos, sb_t *b,
         }
         if (p + 1 + l > len) return "dns_name_truncated";
         wire += (size_t)l + 1;
-        if (wire > 255) return "dns_name_too_long";
+        if (wire > 255) toolong = 1;
+        if (toolong) {
+            p += 1 + (size_t)l;
+            continue;
+        }
         if (labels++) sb_putc(b, '.');
         for (size_t i = 0; i < l; i++) {
             uint8_t ch = m[p + 1 + i];
@@ -271,9 +281,15 @@ static const char *read_name(const uint8_t *m, size_t len, size_t *pos, sb_t *b,
         h = (h ^ '.') * 16777619u;
         p += 1 + (size_t)l;
     }
-    if (!labels) sb_puts(b, root);
     *pos = jumped ? after : p;
     if (hash) *hash = h;
+    if (toolong) {
+        b->n = start;
+        b->over = 0;
+        sb_puts(b, TOOLONG_TEXT);
+        return W_TOOLONG;
+    }
+    if (!labels) sb_puts(b, root);
     return NULL;
 }
 
@@ -405,6 +421,7 @@ typedef struct rd {
     size_t p, end;    /* the rdata: [p, end) of m */
     sb_t *b;
     const char *weird; /* the first problem found */
+    int toolong;       /* a name in the data was too long (written as TOOLONG_TEXT) */
 } rd_t;
 
 static int rd_need(rd_t *r, size_t n)
@@ -435,7 +452,9 @@ static int rd_name(rd_t *r)
 {
     size_t p = r->p;
     const char *w = read_name(r->m, r->end, &p, r->b, ".", NULL);
-    if (w) {
+    if (w == W_TOOLONG) {
+        if (!r->toolong) r->toolong = 1;
+    } else if (w) {
         if (!r->weird) r->weird = w;
         return 0;
     }
@@ -605,7 +624,7 @@ static void rd_generic(sb_t *b, const uint8_t *p, size_t n)
  * holds the generic form) */
 static const char *fmt_rdata(const uint8_t *m, size_t len, size_t p, size_t n, uint16_t t, sb_t *b)
 {
-    rd_t r = {m, len, p, p + n, b, NULL};
+    rd_t r = {m, len, p, p + n, b, NULL, 0};
     size_t start = b->n;
     switch (t) {
     case 1:
@@ -725,8 +744,10 @@ static const char *fmt_rdata(const uint8_t *m, size_t len, size_t p, size_t n, u
         b->over = 0;
         rd_generic(b, m + p, n);
     }
-    return r.weird;
+    return r.weird ? r.weird : r.toolong ? W_TOOLONG : NULL;
 }
+
+static int whole_message(const uint8_t *m, size_t len);
 
 /* ---- message decoding ------------------------------------------------------ */
 
@@ -757,7 +778,9 @@ static int name_value(msgctx_t *c, size_t *pos, eng_value_t *out, uint32_t *hash
     }
     sb_t b = {buf, 0, NAME_TEXT_MAX, 0};
     const char *w = read_name(c->m, c->len, pos, &b, "<Root>", hash);
-    if (w) {
+    if (w == W_TOOLONG) {
+        weird(c, w, what);
+    } else if (w) {
         ar_trim(&c->ar, buf, NAME_TEXT_MAX, 0);
         weird(c, w, what);
         return -1;
@@ -930,8 +953,8 @@ static int section(msgctx_t *c, size_t *pos, unsigned count, eng_value_t *list_o
             char tmp[NAME_TEXT_MAX];
             sb_t tb = {tmp, 0, sizeof tmp, 0};
             const char *w = read_name(c->m, c->len, &p, &tb, "", NULL);
-            if (w) {
-                weird(c, w, what);
+            if (w) weird(c, w, what);
+            if (w && w != W_TOOLONG) {
                 rc = -1;
                 break;
             }
@@ -1176,15 +1199,10 @@ static int whole_message(const uint8_t *m, size_t len)
     return pos == len;
 }
 
-/* the header alone could be DNS */
-static int plausible_header(const uint8_t *m, size_t len)
-{
-    if (len < 12) return 1; /* cannot tell */
-    unsigned fl = rd_be16(m, len, 2), qd = rd_be16(m, len, 4);
-    unsigned op = (fl >> 11) & 0xf;
-    return qd <= 64 && op <= 6 && op != 3;
-}
-
+/* 1: a whole message (UDP) or a length and a whole message (TCP) that parse
+ * to their last byte; 0: text (four printable bytes first, as the line
+ * protocols start); else -1, so that the port hint decides (junk sent to
+ * port 53 is still DNS's to report) */
 static int dns_probe(const uint8_t *p, size_t len, int dir)
 {
     (void)dir;
@@ -1192,9 +1210,14 @@ static int dns_probe(const uint8_t *p, size_t len, int dir)
     if (len >= 2) {
         size_t ml = rd_be16(p, len, 0);
         if (ml >= 12 && len - 2 >= ml && whole_message(p + 2, ml)) return 1;
-        if (ml >= 12 && plausible_header(p + 2, len - 2)) return -1;
     }
-    return plausible_header(p, len) ? -1 : 0;
+    if (len >= 4) {
+        int text = 1;
+        for (int i = 0; i < 4; i++)
+            if (p[i] < 0x20 || p[i] > 0x7e) text = 0;
+        if (text) return 0;
+    }
+    return -1;
 }
 
 /* ---- entry points -------------------------------------------------------------- */
@@ -1240,9 +1263,11 @@ static void run_tcp(eng_t *e, eng_flow_t *f, dns_t *s, int dir)
         int r = sr_bytes(&t->sr, t->have_len ? t->need : 2, &v);
         if (r == SR_MORE) return;
         if (r == SR_GAP) {
-            eng_weird(e, f, "dns_tcp_gap", "bytes lost in the %s direction: its later messages are not decoded",
-                      dir ? "resp" : "orig");
-            t->dead = 1;
+            /* the bytes after a gap usually start a segment, and a segment
+             * usually starts a message: try that */
+            eng_weird(e, f, "dns_tcp_gap", "bytes lost in the %s direction", dir ? "resp" : "orig");
+            t->have_len = 0;
+            t->resync = 1;
             continue;
         }
         if (!t->have_len) {
@@ -1255,6 +1280,16 @@ static void run_tcp(eng_t *e, eng_flow_t *f, dns_t *s, int dir)
             continue;
         }
         t->have_len = 0;
+        if (t->resync) {
+            t->resync = 0;
+            if (!whole_message(v.p, v.len)) {
+                eng_weird(e, f, "dns_tcp_resync_failed",
+                          "after a gap the %s direction does not restart at a message: not decoded further",
+                          dir ? "resp" : "orig");
+                t->dead = 1;
+                continue;
+            }
+        }
         message(e, f, s, v.p, v.len, v.off);
     }
 }
