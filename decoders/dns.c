@@ -35,7 +35,7 @@
  * dns_name_truncated, dns_name_too_long, dns_name_pointer_past_end,
  * dns_name_pointer_loop, dns_name_bad_label_type, dns_bad_rdata,
  * dns_txt_length_past_rdata, dns_trailing_bytes, dns_too_many_questions,
- * dns_too_many_records, dns_arena_full, dns_multiple_opt, dns_pending_evicted,
+ * dns_too_many_records, dns_arena_full, dns_text_cut, dns_multiple_opt, dns_pending_evicted,
  * dns_tcp_zero_length, dns_tcp_gap, dns_tcp_resync_failed, dns_tcp_truncated_message.
  */
 #include <arpa/inet.h>
@@ -987,9 +987,12 @@ static int section(msgctx_t *c, size_t *pos, unsigned count, eng_value_t *list_o
             }
             continue;
         }
-        size_t cap = (size_t)rdl * 4 + 2 * NAME_TEXT_MAX + 96;
-        char *buf = ar_alloc(&c->ar, cap);
+        /* text of the data: at most 4 bytes a byte, but a type bitmap (NSEC) or
+         * SVCB key list can write a mnemonic for each bit */
+        size_t per = (type == 47 || type == 64 || type == 65) ? 90 : 4;
+        size_t cap = (size_t)rdl * per + 2 * NAME_TEXT_MAX + 96;
         eng_value_t *kv = ar_alloc(&c->ar, 10 * sizeof *kv);
+        char *buf = kv ? ar_alloc(&c->ar, cap) : NULL;
         if (!buf || !kv) {
             if (!c->rr_weird) {
                 c->rr_weird = 1;
@@ -999,6 +1002,8 @@ static int section(msgctx_t *c, size_t *pos, unsigned count, eng_value_t *list_o
         }
         sb_t b = {buf, 0, cap, 0};
         const char *w = fmt_rdata(c->m, c->len, p, rdl, type, &b);
+        ar_trim(&c->ar, buf, cap, b.n);
+        if (b.over) weird(c, "dns_text_cut", "the text of a record's data was cut at its bound");
         if (w) {
             char d[48];
             snprintf(d, sizeof d, "%s record %s", type_name(type) ? type_name(type) : "a", what);
