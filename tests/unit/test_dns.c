@@ -131,7 +131,7 @@ typedef struct msg {
 static void m_u8(msg_t *m, unsigned v) { m->b[m->n++] = (uint8_t)v; }
 static void m_u16(msg_t *m, unsigned v) { m_u8(m, v >> 8); m_u8(m, v & 0xff); }
 static void m_u32(msg_t *m, uint32_t v) { m_u16(m, v >> 16); m_u16(m, v & 0xffff); }
-static void m_raw(msg_t *m, const void *p, size_t n) { memcpy(m->b + m->n, p, n); m->n += n; }
+static void m_raw(msg_t *m, const void *p, size_t n) { if (n) memcpy(m->b + m->n, p, n); m->n += n; }
 /* "www.example.com" as labels, ending with the root */
 static void m_name(msg_t *m, const char *s)
 {
