@@ -11,6 +11,7 @@ DECODER(eng_decoder_smtp)
 DECODER(eng_decoder_pop3)
 DECODER(eng_decoder_imap)
 DECODER(eng_decoder_ssl)
+DECODER(eng_decoder_dns)
 
 static const eng_decoder_t *const table[] = {
     &eng_decoder_http,
@@ -18,6 +19,7 @@ static const eng_decoder_t *const table[] = {
     &eng_decoder_pop3,
     &eng_decoder_imap,
     &eng_decoder_ssl,
+    &eng_decoder_dns,
 };
 #define NTABLE ((int)(sizeof table / sizeof table[0]))
 
