@@ -10,12 +10,16 @@ DECODER(eng_decoder_http)
 DECODER(eng_decoder_smtp)
 DECODER(eng_decoder_pop3)
 DECODER(eng_decoder_imap)
+DECODER(eng_decoder_ftp)
+DECODER(eng_decoder_ftp_data)
 
 static const eng_decoder_t *const table[] = {
     &eng_decoder_http,
     &eng_decoder_smtp,
     &eng_decoder_pop3,
     &eng_decoder_imap,
+    &eng_decoder_ftp,
+    &eng_decoder_ftp_data,
 };
 #define NTABLE ((int)(sizeof table / sizeof table[0]))
 
