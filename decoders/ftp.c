@@ -59,10 +59,8 @@ typedef struct qent {
     char verb[16];
     uint16_t alen;
     char arg[ARG_MAX];
-    /* PORT / EPRT: the address announced */
-    uint8_t has_addr, family;
-    uint8_t addr[16];
-    uint16_t port;
+    /* PORT / EPRT: the channel announced (its tag), 0 when none */
+    uint64_t tag;
 } qent_t;
 
 typedef struct chan {
@@ -425,19 +423,22 @@ static void command(eng_t *e, eng_flow_t *f, ftp_t *s, const sr_view_t *v)
         q.kind = K_PASV;
     } else if (txt_ieq(verb, vl, "EPSV")) {
         q.kind = K_EPSV;
-    } else if (txt_ieq(verb, vl, "PORT")) {
-        q.kind = K_PORT;
-        int r = parse_hostport(arg, al, q.addr, &q.port);
+    } else if (txt_ieq(verb, vl, "PORT") || txt_ieq(verb, vl, "EPRT")) {
+        /* the expectation is set at the command: servers may connect before
+         * they answer ("200 Active data connection established") */
+        int eprt = txt_ieq(verb, vl, "EPRT");
+        uint8_t addr[16], fam = 4;
+        uint16_t port = 0;
+        memset(addr, 0, sizeof addr);
+        q.kind = eprt ? K_EPRT : K_PORT;
+        int r = eprt ? parse_eprt(arg, al, &fam, addr, &port) : parse_hostport(arg, al, addr, &port);
         if (r == 1) {
-            q.has_addr = 1;
-            q.family = 4;
+            chan_t *ch = announce(e, f, s, 0, fam, addr, port);
+            q.tag = ch->tag;
         } else {
-            eng_weird(e, f, "ftp_bad_port", "%.*s", (int)(al > 60 ? 60 : al), (const char *)arg);
+            eng_weird(e, f, eprt ? "ftp_bad_eprt" : "ftp_bad_port", "%.*s", (int)(al > 60 ? 60 : al),
+                      (const char *)arg);
         }
-    } else if (txt_ieq(verb, vl, "EPRT")) {
-        q.kind = K_EPRT;
-        if (parse_eprt(arg, al, &q.family, q.addr, &q.port)) q.has_addr = 1;
-        else eng_weird(e, f, "ftp_bad_eprt", "%.*s", (int)(al > 60 ? 60 : al), (const char *)arg);
     } else if (is_xfer(verb, vl)) {
         q.kind = K_XFER;
         claim(s, &q);
@@ -498,14 +499,13 @@ static void reply(eng_t *e, eng_flow_t *f, ftp_t *s, uint64_t off_end)
         } else {
             eng_weird(e, f, "ftp_bad_epsv_reply", "%.*s", (int)(s->tlen > 60 ? 60 : s->tlen), s->text);
         }
-    } else if (q && (q->kind == K_PORT || q->kind == K_EPRT) && q->has_addr && code >= 200 &&
-               code < 300) {
-        chan = 1;
-        family = q->family;
-        memcpy(addr, q->addr, 16);
-        port = q->port;
     }
     chan_t *c = chan ? announce(e, f, s, passive, family, addr, port) : NULL;
+    if (q && (q->kind == K_PORT || q->kind == K_EPRT) && q->tag && final) {
+        chan_t *pc = chan_by_tag(s, q->tag);
+        if (pc && code >= 300 && !pc->connected) chan_free(e, f, pc); /* refused */
+        else if (pc && code < 300) c = pc;
+    }
     if (dec_wants(e, ENG_EV_FTP_REPLY)) {
         eng_event_t ev;
         ev_init(&ev, ENG_EV_FTP_REPLY, f);
@@ -519,6 +519,8 @@ static void reply(eng_t *e, eng_flow_t *f, ftp_t *s, uint64_t off_end)
         char ha[64], hb[64];
         if (c) {
             /* Zeek's data_channel: orig_h the side that connects, resp_h:resp_p the announced one */
+            passive = c->passive;
+            port = c->port;
             addr_text(f->family, passive ? f->orig_addr : f->resp_addr, ha, sizeof ha);
             addr_text(c->family, c->addr, hb, sizeof hb);
             ev_set(&ev, ENG_F_FTP_REPLY_data_passive, ev_bool(passive));
