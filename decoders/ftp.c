@@ -104,7 +104,14 @@ typedef struct ftp {
     chan_t ch[CHAN_MAX];
     uint64_t next_tag;
     uint8_t *scratch;      /* a command line with its IAC sequences removed */
+    uint8_t *scratch2;     /* a line with the byte the TLS walk read put back */
     uint64_t skipped[2];   /* bytes not decoded after AUTH TLS */
+    /* after AUTH TLS (no "ssl" decoder): TLS records are walked until clear
+     * text comes back (CCC, RFC 4217 section 6) */
+    uint8_t enc[2];        /* 0 clear, 1 walking TLS records, 2 not TLS: ignored */
+    uint8_t hstate[2];     /* 1: a record's type byte was read */
+    uint32_t need[2];      /* bytes left of the current record */
+    uint8_t pre[2], has_pre[2]; /* the first clear-text byte, read by the walk */
 } ftp_t;
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -458,7 +465,88 @@ static void text_add(ftp_t *s, const uint8_t *p, size_t n, int sep)
     s->tlen += (uint32_t)n;
 }
 
-static void stop(ftp_t *s) { s->done = 1; }
+/* AUTH TLS accepted */
+static void stop(eng_t *e, eng_flow_t *f, ftp_t *s, uint64_t off_end)
+{
+    if (eng_decoder_find("ssl") && dec_handoff(e, f, "ssl", ENG_RESP, off_end) == 0) {
+        s->done = 1; /* the TLS decoder has the flow */
+        return;
+    }
+    s->enc[0] = s->enc[1] = 1;
+}
+
+/* Walk TLS records (5-byte header: type 20-24, version 3.x, length) in
+ * direction dir, counting their bytes. 1 when clear text comes back (its
+ * first byte kept in pre[dir]: a letter from the client, a reply digit from
+ * the server), 0 when more bytes are needed or the bytes are not TLS (then
+ * they are only counted from now on). */
+static int tls_walk(ftp_t *s, int dir)
+{
+    stream_reader_t *sr = &s->sr[dir];
+    sr_view_t v;
+    for (;;) {
+        int rc;
+        if (s->enc[dir] == 2) {
+            while (sr_some(sr, SIZE_MAX, &v) == SR_OK) s->skipped[dir] += v.len;
+            return 0;
+        }
+        if (s->need[dir]) {
+            rc = sr_some(sr, s->need[dir], &v);
+            if (rc == SR_MORE) return 0;
+            if (rc == SR_GAP) {
+                s->enc[dir] = 2;
+                continue;
+            }
+            s->need[dir] -= (uint32_t)v.len;
+            s->skipped[dir] += v.len;
+            continue;
+        }
+        rc = sr_bytes(sr, s->hstate[dir] ? 4 : 1, &v);
+        if (rc == SR_MORE) return 0;
+        if (rc == SR_GAP) {
+            s->enc[dir] = 2;
+            continue;
+        }
+        s->skipped[dir] += v.len;
+        if (s->hstate[dir]) {
+            s->hstate[dir] = 0;
+            if (v.p[0] != 3) s->enc[dir] = 2;
+            else s->need[dir] = (uint32_t)(v.p[2] << 8 | v.p[3]);
+            continue;
+        }
+        uint8_t b = v.p[0];
+        if (b >= 20 && b <= 24) {
+            s->hstate[dir] = 1;
+            continue;
+        }
+        int clear = dir == ENG_ORIG ? ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z'))
+                                    : (b >= '1' && b <= '5');
+        if (!clear) {
+            s->enc[dir] = 2;
+            continue;
+        }
+        s->skipped[dir]--;
+        s->enc[dir] = 0;
+        s->pre[dir] = b;
+        s->has_pre[dir] = 1;
+        return 1;
+    }
+}
+
+/* the next line of direction dir, with the byte tls_walk read put back */
+static int next_line(ftp_t *s, int dir, sr_view_t *v)
+{
+    int rc = sr_line(&s->sr[dir], v);
+    if (!s->has_pre[dir] || rc == SR_MORE) return rc;
+    s->has_pre[dir] = 0;
+    if (rc == SR_GAP || !s->scratch2) return rc;
+    s->scratch2[0] = s->pre[dir];
+    memcpy(s->scratch2 + 1, v->p, v->len);
+    v->p = s->scratch2;
+    v->len++;
+    v->off--;
+    return rc;
+}
 
 /* a complete reply: s->code, s->text, s->roff; off_end: stream offset after it */
 static void reply(eng_t *e, eng_flow_t *f, ftp_t *s, uint64_t off_end)
@@ -544,10 +632,7 @@ static void reply(eng_t *e, eng_flow_t *f, ftp_t *s, uint64_t off_end)
         break;
     case K_AUTH_TLS:
         s->tls_wait = 0;
-        if (code == 234) {
-            stop(s);
-            if (eng_decoder_find("ssl")) dec_handoff(e, f, "ssl", ENG_RESP, off_end);
-        }
+        if (code == 234) stop(e, f, s, off_end);
         break;
     case K_XFER:
         (void)ok;
@@ -577,12 +662,13 @@ static void run_orig(eng_t *e, eng_flow_t *f, ftp_t *s)
             drain(sr, s, ENG_ORIG);
             return;
         }
+        if (s->enc[ENG_ORIG] && !tls_walk(s, ENG_ORIG)) return;
         if (s->tls_wait && !s->orig_eof) {
             /* after AUTH TLS the client's bytes are TLS once the server agrees */
             sr_push(sr, sr->chunk_off + sr->chunk_len, NULL, 0);
             return;
         }
-        int rc = sr_line(sr, &v);
+        int rc = next_line(s, ENG_ORIG, &v);
         if (rc == SR_MORE) return;
         if (rc == SR_GAP) {
             s->resync[ENG_ORIG] = 1;
@@ -617,13 +703,14 @@ static void run_resp(eng_t *e, eng_flow_t *f, ftp_t *s)
             drain(sr, s, ENG_RESP);
             return;
         }
+        if (s->enc[ENG_RESP] && !tls_walk(s, ENG_RESP)) return;
         if (!s->in_multi && s->greeted && s->qn == 0 && !s->orig_lost && !s->orig_eof &&
             sr_avail(sr) > 0) {
             /* a reply whose command has not been decoded yet: wait for it */
             sr_push(sr, sr->chunk_off + sr->chunk_len, NULL, 0);
             return;
         }
-        int rc = sr_line(sr, &v);
+        int rc = next_line(s, ENG_RESP, &v);
         if (rc == SR_MORE) return;
         if (rc == SR_GAP) {
             s->in_multi = 0;
@@ -718,6 +805,7 @@ static void ftp_init(eng_t *e, eng_flow_t *f, void *st)
     sr_init(&s->sr[0], ml);
     sr_init(&s->sr[1], ml);
     s->scratch = malloc(ml + 1);
+    s->scratch2 = malloc(ml + 2);
     s->inited = 1;
     if (dec_flow_midstream(f)) s->orig_lost = s->greeted = 1;
 }
@@ -761,7 +849,7 @@ static void ftp_end(eng_t *e, eng_flow_t *f, void *st)
     s->tls_wait = 0;
     run_orig(e, f, s);
     run_resp(e, f, s);
-    if (s->in_multi && !s->done) {
+    if (s->in_multi && !s->done && !s->enc[ENG_RESP]) {
         eng_weird(e, f, "ftp_unterminated_multiline", "the flow ended inside reply %d", s->code);
         s->in_multi = 0;
         reply(e, f, s, sr_offset(&s->sr[ENG_RESP]));
@@ -770,7 +858,8 @@ static void ftp_end(eng_t *e, eng_flow_t *f, void *st)
     sr_free(&s->sr[0]);
     sr_free(&s->sr[1]);
     free(s->scratch);
-    s->scratch = NULL;
+    free(s->scratch2);
+    s->scratch = s->scratch2 = NULL;
     s->inited = 0;
 }
 
