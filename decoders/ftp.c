@@ -59,7 +59,8 @@ typedef struct qent {
     char verb[16];
     uint16_t alen;
     char arg[ARG_MAX];
-    /* PORT / EPRT: the channel announced (its tag), 0 when none */
+    /* PORT / EPRT: the channel announced; transfers: the channel claimed (its
+     * tag), 0 when none */
     uint64_t tag;
 } qent_t;
 
@@ -103,6 +104,7 @@ typedef struct ftp {
     /* data channels */
     chan_t ch[CHAN_MAX];
     uint64_t next_tag;
+    uint32_t unused_run;   /* channels replaced before any transfer used them, in a row */
     uint8_t *scratch;      /* a command line with its IAC sequences removed */
     uint8_t *scratch2;     /* a line with the byte the TLS walk read put back */
     uint64_t skipped[2];   /* bytes not decoded after AUTH TLS */
@@ -234,10 +236,20 @@ static void chan_free(eng_t *e, eng_flow_t *f, chan_t *c)
     c->used = 0;
 }
 
-/* a new channel slot (the oldest one goes when all are taken) */
+/* a new channel slot. A channel no transfer command claimed and nobody
+ * connected to is abandoned by a new one (PASV answered again, EPSV then
+ * PASV); the oldest goes when all slots are taken. */
 static chan_t *chan_new(eng_t *e, eng_flow_t *f, ftp_t *s)
 {
     chan_t *c = NULL, *old = NULL;
+    for (int i = 0; i < CHAN_MAX; i++) {
+        if (s->ch[i].used && !s->ch[i].has_cmd && !s->ch[i].connected) {
+            chan_free(e, f, &s->ch[i]);
+            if (++s->unused_run > CHAN_MAX)
+                weird_once(e, f, s, W_CHANNELS, "ftp_too_many_data_channels",
+                           "more than 8 data channels announced in a row and never used");
+        }
+    }
     for (int i = 0; i < CHAN_MAX; i++) {
         if (!s->ch[i].used) {
             c = &s->ch[i];
@@ -304,13 +316,15 @@ static chan_t *announce(eng_t *e, eng_flow_t *f, ftp_t *s, int passive, int fami
 }
 
 /* a transfer command claims the newest channel without one */
-static void claim(ftp_t *s, const qent_t *q)
+static void claim(ftp_t *s, qent_t *q)
 {
     chan_t *best = NULL;
     for (int i = 0; i < CHAN_MAX; i++)
         if (s->ch[i].used && !s->ch[i].has_cmd && (!best || s->ch[i].tag > best->tag))
             best = &s->ch[i];
     if (!best) return;
+    s->unused_run = 0;
+    q->tag = best->tag;
     best->has_cmd = 1;
     memcpy(best->verb, q->verb, q->vlen);
     best->vlen = q->vlen;
@@ -620,6 +634,8 @@ static void reply(eng_t *e, eng_flow_t *f, ftp_t *s, uint64_t off_end)
     }
     if (!q || !final) return;
     uint8_t kind = q->kind;
+    qent_t qc = *q;
+    q = &qc;
     s->qh = (s->qh + 1) % QMAX;
     s->qn--;
     int ok = code < 400;
@@ -635,7 +651,10 @@ static void reply(eng_t *e, eng_flow_t *f, ftp_t *s, uint64_t off_end)
         if (code == 234) stop(e, f, s, off_end);
         break;
     case K_XFER:
-        (void)ok;
+        if (!ok && q->tag) { /* refused: no connection will come for it */
+            chan_t *xc = chan_by_tag(s, q->tag);
+            if (xc && !xc->connected) chan_free(e, f, xc);
+        }
         break;
     default:
         break;

@@ -708,6 +708,39 @@ TEST(a_reply_before_its_command)
     free(r.log);
 }
 
+/* a refused RETR frees its channel; a PASV answered again abandons the first: the
+ * connection that comes to the same port belongs to the command that used it */
+TEST(refused_transfer_and_abandoned_channel)
+{
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    tc_t k, d;
+    tc_open(&k, e, CLI, 40000, SRV, 21, 1000);
+    login(&k);
+    tc_send(&k, C, "PASV\r\n");
+    tc_send(&k, S, "227 Entering Passive Mode (10,0,0,2,156,64)\r\n");
+    tc_send(&k, C, "RETR missing\r\n");
+    tc_send(&k, S, "550 Failed to open file.\r\n");
+    CHECK_EQ_INT(dec_expect_pending(e), 0);
+    tc_send(&k, C, "EPSV\r\n");
+    tc_send(&k, S, "229 Entering Extended Passive Mode (|||40000|)\r\n");
+    tc_send(&k, C, "PASV\r\n");
+    tc_send(&k, S, "227 Entering Passive Mode (10,0,0,2,156,64)\r\n");
+    CHECK_EQ_INT(dec_expect_pending(e), 1);
+    tc_open(&d, e, CLI, 40001, SRV, 40000, 7000);
+    tc_send(&k, C, "RETR there\r\n");
+    tc_send(&k, S, "150 ok\r\n");
+    tc_send(&d, 1, "data");
+    tc_close(&d);
+    tc_send(&k, S, "226 done\r\n");
+    eng_finish(e);
+    CHECK(strstr(r.log, "XFER RETR [there] bytes=4 dir=download file=yes on=control\n") != NULL);
+    CHECK(strstr(r.log, "XFER RETR [missing]") == NULL);
+    CHECK(strstr(r.log, "WEIRD") == NULL);
+    eng_free(e);
+    free(r.log);
+}
+
 int main(void)
 {
     body_init();
@@ -725,5 +758,6 @@ int main(void)
     RUN(one_megabyte_lines);
     RUN(multiline_reply_that_never_ends);
     RUN(a_reply_before_its_command);
+    RUN(refused_transfer_and_abandoned_channel);
     return check_report("ftp");
 }
