@@ -583,10 +583,13 @@ static void reply(eng_t *e, eng_flow_t *f, ftp_t *s, uint64_t off_end)
     memset(addr, 0, sizeof addr);
     if (code == 227) {
         int r = parse_hostport((const uint8_t *)s->text, s->tlen, addr, &port);
-        /* the numbers may follow any text: find the first digit run that parses */
-        for (uint32_t i = 0; r == 0 && i < s->tlen; i++)
-            if (s->text[i] >= '0' && s->text[i] <= '9' && (i == 0 || s->text[i - 1] < '0' || s->text[i - 1] > '9'))
+        /* the numbers may follow any text: the first digit run that parses (at most
+         * 32 tried, so a long reply costs a bounded number of passes) */
+        for (uint32_t i = 0, tries = 0; r == 0 && i < s->tlen && tries < 32; i++)
+            if (s->text[i] >= '0' && s->text[i] <= '9' && (i == 0 || s->text[i - 1] < '0' || s->text[i - 1] > '9')) {
+                tries++;
                 r = parse_hostport((const uint8_t *)s->text + i, s->tlen - i, addr, &port);
+            }
         if (r == 1) {
             chan = passive = 1;
             family = 4;
@@ -913,7 +916,7 @@ typedef struct ftpd {
     char arg[ARG_MAX];
     uint64_t bytes[2];
     uint8_t *hold[2];
-    size_t holdn[2];
+    size_t holdn[2], holdcap[2];
     uint64_t held_gap[2];
     eng_file_t *file;
     char fuid[24];
@@ -949,7 +952,7 @@ static void commit(eng_t *e, eng_flow_t *f, ftpd_t *d)
     for (int k = 0; k < 2; k++) {
         free(d->hold[k]);
         d->hold[k] = NULL;
-        d->holdn[k] = 0;
+        d->holdn[k] = d->holdcap[k] = 0;
     }
 }
 
@@ -1006,7 +1009,16 @@ static void ftpd_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, 
         if (dir == d->sender && d->file) eng_file_data(e, d->file, p, len);
         return;
     }
-    if (!d->hold[dir] && !(d->hold[dir] = malloc(HOLD_MAX))) return;
+    size_t need = d->holdn[dir] + len;
+    if (need > d->holdcap[dir]) { /* grows by doubling, never past HOLD_MAX */
+        size_t cap = d->holdcap[dir] ? d->holdcap[dir] : 4096;
+        while (cap < need) cap *= 2;
+        if (cap > HOLD_MAX) cap = HOLD_MAX;
+        uint8_t *nb = realloc(d->hold[dir], cap);
+        if (!nb) return; /* no memory: those bytes are not held */
+        d->hold[dir] = nb;
+        d->holdcap[dir] = cap;
+    }
     memcpy(d->hold[dir] + d->holdn[dir], p, len);
     d->holdn[dir] += len;
 }
