@@ -741,6 +741,25 @@ TEST(refused_transfer_and_abandoned_channel)
     free(r.log);
 }
 
+/* ftp-data has no probe: it must not keep content detection open (decoder.h: "NULL:
+ * never detected by content"). Server bytes no probe wants end detection, so a later
+ * HTTP request on the flow is not taken for HTTP (engine.c detect() counted a missing
+ * probe as "cannot tell yet" before). */
+TEST(decoder_without_probe_does_not_hold_detection)
+{
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    tc_t k;
+    tc_open(&k, e, CLI, 40000, SRV, 8080, 1000);
+    tc_send(&k, S, "SSH-2.0-OpenSSH_9.2\r\n");
+    tc_send(&k, C, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    tc_close(&k);
+    eng_finish(e);
+    CHECK(r.log == NULL || strstr(r.log, "SERVICE") == NULL);
+    eng_free(e);
+    free(r.log);
+}
+
 int main(void)
 {
     body_init();
@@ -759,5 +778,6 @@ int main(void)
     RUN(multiline_reply_that_never_ends);
     RUN(a_reply_before_its_command);
     RUN(refused_transfer_and_abandoned_channel);
+    RUN(decoder_without_probe_does_not_hold_detection);
     return check_report("ftp");
 }
