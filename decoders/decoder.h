@@ -101,7 +101,11 @@ void *dec_flow_state(eng_flow_t *f, const eng_decoder_t *d);
  * (dec_flow_expect_tag). Bounded: at most DEC_EXPECT_PER_FLOW per parent
  * (the oldest is replaced) and DEC_EXPECT_MAX in all (the oldest goes);
  * each replaced one is a weird `expectation_dropped`. A parent's
- * expectations go when it ends. */
+ * expectations go when it ends. A flow that began before the expectation
+ * was set (at most 2 s before, still without a decoder, among the 64 most
+ * recently active flows of its protocol: captures can put a data
+ * connection's first packets before the reply that announced it) is
+ * matched by dec_expect itself, its decoder attached at once. */
 #define DEC_EXPECT_PER_FLOW 32
 #define DEC_EXPECT_MAX 65536
 

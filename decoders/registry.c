@@ -12,6 +12,8 @@ DECODER(eng_decoder_pop3)
 DECODER(eng_decoder_imap)
 DECODER(eng_decoder_ssl)
 DECODER(eng_decoder_dns)
+DECODER(eng_decoder_ftp)
+DECODER(eng_decoder_ftp_data)
 
 static const eng_decoder_t *const table[] = {
     &eng_decoder_http,
@@ -20,6 +22,8 @@ static const eng_decoder_t *const table[] = {
     &eng_decoder_imap,
     &eng_decoder_ssl,
     &eng_decoder_dns,
+    &eng_decoder_ftp,
+    &eng_decoder_ftp_data,
 };
 #define NTABLE ((int)(sizeof table / sizeof table[0]))
 

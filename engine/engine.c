@@ -314,7 +314,8 @@ static void detect(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p,
     for (int i = 0; i < eng_decoder_count(); i++) {
         const eng_decoder_t *d = eng_decoder_at(i);
         if (udp ? !d->datagram : !d->data) continue;
-        int r = d->probe ? d->probe(p, len, dir) : -1;
+        if (!d->probe) continue; /* never detected by content (decoder.h), e.g. ftp-data */
+        int r = d->probe(p, len, dir);
         if (r == 1) {
             detect_attach(e, f, d, "detect", dir, prior);
             return;

@@ -65,6 +65,8 @@ static void expire(eng_t *e, expect_table_t *t) {
     while (t->oldest && t->oldest->deadline < e->now) unlink_entry(t, t->oldest);
 }
 
+static void retro(eng_t *e, expect_table_t *t, xentry_t *x);
+
 int dec_expect(eng_t *e, eng_flow_t *pparent, const dec_expect_t *x) {
     flow_t *parent = pparent ? FLOW(pparent) : NULL;
     const eng_decoder_t *d = x ? eng_decoder_find(x->service) : NULL;
@@ -110,6 +112,7 @@ int dec_expect(eng_t *e, eng_flow_t *pparent, const dec_expect_t *x) {
     parent->expects = n;
     parent->n_expects++;
     t->n++;
+    retro(e, t, n);
     return 0;
 }
 
@@ -141,6 +144,63 @@ static xentry_t *find(eng_t *e, expect_table_t *t, const flow_t *f, const uint8_
     return best;
 }
 
+/* link flow f to expectation x (consumed) and attach its decoder */
+static void consume(eng_t *e, expect_table_t *t, flow_t *f, xentry_t *x) {
+    const eng_decoder_t *d = x->dec;
+    flow_t *p = x->parent;
+    f->expect_tag = x->x.tag;
+    unlink_entry(t, x);
+    if (p && !p->pub.ended) {
+        f->parent = p;
+        f->sibling = p->children;
+        p->children = f;
+        memcpy(f->pub.parent_uid, p->pub.uid, sizeof f->pub.parent_uid);
+    }
+    eng_flow_attach(e, &f->pub, d, "expect");
+}
+
+/* x fits flow f (the endpoint reached on either side, the peer on the other) */
+static int fits(const xentry_t *x, const flow_t *f) {
+    size_t alen = f->pub.family == 4 ? 4 : 16;
+    if (x->x.proto != f->pub.proto || x->x.family != f->pub.family) return 0;
+    for (int side = 0; side < 2; side++) {
+        const uint8_t *a = side ? f->pub.orig_addr : f->pub.resp_addr;
+        const uint8_t *b = side ? f->pub.resp_addr : f->pub.orig_addr;
+        uint16_t ap = side ? f->pub.orig_port : f->pub.resp_port;
+        uint16_t bp = side ? f->pub.resp_port : f->pub.orig_port;
+        if (x->x.port != ap || memcmp(x->x.addr, a, alen)) continue;
+        if (!x->x.peer_any && memcmp(x->x.peer, b, alen)) continue;
+        if (x->x.peer_port && x->x.peer_port != bp) continue;
+        return 1;
+    }
+    return 0;
+}
+
+/* An expectation may come after the connection it announces has started:
+ * the capture (or a tap merging directions) can put the data connection's
+ * first packets before the reply that announced it. Flows that began at most
+ * RETRO_NS ago and have no decoder yet, among the RETRO_SCAN most recently
+ * active flows of the protocol, are matched too; the earliest such flow wins. */
+#define RETRO_NS (2LL * NS_PER_SEC)
+#define RETRO_SCAN 64
+static void retro(eng_t *e, expect_table_t *t, xentry_t *x) {
+    flow_t *best = NULL;
+    int lists[2] = {x->x.proto == 6 ? TO_TCP : TO_OTHER, x->x.proto == 6 ? TO_TCP_CLOSED : -1};
+    for (int l = 0; l < 2; l++) {
+        if (lists[l] < 0) continue;
+        int k = 0;
+        for (flow_t *f = e->ft.tail[lists[l]]; f && k < RETRO_SCAN; f = f->prev, k++) {
+            if (f->dec || f->parent || f->pub.ended || f->pub.skipped || f == x->parent ||
+                f->pub.start_ns < e->now - RETRO_NS || !fits(x, f))
+                continue;
+            if (!best || f->pub.start_ns < best->pub.start_ns ||
+                (f->pub.start_ns == best->pub.start_ns && f->pub.id < best->pub.id))
+                best = f;
+        }
+    }
+    if (best) consume(e, t, best, x);
+}
+
 int flow_announce(eng_t *e, flow_t *f) {
     if (eng_wants(e, ENG_EV_FLOW_START)) {
         eng_event_t ev;
@@ -158,17 +218,7 @@ int flow_announce(eng_t *e, flow_t *f) {
     xentry_t *x = find(e, t, f, a, f->pub.resp_port, b, f->pub.orig_port);
     if (!x) x = find(e, t, f, b, f->pub.orig_port, a, f->pub.resp_port);
     if (!x) return 1;
-    const eng_decoder_t *d = x->dec;
-    flow_t *p = x->parent;
-    f->expect_tag = x->x.tag;
-    unlink_entry(t, x);
-    if (p && !p->pub.ended) {
-        f->parent = p;
-        f->sibling = p->children;
-        p->children = f;
-        memcpy(f->pub.parent_uid, p->pub.uid, sizeof f->pub.parent_uid);
-    }
-    eng_flow_attach(e, &f->pub, d, "expect");
+    consume(e, t, f, x);
     return !f->pub.ended;
 }
 
