@@ -10,8 +10,10 @@ DECODER(eng_decoder_http)
 DECODER(eng_decoder_smtp)
 DECODER(eng_decoder_pop3)
 DECODER(eng_decoder_imap)
+DECODER(eng_decoder_sip) DECODER(eng_decoder_rtp)
 
 static const eng_decoder_t *const table[] = {
+    &eng_decoder_sip, &eng_decoder_rtp, /* before http: "OPTIONS sip:... SIP/2.0" */
     &eng_decoder_http,
     &eng_decoder_smtp,
     &eng_decoder_pop3,
