@@ -34,7 +34,8 @@
  * decoded.
  *
  * Weirds: sip_bad_start_line (a message that does not start with a request
- * or status line; TCP then skips lines up to the next start line),
+ * or status line, or UDP: whose start line is longer than stream.max_line;
+ * TCP then skips lines up to the next start line),
  * sip_bad_header (a header line without a name and colon: dropped),
  * sip_header_too_long (a line longer than stream.max_line, UDP and TCP: the
  * line is dropped), sip_headers_too_large (header block over HDR_MAX: the
@@ -156,7 +157,7 @@ typedef struct startline {
 static int parse_start(const uint8_t *p, size_t n, startline_t *sl)
 {
     memset(sl, 0, sizeof *sl);
-    if (n >= 12 && !memcmp(p, "SIP/2.0 ", 8)) {
+    if (n >= 11 && !memcmp(p, "SIP/2.0 ", 8)) { /* the reason may be empty */
         lcur_t c = lcur(p, n);
         lc_skip(&c, 8);
         uint64_t code;
@@ -616,6 +617,7 @@ static void message(eng_t *e, eng_flow_t *f, sip_t *s, int dir, uint8_t *b, size
                     const uint8_t *body, size_t blen, uint64_t off)
 {
     msg_t m;
+    if (!b || !n) return;
     if (parse_block(e, f, b, n, &m) < 0) {
         eng_weird(e, f, "sip_bad_start_line", "%.*s", (int)(n > 40 ? 40 : n), (const char *)b);
         return;
@@ -823,7 +825,7 @@ static void sip_datagram(eng_t *e, eng_flow_t *f, void *st, int dir, const uint8
         if (ll && l[ll - 1] == '\r') ll--;
         if (first) {
             startline_t sl;
-            if (parse_start(l, ll, &sl) == L_NONE) {
+            if (ll > s->max_line || parse_start(l, ll, &sl) == L_NONE) {
                 eng_weird(e, f, "sip_bad_start_line", "%.*s", (int)(ll > 40 ? 40 : ll),
                           (const char *)l);
                 return;
@@ -950,7 +952,11 @@ static void run_dir(eng_t *e, eng_flow_t *f, sip_t *s, int dir)
             d->bad_reported = 0;
             dir_reset(d);
             d->msg_off = v.off;
-            block_add(&d->h, v.p, v.len); /* a line fits: max_line < HDR_MAX */
+            if (block_add(&d->h, v.p, v.len) < 0) { /* a line fits (max_line < HDR_MAX): no memory */
+                d->st = D_RESYNC;
+                d->bad_reported = 1;
+                continue;
+            }
             d->st = D_HDRS;
             continue;
         }

@@ -338,6 +338,13 @@ TEST(udp_bad)
     udps(e, 1, "hello");
     udps(e, 0, "OPTIONS sip:a SIP/2.0\r\nCall-ID: 2\r\nno colon here\r\n");
     udps(e, 0, "OPTIONS sip:a SIP/2.0\r\nCall-ID: 3\r\nContent-Length: x9\r\n\r\n");
+    udps(e, 1, "SIP/2.0 200\r\nCall-ID: 3\r\n\r\n"); /* no reason phrase */
+    char longline[20000];
+    memset(longline, 'a', sizeof longline);
+    memcpy(longline, "OPTIONS sip:", 12);
+    memcpy(longline + sizeof longline - 12, " SIP/2.0\r\n", 11);
+    longline[sizeof longline - 1] = 0;
+    udps(e, 0, longline); /* a start line over stream.max_line */
     eng_finish(e);
     CHECK(check_log(&r,
                     "SERVICE sip detect\n"
@@ -348,7 +355,9 @@ TEST(udp_bad)
                     "WEIRD sip_bad_header no colon here\n"
                     "REQ OPTIONS sip:a cid=2 cseq=- from=-;- to=-;- br=- ua=- orig off=-\n"
                     "WEIRD sip_bad_content_length Content-Length not a number or too large\n"
-                    "REQ OPTIONS sip:a cid=3 cseq=- from=-;- to=-;- br=- ua=- orig off=-\n"));
+                    "REQ OPTIONS sip:a cid=3 cseq=- from=-;- to=-;- br=- ua=- orig off=-\n"
+                    "RESP 200 [] cid=3 cseq=- to=-;- br=- resp off=-\n"
+                    "WEIRD sip_bad_start_line OPTIONS sip:aaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"));
     eng_free(e);
     rec_free(&r);
 }
