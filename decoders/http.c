@@ -199,7 +199,17 @@ static int http_probe(const uint8_t *p, size_t len, int dir)
             maybe = 1;
             continue;
         }
-        if (p[m] == ' ') return 1;
+        if (p[m] == ' ') {
+            /* "OPTIONS sip:x SIP/2.0" is SIP's (sip.c): no HTTP target has a sip: scheme */
+            const uint8_t *t = p + m + 1;
+            size_t tl = len - m - 1;
+            for (int k = 0; k < 2; k++) {
+                const char *sch = k ? "sips:" : "sip:";
+                size_t sl = strlen(sch);
+                if (!memcmp(t, sch, tl < sl ? tl : sl)) return tl < sl ? -1 : 0;
+            }
+            return 1;
+        }
     }
     if (maybe) return -1;
     /* an unknown method: a token, a space, then " HTTP/1." before the LF */

@@ -14,8 +14,10 @@ DECODER(eng_decoder_ssl)
 DECODER(eng_decoder_dns)
 DECODER(eng_decoder_ftp)
 DECODER(eng_decoder_ftp_data)
+DECODER(eng_decoder_sip) DECODER(eng_decoder_rtp)
 
 static const eng_decoder_t *const table[] = {
+    &eng_decoder_sip, &eng_decoder_rtp, /* before http: "OPTIONS sip:... SIP/2.0" */
     &eng_decoder_http,
     &eng_decoder_smtp,
     &eng_decoder_pop3,
