@@ -152,6 +152,11 @@ int dec_handoff(eng_t *e, eng_flow_t *f, const char *service, int dir, uint64_t 
  * hand-off takes effect. One carry per direction (a second call replaces it).
  * 0, or -1 (no hand-off pending, bad arguments, no memory). */
 #define DEC_HANDOFF_CARRY_MAX (256u * 1024u)
+/* The name of the decoder that handed this flow to the current one (parked
+ * by dec_handoff), or NULL: lets the new decoder hand the flow back, e.g. TLS
+ * to FTP when the control channel is clear again (AUTH TLS, then CCC). A hand
+ * back attaches a fresh instance of that decoder. */
+const char *dec_flow_handed_from(const eng_flow_t *f);
 int dec_handoff_carry(eng_t *e, eng_flow_t *f, int dir, uint64_t off, const uint8_t *p,
                       size_t len);
 

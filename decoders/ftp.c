@@ -34,6 +34,7 @@
 
 #include "decoder.h"
 #include "stream.h"
+#include "starttls.h"
 #include "text.h"
 
 extern const eng_decoder_t eng_decoder_ftp;
@@ -482,8 +483,8 @@ static void text_add(ftp_t *s, const uint8_t *p, size_t n, int sep)
 /* AUTH TLS accepted */
 static void stop(eng_t *e, eng_flow_t *f, ftp_t *s, uint64_t off_end)
 {
-    if (eng_decoder_find("ssl") && dec_handoff(e, f, "ssl", ENG_RESP, off_end) == 0) {
-        s->done = 1; /* the TLS decoder has the flow */
+    if (starttls_handoff(e, f, &s->sr[ENG_ORIG], &s->sr[ENG_RESP], off_end) == 0) {
+        s->done = 1; /* the TLS decoder has the flow; it hands it back after CCC */
         return;
     }
     s->enc[0] = s->enc[1] = 1;
@@ -830,6 +831,9 @@ static void ftp_init(eng_t *e, eng_flow_t *f, void *st)
     s->scratch2 = malloc(ml + 2);
     s->inited = 1;
     if (dec_flow_midstream(f)) s->orig_lost = s->greeted = 1;
+    /* handed back by TLS after AUTH TLS and CCC: the session is under way (its
+     * login was seen by the first FTP instance, whose records are written) */
+    if (dec_flow_handed_from(f)) s->greeted = 1;
 }
 
 static void ftp_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, const uint8_t *p,
@@ -886,7 +890,7 @@ static void ftp_end(eng_t *e, eng_flow_t *f, void *st)
 }
 
 static const uint16_t ftp_ports[] = {21, 0};
-static const char *const ftp_uses[] = {"files", NULL};
+static const char *const ftp_uses[] = {"files", "ssl", NULL}; /* AUTH TLS hands over */
 
 const eng_decoder_t eng_decoder_ftp = {
     .name = "ftp",

@@ -6,17 +6,18 @@
  * arrived before the acceptance was parsed, server bytes kept while the
  * server side waited) are carried over (dec_handoff_carry) so the TLS decoder
  * sees them first. Call it once the view of the accepting line is no longer
- * needed; afterwards the readers hold nothing (drain them as usual). */
+ * needed; afterwards the readers hold nothing (drain them as usual). 0, or -1
+ * (no hand-off: the caller goes on decoding). */
 #ifndef DECODERS_STARTTLS_H
 #define DECODERS_STARTTLS_H
 
 #include "decoder.h"
 #include "stream.h"
 
-static inline void starttls_handoff(eng_t *e, eng_flow_t *f, stream_reader_t *orig,
-                                    stream_reader_t *resp, uint64_t resp_off)
+static inline int starttls_handoff(eng_t *e, eng_flow_t *f, stream_reader_t *orig,
+                                   stream_reader_t *resp, uint64_t resp_off)
 {
-    if (dec_handoff(e, f, "ssl", ENG_RESP, resp_off) != 0) return;
+    if (dec_handoff(e, f, "ssl", ENG_RESP, resp_off) != 0) return -1;
     stream_reader_t *sr[2] = {orig, resp};
     for (int d = 0; d < 2; d++) {
         stream_reader_t *r = sr[d];
@@ -35,6 +36,7 @@ static inline void starttls_handoff(eng_t *e, eng_flow_t *f, stream_reader_t *or
         }
         dec_handoff_carry(e, f, d, o, p, n);
     }
+    return 0;
 }
 
 #endif

@@ -948,8 +948,38 @@ static void alert(eng_t *e, eng_flow_t *f, int dir, const uint8_t a[2])
     dec_fire(e, &ev);
 }
 
-/* a record header has been read */
-static void record_begin(eng_t *e, eng_flow_t *f, tls_t *s, int dir, const uint8_t h[5])
+/* A flow FTP handed over (AUTH TLS) whose direction dir, at a record
+ * boundary after TLS records, carries clear text again (CCC, RFC 4217
+ * section 6; or a client and server that shut TLS down with close_notify and
+ * went on in clear): a letter from the client, a reply digit from the server.
+ * The flow goes back to a fresh FTP decoder from the record's first byte
+ * (roff), with the 5 bytes read as a header and what the reader still holds
+ * carried over. 1 when handed back. */
+static int hand_back_to_ftp(eng_t *e, eng_flow_t *f, tls_t *s, int dir, uint64_t roff,
+                            const uint8_t h[5])
+{
+    const char *from = dec_flow_handed_from(f);
+    if (!from || strcmp(from, "ftp") != 0 || s->d[dir].records == 0) return 0;
+    int clear = dir == ENG_ORIG ? ((h[0] | 0x20) >= 'a' && (h[0] | 0x20) <= 'z')
+                                : (h[0] >= '1' && h[0] <= '6');
+    if (!clear || dec_handoff(e, f, "ftp", dir, roff) != 0) return 0;
+    stream_reader_t *r = &s->d[dir].sr;
+    if (r->chunk) sr_push(r, r->chunk_off + r->chunk_len, NULL, 0); /* the unread rest into buf */
+    size_t n = r->buf_len && r->buf_off == roff + 5 ? r->buf_len : 0;
+    uint8_t *b = malloc(5 + n);
+    if (b) {
+        memcpy(b, h, 5);
+        if (n) memcpy(b + 5, r->buf, n);
+        dec_handoff_carry(e, f, dir, roff, b, 5 + n);
+        free(b);
+    }
+    s->d[0].st = s->d[1].st = D_DONE;
+    return 1;
+}
+
+/* a record header has been read (its first byte at stream offset roff) */
+static void record_begin(eng_t *e, eng_flow_t *f, tls_t *s, int dir, const uint8_t h[5],
+                         uint64_t roff)
 {
     tdir_t *d = &s->d[dir];
     uint8_t type = h[0];
@@ -973,6 +1003,7 @@ static void record_begin(eng_t *e, eng_flow_t *f, tls_t *s, int dir, const uint8
         return;
     }
     if (type < CT_CCS || type > CT_HEARTBEAT || (ver >> 8) != 3) {
+        if (hand_back_to_ftp(e, f, s, dir, roff, h)) return;
         eng_weird(e, f, "tls_bad_record",
                   "%s record header type %u version 0x%04x: the direction is no longer decoded",
                   dir ? "resp" : "orig", type, ver);
@@ -1057,7 +1088,7 @@ static void run(eng_t *e, eng_flow_t *f, tls_t *s, int dir)
             }
             uint8_t h[5];
             memcpy(h, v.p, 5);
-            record_begin(e, f, s, dir, h);
+            record_begin(e, f, s, dir, h, v.off);
             continue;
         }
         /* D_BODY */
@@ -1123,7 +1154,9 @@ static void tls_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, c
 {
     tls_t *s = st;
     if ((dir != 0 && dir != 1) || !s->inited) return;
-    if (!dec_wanted(e, &eng_decoder_ssl)) return;
+    /* nobody wants TLS events: nothing to do, unless FTP handed the flow over
+     * and will want it back after CCC (hand_back_to_ftp) */
+    if (!dec_wanted(e, &eng_decoder_ssl) && !dec_flow_handed_from(f)) return;
     sr_push(&s->d[dir].sr, off, p, len);
     run(e, f, s, dir);
 }

@@ -119,6 +119,11 @@ void flow_apply_handoff(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_
     }
 }
 
+const char *dec_flow_handed_from(const eng_flow_t *pf) {
+    const flow_t *f = (const flow_t *)pf;
+    return f->prev_dec ? f->prev_dec->name : NULL;
+}
+
 int dec_flow_midstream(const eng_flow_t *pf) {
     const flow_t *f = (const flow_t *)pf;
     return pf->proto == 6 && !f->tcp[0].syn && !f->tcp[1].syn;

@@ -449,7 +449,10 @@ int eng_flow_attach(eng_t *e, eng_flow_t *pf, const eng_decoder_t *d, const char
      * replaces the decoder and so the list */
     size_t have = strcmp(by, "handoff") ? 0 : strlen(pf->services);
     size_t nl = strlen(d->name);
-    if (have + (have ? 1 : 0) + nl < sizeof pf->services) {
+    int listed = 0; /* a hand back ("ftp,ssl" then ftp again) lists each name once */
+    for (const char *q = pf->services; have && *q; q += strcspn(q, ","), q += *q == ',')
+        if (strncmp(q, d->name, nl) == 0 && (q[nl] == ',' || q[nl] == 0)) listed = 1;
+    if (!listed && have + (have ? 1 : 0) + nl < sizeof pf->services) {
         if (have) pf->services[have++] = ',';
         memcpy(pf->services + have, d->name, nl + 1);
     }

@@ -18,7 +18,7 @@
 #                     directions, the sha256 of report.bin and upload.txt in file.done,
 #                     the login; port-reuse: LIST and RETR each on its own connection
 #   shared captures   the checks above that tshark can make, and: ftp_failed's login
-#                     refused; ftp-start-tls: AUTH TLS, TLS skipped, clear text after CCC;
+#                     refused; ftp-start-tls: AUTH TLS, TLS handed over and back, clear text after CCC;
 #                     ftp-too-long-response: the weird ftp_line_too_long
 #   <cap>/<mutation>  the same events (commands, replies, auth, transfers, files) after
 #                     --split 1, --split 3 --reorder 7 (transfer sizes aside, see
@@ -214,10 +214,11 @@ if [ -d "$shared" ]; then
             grep '^AUTH' "$tmp/eng.out" >"$tmp/got"
             compare "shared/$rel auth" "$tmp/want" "$tmp/got" ;;
         ndpi/ftp-start-tls.pcap)
-            # AUTH TLS answered 234: the TLS records are skipped; after CCC the channel is
-            # clear again and PASV, STOR are decoded (the commands check above compares them)
+            # AUTH TLS answered 234: the flow goes to the TLS decoder (test_tls_tshark checks
+            # the handshake); the clear text after it (close_notify, then PASV) hands it back
+            # and PASV, STOR are decoded (the commands check above compares them)
             if grep -q '^REPLY	234	AUTH' "$tmp/eng.out" && grep -A 100 '^REPLY	234' "$tmp/eng.out" | grep -q '^CMD	PASV'; then
-                pass "shared/$rel AUTH TLS: TLS skipped, clear text after CCC decoded"
+                pass "shared/$rel AUTH TLS: TLS handed over, clear text after it decoded"
             else
                 fail "shared/$rel AUTH TLS" "$(grep -E '^(CMD|REPLY)' "$tmp/eng.out" | tail -n 3 | tr '\n' ' ')"
             fi ;;

@@ -192,7 +192,6 @@ for c in $(awk -F'\t' '$2 ~ /(^|,)tls(,|$)/ { print $1 }' "$SHARED/INDEX.tsv"); 
     f="$SHARED/$c"
     [ -f "$f" ] || continue
     case $c in
-        */ftp-start-tls.pcap) skip "$c" "FTP AUTH TLS: the FTP decoder is someone else's (it will call dec_handoff)"; continue ;;
         */https-connect.pcap|*/http_connect.pcap|*/http-connect-fragmented.pcap|*/socks-https-example.pcap)
             skip "$c" "TLS inside an HTTP CONNECT or SOCKS tunnel: no hand-off from those yet"; continue ;;
         */tls_invalid_reads.pcap) skip "$c" "fuzzed: one hello inside GTP (not decapsulated), one whose JA3 tshark truncates"; continue ;;

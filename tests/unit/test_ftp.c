@@ -542,7 +542,8 @@ TEST(detection_on_any_port)
     free(r.log);
 }
 
-/* AUTH TLS accepted: the TLS records are not decoded; after CCC the channel is clear */
+/* AUTH TLS accepted: the flow goes to the TLS decoder; clear text after the records
+ * (CCC) hands it back to a fresh FTP decoder, which pairs replies at once */
 TEST(auth_tls_then_ccc)
 {
     rec_t r;
@@ -552,7 +553,7 @@ TEST(auth_tls_then_ccc)
     tc_send(&k, S, "220 FTP ready\r\n");
     tc_send(&k, C, "AUTH TLS\r\n");
     tc_send(&k, S, "234 Proceed with negotiation.\r\n");
-    static const uint8_t hello[] = {0x16, 3, 1, 0, 6, 'U', 'S', 'E', 'R', ' ', 'x'};
+    static const uint8_t hello[] = {0x16, 3, 1, 0, 4, 0, 0, 0, 0}; /* a HelloRequest */
     static const uint8_t app[] = {0x17, 3, 3, 0, 3, '2', '3', '0', 0x15, 3, 3, 0, 2, 1, 0};
     tc_sendn(&k, C, hello, sizeof hello);
     tc_sendn(&k, S, app, sizeof app);
@@ -564,6 +565,8 @@ TEST(auth_tls_then_ccc)
                         "REPLY 220 - [FTP ready]\n"
                         "CMD AUTH [TLS]\n"
                         "REPLY 234 AUTH [Proceed with negotiation.]\n"
+                        "SERVICE 21 ssl handoff\n"
+                        "SERVICE 21 ftp handoff\n"
                         "CMD PASV []\n"
                         "REPLY 227 PASV [Entering Passive Mode (10,0,0,2,156,64)] data=10.0.0.2:40000 passive=1 from=10.0.0.1\n"));
     eng_free(e);
