@@ -45,9 +45,10 @@
  *  - After a request with CONNECT or an Upgrade header, the orig direction
  *    waits (its bytes are kept, within max_line) for the response: a 101
  *    turns both directions into opaque tunnels (only tcp.data sees the rest);
- *    after a 2xx to CONNECT the client's first tunnel bytes are probed
- *    (ST_TPROBE): a request line makes both directions HTTP again, anything
- *    else (or server bytes first, or a gap) an opaque tunnel; any other
+ *    after a 2xx to CONNECT the tunnel's first bytes are probed (ST_TPROBE):
+ *    a client request line makes both directions HTTP again, bytes another
+ *    decoder's probe claims (TLS, an SMTP greeting...) hand the flow to it
+ *    (services "http,ssl"), anything else (or a gap) an opaque tunnel; any other
  *    response resumes parsing.
  *  - Each non-empty body is a file (source "http"), begun at its first decoded
  *    or lost byte; its filename is that of the first stored Content-Disposition
@@ -943,6 +944,30 @@ static void tunnel(http_t *h)
     }
 }
 
+/* Inside a CONNECT tunnel, the bytes direction dir has sent (all in its
+ * reader's buffer): does another decoder's probe claim them (TLS from the
+ * client, an SMTP greeting from the server, ...)? Then the flow is handed to
+ * it from the first tunnel byte (services "http,ssl"), the buffered bytes
+ * carried over. 1 handed off, 0 no decoder can, -1 some cannot tell yet. */
+static int tunnel_detect(eng_t *e, eng_flow_t *f, http_t *h, int dir)
+{
+    stream_reader_t *r = &h->d[dir].sr;
+    int undecided = 0;
+    if (!r->buf_len) return -1;
+    for (int i = 0; i < eng_decoder_count(); i++) {
+        const eng_decoder_t *c = eng_decoder_at(i);
+        if (!c || !c->probe || !c->data || strcmp(c->name, "http") == 0) continue;
+        int p = c->probe(r->buf, r->buf_len, dir);
+        if (p == 1) {
+            if (dec_handoff(e, f, c->name, dir, r->buf_off) != 0) return 0;
+            dec_handoff_carry(e, f, dir, r->buf_off, r->buf, r->buf_len);
+            return 1;
+        }
+        if (p < 0) undecided = 1;
+    }
+    return undecided ? -1 : 0;
+}
+
 /* the empty line after the headers: decide the body */
 static void headers_done(eng_t *e, eng_flow_t *f, http_t *h, int dir)
 {
@@ -1081,19 +1106,23 @@ static void run(eng_t *e, eng_flow_t *f, http_t *h, int dir)
             sr_push(&d->sr, d->sr.chunk_off + d->sr.chunk_len, NULL, 0);
             return;
         case ST_TPROBE: {
-            /* Inside a CONNECT tunnel. The client's first bytes are kept and
-             * probed: a request line makes both directions HTTP again (a proxy
-             * asked for a cleartext tunnel), anything else (TLS...) makes the
-             * tunnel opaque; so do server bytes before the client decided. */
-            if (dir == ENG_RESP) {
-                if (!sr_avail(&d->sr)) return;
-                tunnel(h);
-                return;
-            }
+            /* Inside a CONNECT tunnel. The first bytes are kept and probed: a
+             * request line from the client makes both directions HTTP again (a
+             * proxy asked for a cleartext tunnel); bytes another decoder claims
+             * (TLS from the client, a greeting from the server) hand the flow
+             * to it; anything else (or undecided past max_unit) makes the
+             * tunnel opaque. */
             sr_push(&d->sr, d->sr.chunk_off + d->sr.chunk_len, NULL, 0);
-            int r = http_probe(d->sr.buf, d->sr.buf_len, ENG_ORIG);
-            if (r < 0 && d->sr.buf_len < d->sr.max_unit) return;
+            int r = dir == ENG_ORIG ? http_probe(d->sr.buf, d->sr.buf_len, ENG_ORIG) : 0;
             if (r <= 0) {
+                int t = tunnel_detect(e, f, h, dir);
+                if (t == 1) {
+                    tunnel(h); /* the new decoder has the flow */
+                    return;
+                }
+                if (t < 0 || r < 0) {
+                    if (d->sr.buf_len < d->sr.max_unit) return;
+                }
                 tunnel(h);
                 return;
             }
@@ -1358,7 +1387,8 @@ static void http_end(eng_t *e, eng_flow_t *f, void *st)
 
 static const uint16_t http_ports[] = {80, 8080, 8000, 3128, 0};
 
-static const char *const http_uses[] = {"files", NULL};
+/* a CONNECT tunnel hands its flow to the decoder that claims its bytes (TLS, mail, FTP) */
+static const char *const http_uses[] = {"files", "ssl", "smtp", "pop3", "imap", "mail", "ftp", NULL};
 
 const eng_decoder_t eng_decoder_http = {
     .name = "http",

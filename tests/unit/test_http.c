@@ -863,7 +863,8 @@ TEST(connect_tunnel)
 /* a CONNECT tunnel whose client speaks cleartext HTTP (suricata-verify's
  * http-connect-fragmented.pcap: the request line comes as "GE" + "T / ..."):
  * both directions are HTTP again, as tshark and Zeek's tunnel detection see
- * it; a tunnel whose server speaks first stays opaque */
+ * it; a tunnel whose server greets as SMTP is handed to the SMTP decoder
+ * (services "http,smtp", as Zeek writes it) */
 TEST(connect_cleartext_tunnel)
 {
     rec_t r;
@@ -906,7 +907,37 @@ TEST(connect_cleartext_tunnel)
               "REQ CONNECT mail:25 1.1 host=- ua=- @0 {}\n"
               "DONE orig body=0 wire=0 status=-\n"
               "RESP 1.1 200 OK @0 {}\n"
-              "DONE resp body=0 wire=0 status=200\n");
+              "DONE resp body=0 wire=0 status=200\n"
+              "SERVICE smtp handoff\n");
+    eng_free(e);
+    rec_free(&r);
+}
+
+/* a CONNECT tunnel whose client sends a TLS ClientHello (ja4/https-connect.pcap,
+ * ndpi/http_connect.pcap): handed to the TLS decoder, the hello first */
+TEST(connect_tls_tunnel)
+{
+    rec_t r;
+    eng_t *e = new_engine(&r, NULL, NULL);
+    r.log_body = 0;
+    conn_t c;
+    c_open(&c, e);
+    c_send(&c, 0, "CONNECT h:443 HTTP/1.1\r\n\r\n");
+    c_send(&c, 1, "HTTP/1.1 200 OK\r\n\r\n");
+    uint8_t hello[5 + 4 + 38];
+    memset(hello, 0, sizeof hello);
+    memcpy(hello, "\x16\x03\x01\x00\x2a\x01\x00\x00\x26\x03\x03", 11);
+    c_sendn(&c, 0, hello, 7, 1400); /* the hello split over two segments */
+    c_sendn(&c, 0, hello + 7, sizeof hello - 7, 1400);
+    c_close(&c);
+    eng_finish(e);
+    check_log(&r,
+              "SERVICE http detect\n"
+              "REQ CONNECT h:443 1.1 host=- ua=- @0 {}\n"
+              "DONE orig body=0 wire=0 status=-\n"
+              "RESP 1.1 200 OK @0 {}\n"
+              "DONE resp body=0 wire=0 status=200\n"
+              "SERVICE ssl handoff\n");
     eng_free(e);
     rec_free(&r);
 }
@@ -1284,6 +1315,7 @@ int main(void)
     RUN(gap_absorbed_and_resync);
     RUN(connect_tunnel);
     RUN(connect_cleartext_tunnel);
+    RUN(connect_tls_tunnel);
     RUN(connect_refused);
     RUN(refused_upgrade);
     RUN(upgrade_101);
