@@ -235,8 +235,12 @@ void tcp_input(eng_t *e, pkt_t *p) {
             }
         }
         if (flags & TH_RST) {
-            reasm_flush(rc, &f->rd[0]);
-            reasm_flush(rc, &f->rd[1]);
+            /* A direction holding bytes past a hole keeps them: a tap that
+             * merges directions out of order may show the segment filling it
+             * after the RST (the host got it before). The short closed
+             * timeout, or the flow's end, flushes it (tcp_flow_end). */
+            for (int k = 0; k < 2; k++)
+                if (!f->rd[k].segs) reasm_flush(rc, &f->rd[k]);
         }
         e->busy--;
     } else {

@@ -274,7 +274,9 @@ def cmp_conn(rows, follows, conn_path, gaps):
     eng = defaultdict(lambda: [0, 0])
     nobytes = set()                     # directed 5-tuples of records without byte counts
     if not os.path.exists(conn_path):
-        return ["engine wrote no conn.log"]
+        # no flow at all (an empty capture, or nothing but undecodable packets) writes no
+        # conn.log, as Zeek does: right when tshark has no TCP or UDP packet either
+        return ["engine wrote no conn.log"] if tsh else []
     with open(conn_path) as f:
         for n, line in enumerate(f, 1):
             try:

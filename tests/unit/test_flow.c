@@ -248,6 +248,27 @@ TEST(midstream_decoder_port_is_server) {
     eng_free(e);
 }
 
+/* the client's RST seen before the server's last segment, which fills a hole
+ * (a tap merging the directions out of order; the host got it before it
+ * reset): the server direction keeps its buffered bytes, the straggler fills
+ * the hole, and the stream is whole, without a gap */
+TEST(rst_ahead_of_straggler_fills_hole) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    cli(e, T0, 100, 0, PB_SYN, NULL);
+    srv(e, T0 + 1, 500, 101, PB_SYN | PB_ACK, NULL);
+    cli(e, T0 + 2, 101, 501, PB_ACK, NULL);
+    srv(e, T0 + 3, 501, 101, PB_ACK, "abc");
+    srv(e, T0 + 4, 507, 101, PB_ACK | PB_PSH, "ghi"); /* past the hole "def" */
+    cli(e, T0 + 5, 101, 0, PB_RST, NULL);
+    srv(e, T0 + 6, 504, 101, PB_ACK, "def");
+    eng_finish(e);
+    CHECK_MEM(r.data[1], r.ndata[1], "abcdefghi", 9);
+    CHECK_EQ_INT(r.gaps[1], 0);
+    CHECK_EQ_INT(r.nstarts, 1);
+    eng_free(e);
+}
+
 TEST(rsto_and_port_reuse) {
     rec_t r;
     eng_t *e = new_engine(&r);
@@ -411,6 +432,7 @@ int main(void) {
     RUN(midstream_reordered_first_segments);
     RUN(fin_ahead_of_data_keeps_flow);
     RUN(midstream_decoder_port_is_server);
+    RUN(rst_ahead_of_straggler_fills_hole);
     RUN(rsto_and_port_reuse);
     RUN(lost_segment_gap_on_ack);
     RUN(ack_before_data_reordered_is_not_a_gap);
