@@ -62,6 +62,7 @@ typedef struct tcp_half {
     uint32_t n_rexmit, n_zero, n_gap; /* for Zeek's repeated letters at 1, 10, 100... */
     uint16_t ack_wait;   /* packets seen since the peer acknowledged bytes missing here */
     uint64_t ack_wait_at; /* stream offset of the hole being waited for */
+    int64_t ack_wait_ns;  /* when the wait for it began (network time) */
 } tcp_half_t;
 
 struct eng_decoder;

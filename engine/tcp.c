@@ -15,6 +15,12 @@
 
 /* packets of a flow to wait before acknowledged-but-unseen bytes become a gap */
 #define ACK_PATIENCE 16
+/* ... and, past those packets, until ACK_PATIENCE_BYTES are buffered past the
+ * hole or ACK_PATIENCE_NS have gone by: counted in packets alone, a capture
+ * of small segments (or one re-segmented) gives up on a retransmission that
+ * comes a few KB later */
+#define ACK_PATIENCE_BYTES (16u * 1024u)
+#define ACK_PATIENCE_NS 1000000000ll
 
 enum { TH_FIN = 0x01, TH_SYN = 0x02, TH_RST = 0x04, TH_PSH = 0x08, TH_ACK = 0x10 };
 
@@ -215,11 +221,13 @@ void tcp_input(eng_t *e, pkt_t *p) {
             reasm_ack(rc, &f->rd[!dir], ack) && !f->tcp[!dir].ack_wait) {
             f->tcp[!dir].ack_wait = 1;
             f->tcp[!dir].ack_wait_at = f->rd[!dir].next;
+            f->tcp[!dir].ack_wait_ns = p->ts;
         }
         /* Bytes the peer acknowledged but we have not seen: the capture may
          * deliver them a little later (taps merge directions out of order), so
          * they become a gap only once their sender has sent ACK_PATIENCE more
-         * packets without them - or when the flow is flushed. */
+         * packets without them and ACK_PATIENCE_BYTES past them (or a second
+         * has gone by) - or when the flow is flushed. */
         tcp_half_t *h = &f->tcp[dir];
         reasm_dir_t *rd = &f->rd[dir];
         if (h->ack_wait) {
@@ -228,7 +236,10 @@ void tcp_input(eng_t *e, pkt_t *p) {
             } else if (rd->next != h->ack_wait_at) {
                 h->ack_wait = 1; /* progress: a new hole, wait afresh */
                 h->ack_wait_at = rd->next;
-            } else if (rd->segs && ++h->ack_wait > ACK_PATIENCE) {
+                h->ack_wait_ns = p->ts;
+            } else if (rd->segs && (h->ack_wait < UINT16_MAX ? ++h->ack_wait : h->ack_wait) > ACK_PATIENCE &&
+                       (rd->ooo_bytes >= ACK_PATIENCE_BYTES ||
+                        (p->ts > h->ack_wait_ns && p->ts - h->ack_wait_ns >= ACK_PATIENCE_NS))) {
                 /* counted only while the sender is past the hole (bytes buffered) */
                 reasm_ack_gaps(rc, rd);
                 h->ack_wait = 0;
