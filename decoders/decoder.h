@@ -39,6 +39,11 @@ typedef struct eng_decoder {
     /* content probe on the first bytes of a direction: 1 this protocol,
      * 0 not, -1 cannot tell yet (NULL: never detected by content) */
     int (*probe)(const uint8_t *p, size_t len, int dir);
+    /* optional, TCP: once both directions have sent bytes, the first bytes of
+     * each (client's, server's) decide instead of probe, as 1 / 0 / -1: for
+     * protocols one direction cannot tell (a "+OK" greeting is POP3 only if
+     * the client answers with a POP3 command; Redis says "+OK" too) */
+    int (*probe_pair)(const uint8_t *orig, size_t olen, const uint8_t *resp, size_t rlen);
     const uint16_t *ports;   /* port hints, 0-terminated (may be NULL) */
     /* owners of events.def besides `name` whose events this decoder fires
      * ("mail", "files"), or that need this decoder to run (a mail decoder

@@ -821,6 +821,21 @@ static int ftp_probe(const uint8_t *p, size_t len, int dir)
     return maybe ? -1 : 0;
 }
 
+/* both directions spoke: the server's bytes must be an FTP reply (three
+ * digits; "+OK", "* OK" are POP3 and IMAP greetings, whose clients also
+ * open with USER or AUTH); a 220 greeting that names FTP or SMTP decides,
+ * otherwise the client's first command does */
+static int ftp_probe_pair(const uint8_t *o, size_t olen, const uint8_t *r, size_t rlen)
+{
+    for (size_t i = 0; i < rlen && i < 3; i++)
+        if (r[i] < '0' || r[i] > '9') return 0;
+    if (rlen >= 3 && r[0] == '2' && r[1] == '2' && r[2] == '0') {
+        int g = ftp_probe(r, rlen, ENG_RESP);
+        if (g >= 0) return g;
+    }
+    return ftp_probe(o, olen, ENG_ORIG);
+}
+
 static void ftp_init(eng_t *e, eng_flow_t *f, void *st)
 {
     ftp_t *s = st;
@@ -895,6 +910,7 @@ static const char *const ftp_uses[] = {"files", "ssl", NULL}; /* AUTH TLS hands 
 const eng_decoder_t eng_decoder_ftp = {
     .name = "ftp",
     .probe = ftp_probe,
+    .probe_pair = ftp_probe_pair,
     .ports = ftp_ports,
     .uses = ftp_uses,
     .state_size = sizeof(ftp_t),

@@ -513,15 +513,46 @@ static void run_resp(eng_t *e, eng_flow_t *f, pop3_t *s)
 
 /* ---- descriptor ------------------------------------------------------------------ */
 
-static int pop3_probe(const uint8_t *p, size_t len, int dir)
+/* the server's greeting: "+OK" then a blank or the line end (1), or not yet (-1) */
+static int pop3_greeting(const uint8_t *p, size_t len)
 {
-    if (dir != ENG_RESP) return 0;
     static const char ok[] = "+OK";
     size_t n = len < 3 ? len : 3;
     for (size_t i = 0; i < n; i++)
         if (txt_up(p[i]) != ok[i]) return 0;
     if (len < 4) return -1;
     return p[3] == ' ' || p[3] == '\r' || p[3] == '\n';
+}
+
+/* "+OK" alone cannot tell POP3 from Redis and other line protocols (Zeek's
+ * POP3 signature requires the reverse direction too): undecided until the
+ * client speaks (pop3_probe_pair), or the port hint decides */
+static int pop3_probe(const uint8_t *p, size_t len, int dir)
+{
+    if (dir != ENG_RESP) return 0;
+    return pop3_greeting(p, len) ? -1 : 0;
+}
+
+/* the greeting, and a POP3 command (RFC 1939, 2449, 2595, 5034, 6856) as
+ * the client's first line */
+static int pop3_probe_pair(const uint8_t *o, size_t olen, const uint8_t *r, size_t rlen)
+{
+    int g = pop3_greeting(r, rlen);
+    if (g <= 0) return g;
+    static const char *const verbs[] = {"USER", "PASS", "APOP", "AUTH", "CAPA", "STLS", "STAT",
+                                        "LIST", "RETR", "UIDL", "TOP",  "QUIT", "NOOP", "UTF8",
+                                        "LANG", "DELE", "RSET", NULL};
+    size_t k = 0;
+    while (k < olen && k < 5 && o[k] != ' ' && o[k] != '\r' && o[k] != '\n') k++;
+    if (k == olen) return olen < 5 ? -1 : 0; /* the verb is not complete yet */
+    for (int i = 0; verbs[i]; i++) {
+        size_t n = strlen(verbs[i]);
+        if (n != k) continue;
+        size_t j = 0;
+        while (j < n && txt_up(o[j]) == (uint8_t)verbs[i][j]) j++;
+        if (j == n) return 1;
+    }
+    return 0;
 }
 
 static void pop3_init(eng_t *e, eng_flow_t *f, void *st)
@@ -603,6 +634,7 @@ const eng_decoder_t eng_decoder_pop3 = {
     .name = "pop3",
     .uses = pop3_uses,
     .probe = pop3_probe,
+    .probe_pair = pop3_probe_pair,
     .ports = pop3_ports,
     .state_size = sizeof(pop3_t),
     .init = pop3_init,

@@ -279,6 +279,11 @@ static void detect_attach(eng_t *e, flow_t *f, const eng_decoder_t *d, const cha
         e->busy++;
         for (int k = 0; k < 2 && f->dec == d && !f->pub.skipped; k++) {
             size_t n = k == dir ? prior : db->len[k];
+            /* the direction's first bytes did not reach detection (lost, or
+             * kept before a gap made it start over): the decoder hears of a
+             * gap from the stream's start, as it would have, attached then */
+            if ((n || k == dir) && db->off[k] > 0 && d->gap)
+                d->gap(e, &f->pub, f->dec_state, k, 0, db->off[k]);
             if (n) d->data(e, &f->pub, f->dec_state, k, db->off[k], db->b[k], n);
         }
         e->busy--;
@@ -315,7 +320,9 @@ static void detect(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p,
         const eng_decoder_t *d = eng_decoder_at(i);
         if (udp ? !d->datagram : !d->data) continue;
         if (!d->probe) continue; /* never detected by content (decoder.h), e.g. ftp-data */
-        int r = d->probe(p, len, dir);
+        int r = !udp && d->probe_pair && f->det->len[0] && f->det->len[1]
+                    ? d->probe_pair(f->det->b[0], f->det->len[0], f->det->b[1], f->det->len[1])
+                    : d->probe(p, len, dir);
         if (r == 1) {
             detect_attach(e, f, d, "detect", dir, prior);
             return;

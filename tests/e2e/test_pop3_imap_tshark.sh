@@ -179,6 +179,23 @@ do_capture() { # proto capture
 do_capture pop3 pcaps/pop3-dovecot.pcap
 do_capture imap pcaps/imap-dovecot.pcap
 
+# Redis answers "+OK" as a POP3 server greets: detection asks the client's first command
+# too (pop3_probe_pair), so neither capture is POP3, even on port 110 (Zeek: no service)
+for cap in pcaps/redis-cli-6379.pcap pcaps/redis-cli-110.pcap; do
+    rm -rf "$tmp/rd"
+    if ! "$ENGINE" -q -r "$cap" -o "$tmp/rd" 2>"$tmp/err"; then
+        fail "$(basename "$cap")" "engine failed: $(head -n 1 "$tmp/err")"
+        continue
+    fi
+    n=$(grep -c '"proto":"tcp"' "$tmp/rd/conn.log" 2>/dev/null || echo 0)
+    svc=$(grep -c '"service"' "$tmp/rd/conn.log" 2>/dev/null || true)
+    if [ "$n" -eq 5 ] && [ "${svc:-0}" -eq 0 ] && [ ! -e "$tmp/rd/pop3.log" ]; then
+        pass "$(basename "$cap"): 5 Redis connections, none taken for POP3"
+    else
+        fail "$(basename "$cap")" "$n TCP records, $svc with a service$([ -e "$tmp/rd/pop3.log" ] && echo ', a pop3.log')"
+    fi
+done
+
 shared=${PCAPS:-$top/../shared/pcaps}
 found=0
 if [ -f "$shared/INDEX.tsv" ]; then
