@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -386,6 +387,16 @@ int main(int argc, char **argv) {
     if (!e) {
         fprintf(stderr, "engine: out of memory\n");
         return 1;
+    }
+    {
+        /* uids and fuids differ from run to run, as Zeek's do, so the logs of two runs
+         * never share one; --set engine.seed=N (applied next) makes them repeatable */
+        uint64_t seed = 0;
+        if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
+            seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+        char sv[32];
+        snprintf(sv, sizeof sv, "%llu", (unsigned long long)(seed >> 1));
+        eng_config_set(e, "engine.seed", sv, err, sizeof err);
     }
     for (int i = 0; i < o.nsets; i++) {
         char kv[512];

@@ -180,5 +180,13 @@ run -q -r "$ONE" -s "$T/raise.lua" --stats
 expect stats_counts_handler_errors 0 'handler errors  *1'
 expect stats_packets 0 'packets  *1$'
 
+# uids: random per run (two runs never share one, as with Zeek); --set engine.seed=N repeats
+uids() { "$ENGINE" -q -r "$ONE" "$@" </dev/null | grep -o '"uid":"C[^"]*"' | head -n 1; }
+u1=$(uids) u2=$(uids) s1=$(uids --set engine.seed=5) s2=$(uids --set engine.seed=5)
+if [ -n "$u1" ] && [ -n "$u2" ] && [ "$u1" != "$u2" ]; then ok uids_differ_per_run; else
+    bad uids_differ_per_run "two runs gave '$u1' and '$u2'"; fi
+if [ -n "$s1" ] && [ "$s1" = "$s2" ] && [ "$s1" != "$u1" ]; then ok uids_repeat_with_seed; else
+    bad uids_repeat_with_seed "seed 5 gave '$s1' and '$s2'"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -27,13 +27,13 @@ for l in open(sys.argv[1], encoding="utf-8"):
 [ -x "$ENG" ] || { echo "no $ENG"; echo "0 passed, 1 failed"; exit 1; }
 
 # default scripts: conn log on stdout with _path, valid JSON
-"$ENG" -r "$PCAP" >"$T/out" 2>"$T/err"
+"$ENG" -r "$PCAP" --set engine.seed=3 >"$T/out" 2>"$T/err"
 check "default scripts exit 0" [ $? -eq 0 ]
 check "default conn records on stdout" grep -q '^{"_path":"conn","ts":[0-9.]*,"uid":"C' "$T/out"
 check "stdout records are valid JSON" valid_json "$T/out"
 
 # -o: one file per stream, same records without _path
-"$ENG" -r "$PCAP" -o "$T/logs" 2>"$T/err"
+"$ENG" -r "$PCAP" --set engine.seed=3 -o "$T/logs" 2>"$T/err"
 check "-o writes conn.log" [ -s "$T/logs/conn.log" ]
 check "-o records have no _path" sh -c "! grep -q _path '$T/logs/conn.log'"
 check "conn field order" grep -Eq '"id.resp_p":8080,"proto":"tcp",("service":"[a-z]+",)?"duration":[0-9.]+,"orig_bytes":' "$T/logs/conn.log"
