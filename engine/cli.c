@@ -348,6 +348,23 @@ static int parse(int argc, char **argv, opts_t *o) {
     if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
     if (o->help || o->version || o->list_events) return 0;
     if (o->rfile && o->iface) return usage_error("give -r FILE or -i IFACE, not both");
+    if (o->bpf && *o->bpf) {
+        /* a filter that does not compile is the user's to fix: a usage error, before any
+         * input is opened (compiled for Ethernet; one valid only for another link type is
+         * caught when the capture is opened, exit 1) */
+        pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
+        struct bpf_program prog;
+        if (dead && pcap_compile(dead, &prog, o->bpf, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", pcap_geterr(dead));
+            pcap_close(dead);
+            return usage_error("-f '%s': %s", o->bpf, msg);
+        }
+        if (dead) {
+            pcap_freecode(&prog);
+            pcap_close(dead);
+        }
+    }
     if (o->repl) {
         if (o->iface) return usage_error("--repl reads a capture file (-r FILE), not an interface");
         if (o->rfile && strcmp(o->rfile, "-") == 0)

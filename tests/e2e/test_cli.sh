@@ -112,7 +112,7 @@ expect directory 1 "$T"
 run -r "$T/cut.pcap" $QUIET
 expect cut_capture_warns_exit_0 0 'cut off mid-record after 1 packets'
 run -r "$ONE" -f 'udp and and' $QUIET
-expect bad_filter 1 'udp and and'
+expect bad_filter_is_usage_error 2 'udp and and'
 run -r "$ONE" -f 'udp port 5353' $QUIET
 expect filter_ok 0
 "$ENGINE" -q -r - $QUIET <"$ONE" >"$T/out" 2>"$T/err"
