@@ -256,6 +256,23 @@ function T.events() return core.events() end
 
 -- the engine module's helpers, for building inputs in specs
 local util = require "engine.util"
-T.b64encode, T.b64decode, T.hash = util.b64encode, util.b64decode, util.hash
+T.b64encode, T.b64decode = util.b64encode, util.b64decode
+-- T.hash(kind, s): what engine.hash gives inside a script (md5, sha1, sha256 through nettle,
+-- as the files framework computes them), from the C module's eng_digest_hex
+local digest_lib, digest_buf
+local DIGESTS = { md5 = 0, sha1 = 1, sha256 = 2 }
+function T.hash(kind, s)
+  local k = DIGESTS[kind]
+  if not k then error("T.hash: unknown kind '" .. tostring(kind) .. "' (md5, sha1, sha256)", 2) end
+  if type(s) ~= "string" then error("T.hash(kind, s): s must be a string", 2) end
+  if not digest_lib then
+    local ffi = require "ffi"
+    pcall(ffi.cdef, "int eng_digest_hex(int kind, const uint8_t *p, size_t n, char *out);")
+    digest_lib = ffi.load(package.searchpath("engine_core", package.cpath))
+    digest_buf = ffi.new("char[65]")
+  end
+  digest_lib.eng_digest_hex(k, s, #s, digest_buf)
+  return require("ffi").string(digest_buf)
+end
 
 return T

@@ -208,4 +208,14 @@ describe("engine.testing", function()
     local eng = T.load { code = 'io.stdout:write("")' }
     assert.are.same({}, eng:records())
   end)
+
+  it("has T.hash, the digests engine.hash gives a script", function()
+    assert.are.equal("900150983cd24fb0d6963f7d28e17f72", T.hash("md5", "abc"))
+    assert.are.equal("a9993e364706816aba3e25717850c26c9cd0d89d", T.hash("sha1", "abc"))
+    assert.are.equal("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", T.hash("sha256", "abc"))
+    local out = T.run { pcap = H.pcap("http-curl.pcap"),
+      code = 'engine.on("engine.done", function() engine.log("h", { v = engine.hash("sha1", "x\\0y") }) end)' }
+    assert.are.equal(T.hash("sha1", "x\0y"), out.h[1].v)
+    assert.has_error(function() T.hash("crc32", "x") end)
+  end)
 end)
