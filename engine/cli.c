@@ -531,6 +531,26 @@ int main(int argc, char **argv) {
         fprintf(stderr, "engine: interrupted; flushing flows and logs\n");
 
     eng_finish(e);
+    {
+        /* a link type the engine does not decode: said once, and a run in which no
+         * packet could be decoded at all fails */
+        int lt[4];
+        uint64_t np[4], skipped = 0;
+        int n = eng_unsupported_links(e, lt, np, 4);
+        for (int i = 0; i < n && i < 4; i++) {
+            const char *nm = pcap_datalink_val_to_name(lt[i]);
+            const char *ds = pcap_datalink_val_to_description(lt[i]);
+            fprintf(stderr, "engine: link type %d (%s%s%s) is not decoded: %llu packets skipped\n",
+                    lt[i], nm ? nm : "unknown", ds ? ", " : "", ds ? ds : "",
+                    (unsigned long long)np[i]);
+            skipped += np[i];
+        }
+        const eng_stats_t *st = eng_stats(e);
+        if (n && skipped == st->packets && status == 0) {
+            fprintf(stderr, "engine: no packet of the input could be decoded\n");
+            status = 1;
+        }
+    }
     if (lbr_failed(lb)) {
         const char *m = lbr_error(lb);
         fprintf(stderr, "engine: %s\n", m && *m ? m : "a script failed");

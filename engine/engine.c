@@ -8,6 +8,7 @@
  *            -> udp_input -> udp.data event, decoder->datagram
  */
 #include <arpa/inet.h>
+#include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +225,11 @@ void eng_finish(eng_t *e) {
     if (!e->started) eng_start(e);
     if (e->finished) return;
     flow_end_all(e, "eof");
+    for (int i = 0; i < e->nunsup; i++) {
+        const char *nm = pcap_datalink_val_to_name(e->unsup[i].linktype);
+        eng_weird(e, NULL, "unsupported_link_type", "link type %d (%s) is not decoded: %llu packets",
+                  e->unsup[i].linktype, nm ? nm : "unknown", (unsigned long long)e->unsup[i].packets);
+    }
     fire_wakeup(e);
     if (eng_wants(e, ENG_EV_ENGINE_DONE)) {
         eng_event_t ev;
@@ -231,6 +237,15 @@ void eng_finish(eng_t *e) {
         eng_fire(e, &ev);
     }
     e->finished = 1;
+}
+
+int eng_unsupported_links(const eng_t *e, int *linktype, uint64_t *packets, int max) {
+    int n = 0;
+    for (int i = 0; i < e->nunsup && n < max; i++, n++) {
+        if (linktype) linktype[n] = e->unsup[i].linktype;
+        if (packets) packets[n] = e->unsup[i].packets;
+    }
+    return e->nunsup;
 }
 
 void eng_free(eng_t *e) {

@@ -216,6 +216,10 @@ typedef struct eng_stats {
 } eng_stats_t;
 
 const eng_stats_t *eng_stats(const eng_t *e);
+/* Link types of the input that are not decoded: fills up to max (link type, packets)
+ * pairs, returns how many kinds there were (at most 4 told apart). Each is also one
+ * weird `unsupported_link_type` with its count when the run finishes. */
+int eng_unsupported_links(const eng_t *e, int *linktype, uint64_t *packets, int max);
 void eng_stats_timing(eng_t *e, int on);
 /* weird counters by name: i-th name and count; NULL past the end */
 const char *eng_weird_name(const eng_t *e, int i, uint64_t *count);

@@ -121,8 +121,13 @@ struct weird_count {
     uint64_t n;
 };
 
+#define ENG_UNSUP_LINKS 4
 struct eng {
     eng_cfg_t cfg;
+    /* link types met that are not decoded, with their packet counts (the first
+     * ENG_UNSUP_LINKS kinds; later ones are counted in the last slot) */
+    struct { int linktype; uint64_t packets; } unsup[ENG_UNSUP_LINKS];
+    int nunsup;
     cfg_extra_t *extra;
     char **cfg_text;                /* effective values as text, for eng_config_value */
     eng_stats_t stats;

@@ -19,6 +19,10 @@ enum {
     LT_RAW_12 = 12,
     LT_RAW_14 = 14,
     LT_RAW_101 = 101,
+    LT_PPP = 9,
+    LT_PPP_SERIAL = 50,
+    LT_C_HDLC = 104,
+    LT_NFLOG = 239,
     LT_LOOP = 108,
     LT_LINUX_SLL = 113,
     LT_ARCNET_LINUX = 129,
@@ -55,14 +59,60 @@ static int mpls(ipctx_t *c, bcur_t *cur) {
  * the PPP protocol field, which a peer may send as one byte when protocol field
  * compression was negotiated (RFC 1661 6.5): a protocol number's first byte is
  * even and its last byte odd, so an odd first byte is the whole field */
-static int pppoe(ipctx_t *c, bcur_t *cur) {
-    bc_skip(cur, 6); /* version/type, code, session id, length */
+static int ppp_proto(ipctx_t *c, bcur_t *cur, const char *what) {
     uint8_t b = bc_u8(cur);
     uint16_t proto = b & 1 ? b : (uint16_t)(b << 8 | bc_u8(cur));
-    if (cur->bad) return ip_trunc_header(c, "PPPoE session header cut short");
+    if (cur->bad) return ip_trunc_header(c, "%s cut short", what);
     if (proto == 0x0021) return ip_decode(c, cur->p, cur->len, 4);
     if (proto == 0x0057) return ip_decode(c, cur->p, cur->len, 6);
     return non_ip(c); /* LCP, IPCP, ... */
+}
+
+static int pppoe(ipctx_t *c, bcur_t *cur) {
+    bc_skip(cur, 6); /* version/type, code, session id, length */
+    if (cur->bad) return ip_trunc_header(c, "PPPoE session header cut short");
+    return ppp_proto(c, cur, "PPPoE session header");
+}
+
+/* PPP (DLT_PPP) and PPP in HDLC-like framing (DLT_PPP_SERIAL, RFC 1662): the
+ * address and control bytes 0xff 0x03 unless compressed away, then the
+ * protocol; DLT_PPP_SERIAL may also carry Cisco HDLC (0x0f or 0x8f, 0x00, an
+ * EtherType), as DLT_C_HDLC always does */
+static int ethertype(ipctx_t *c, uint16_t type, bcur_t *cur);
+static int ppp_frame(ipctx_t *c, bcur_t *cur, int serial) {
+    bcur_t t = *cur;
+    uint8_t a = bc_u8(&t), k = bc_u8(&t);
+    if (t.bad) return ip_trunc_header(c, "PPP header cut short");
+    if (serial && (a == 0x0f || a == 0x8f) && k == 0x00) {
+        uint16_t type = bc_be16(&t);
+        if (t.bad) return ip_trunc_header(c, "Cisco HDLC header cut short");
+        return ethertype(c, type, &t);
+    }
+    if (a == 0xff && k == 0x03) *cur = t;
+    return ppp_proto(c, cur, "PPP header");
+}
+
+/* Linux NFLOG (DLT_NFLOG): family, version, resource id, then TLVs whose length
+ * and type are in the capturing host's order (little-endian here), each padded
+ * to 4 bytes; NFULA_PAYLOAD (9) holds the IP packet */
+static int nflog(ipctx_t *c, bcur_t *cur) {
+    uint8_t family = bc_u8(cur);
+    bc_skip(cur, 3);
+    if (cur->bad) return ip_trunc_header(c, "NFLOG header cut short");
+    for (int n = 0; n < 64 && cur->len >= 4; n++) {
+        const uint8_t *h = cur->p;
+        uint16_t len = (uint16_t)(h[0] | h[1] << 8), type = (uint16_t)(h[2] | h[3] << 8);
+        if (len < 4 || len > cur->len) return ip_trunc_header(c, "NFLOG TLV of %u bytes, %zu left", len, cur->len);
+        if ((type & 0x7fff) == 9) {
+            if (family == 2) return ip_decode(c, h + 4, len - 4u, 4);
+            if (family == 10) return ip_decode(c, h + 4, len - 4u, 6);
+            return non_ip(c);
+        }
+        size_t step = ((size_t)len + 3) & ~(size_t)3;
+        bc_skip(cur, step > cur->len ? cur->len : step);
+    }
+    if (c->cut || cur->len) return ip_trunc_header(c, "NFLOG message cut before its payload TLV");
+    return ip_bad(c, "nflog_without_payload", "NFLOG message without the packet (NFULA_PAYLOAD)");
 }
 
 /* Linux ARCnet (libpcap DLT_ARCNET_LINUX): source, destination, a 2-byte offset,
@@ -160,9 +210,27 @@ int layers_decode(eng_t *e, int64_t ts, int linktype, const uint8_t *p, uint32_t
     case LT_NULL:
     case LT_LOOP: return null_family(&c, &cur);
     case LT_ARCNET_LINUX: return arcnet_linux(&c, &cur);
-    default:
+    case LT_PPP: return ppp_frame(&c, &cur, 0);
+    case LT_PPP_SERIAL: return ppp_frame(&c, &cur, 1);
+    case LT_C_HDLC: {
+        bc_skip(&cur, 2); /* address, control */
+        uint16_t type = bc_be16(&cur);
+        if (cur.bad) return ip_trunc_header(&c, "Cisco HDLC header: %u of 4 bytes captured", caplen);
+        return ethertype(&c, type, &cur);
+    }
+    case LT_NFLOG: return nflog(&c, &cur);
+    default: {
+        /* counted, not a weird per packet: eng_finish writes one weird a link type with
+         * its count, and the command line says it once (eng_unsupported_links) */
         e->stats.non_ip++;
-        eng_weird(e, NULL, "unsupported_link_type", "link type %d is not decoded", linktype);
+        int i = 0;
+        while (i < e->nunsup && e->unsup[i].linktype != linktype) i++;
+        if (i == e->nunsup) {
+            if (e->nunsup < ENG_UNSUP_LINKS) e->unsup[e->nunsup++].linktype = linktype;
+            else i = ENG_UNSUP_LINKS - 1;
+        }
+        e->unsup[i].packets++;
         return 0;
+    }
     }
 }

@@ -180,6 +180,15 @@ run -q -r "$ONE" -s "$T/raise.lua" --stats
 expect stats_counts_handler_errors 0 'handler errors  *1'
 expect stats_packets 0 'packets  *1$'
 
+# a link type the engine does not decode (802.11, DLT 105): said once with its name, one weird
+# with the count, exit 1 when no packet could be decoded
+"$MKPCAP" -l 105 "$T/wifi.pcap" udp:10.0.0.1:1234:10.0.0.2:5353:a udp:10.0.0.1:1234:10.0.0.2:5353:b
+run -r "$T/wifi.pcap" -o "$T/wifi"
+expect unsupported_link_fails 1 'link type 105 (IEEE802_11.*2 packets skipped'
+if [ "$(grep -c 'is not decoded' "$T/err")" = 1 ] && [ "$(grep -c unsupported_link_type "$T/wifi/weird.log")" = 1 ] &&
+    grep -q '2 packets' "$T/wifi/weird.log"; then ok unsupported_link_said_once; else
+    bad unsupported_link_said_once "$(tr '\n' ' ' <"$T/err") / $(cat "$T/wifi/weird.log" 2>/dev/null)"; fi
+
 # uids: random per run (two runs never share one, as with Zeek); --set engine.seed=N repeats
 uids() { "$ENGINE" -q -r "$ONE" "$@" </dev/null | grep -o '"uid":"C[^"]*"' | head -n 1; }
 u1=$(uids) u2=$(uids) s1=$(uids --set engine.seed=5) s2=$(uids --set engine.seed=5)

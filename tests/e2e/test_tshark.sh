@@ -416,7 +416,7 @@ run_variant() {
 # link types the engine reads (cli.md), as `capinfos -T -E` names them
 link_ok() {
     case $1 in
-        ether|linux-sll|linux-sll2|rawip|rawip4|rawip6|null|loop|arcnet_linux) return 0 ;;
+        ether|linux-sll|linux-sll2|rawip|rawip4|rawip6|null|loop|arcnet_linux|ppp|nflog) return 0 ;;
     esac
     return 1
 }

@@ -416,11 +416,60 @@ TEST(arcnet_linux) {
     free_eng(e);
 }
 
+/* PPP (9) with and without address/control bytes and with a compressed
+ * protocol; PPP in HDLC framing (50), also carrying Cisco HDLC; Cisco HDLC
+ * (104); Linux NFLOG (239): the IP packet in the NFULA_PAYLOAD TLV */
+TEST(ppp_hdlc_nflog) {
+    eng_t *e = mk_eng();
+    uint8_t ip[200], f[300];
+    size_t n = ip4(ip, 6, 1, 0, L4, L4_LEN);
+    memcpy(f, "\xff\x03\x00\x21", 4);
+    memcpy(f + 4, ip, n);
+    check_tcp(e, 9, f, n + 4, 4);
+    cut_everywhere(9, f, n + 4);
+    check_tcp(e, 50, f, n + 4, 4);
+    f[2] = 0x21; /* no address/control, one-byte protocol */
+    memcpy(f + 3, ip, n);
+    check_tcp(e, 9, f + 2, n + 1, 4);
+    memcpy(f, "\x0f\x00\x08\x00", 4);
+    memcpy(f + 4, ip, n);
+    check_tcp(e, 50, f, n + 4, 4);
+    check_tcp(e, 104, f, n + 4, 4);
+    cut_everywhere(104, f, n + 4);
+    n = ip6(ip, 6, L4, L4_LEN);
+    memcpy(f, "\xff\x03\x00\x57", 4);
+    memcpy(f + 4, ip, n);
+    check_tcp(e, 9, f, n + 4, 6);
+
+    /* NFLOG: AF_INET, version 0, resource 0; a prefix TLV (type 10, 6 bytes, padded to 8),
+     * then the payload TLV (type 9) */
+    n = ip4(ip, 6, 1, 0, L4, L4_LEN);
+    memcpy(f, "\x02\x00\x00\x00" "\x06\x00\x0a\x00" "ab\0\0", 12);
+    f[12] = (uint8_t)(n + 4); f[13] = (uint8_t)((n + 4) >> 8); f[14] = 9; f[15] = 0;
+    memcpy(f + 16, ip, n);
+    check_tcp(e, 239, f, n + 16, 4);
+    cut_everywhere(239, f, n + 16);
+    pkt_t o;
+    f[12] = 0xff; f[13] = 0x7f; /* a TLV longer than the frame */
+    CHECK_EQ_INT(layers_decode(e, 1, 239, f, (uint32_t)(n + 16), (uint32_t)(n + 16), &o), 0);
+    CHECK_EQ_INT(weird_n(e, "truncated_header"), 1);
+    free_eng(e);
+}
+
 TEST(unknown_link) {
     eng_t *e = mk_eng();
     uint8_t f[40] = {0};
     pkt_t o;
     CHECK_EQ_INT(layers_decode(e, 1, 9999, f, 40, 40, &o), 0);
+    CHECK_EQ_INT(layers_decode(e, 1, 9999, f, 40, 40, &o), 0);
+    /* counted, not a weird a packet: one weird with the count when the run ends */
+    CHECK_EQ_INT(weird_n(e, "unsupported_link_type"), 0);
+    int lt[4];
+    uint64_t np[4];
+    CHECK_EQ_INT(eng_unsupported_links(e, lt, np, 4), 1);
+    CHECK_EQ_INT(lt[0], 9999);
+    CHECK_EQ_INT(np[0], 2);
+    eng_finish(e);
     CHECK_EQ_INT(weird_n(e, "unsupported_link_type"), 1);
     CHECK_EQ_INT(layers_decode(e, 1, 1, NULL, 0, 0, &o), 0);
     CHECK_EQ_INT(weird_n(e, "truncated_header"), 1);
@@ -852,6 +901,7 @@ int main(void) {
     RUN(null_and_loop);
     RUN(pppoe_mpls);
     RUN(pppoe_compressed_protocol);
+    RUN(ppp_hdlc_nflog);
     RUN(arcnet_linux);
     RUN(unknown_link);
     RUN(ipv4_options_and_errors);
