@@ -59,6 +59,9 @@ typedef struct tcp_half {
     uint8_t syn, fin, rst, ack_seen, data; /* flags seen from this side */
     uint8_t synack;      /* a SYN with ACK came from this side */
     uint8_t win0;        /* last advertised window was zero */
+    uint8_t wscale;      /* window scale shift from this side's SYN (RFC 7323), when has_wscale */
+    uint8_t has_wscale;
+    uint16_t last_win;   /* the window field of this side's last packet with ACK (unscaled) */
     uint32_t n_rexmit, n_zero, n_gap; /* for Zeek's repeated letters at 1, 10, 100... */
     uint16_t ack_wait;   /* packets seen since the peer acknowledged bytes missing here */
     uint64_t ack_wait_at; /* stream offset of the hole being waited for */

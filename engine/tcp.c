@@ -131,6 +131,37 @@ const char *eng_flow_state(const eng_flow_t *pf) {
 
 /* ---- packets ------------------------------------------------------------- */
 
+/* the window scale option (kind 3) of a SYN's options, or -1 */
+static int syn_wscale(const uint8_t *o, uint32_t n) {
+    uint32_t i = 0;
+    while (i < n) {
+        uint8_t kind = o[i];
+        if (kind == 0) break;
+        if (kind == 1) { i++; continue; }
+        if (i + 1 >= n) break;
+        uint8_t len = o[i + 1];
+        if (len < 2 || i + len > n) break;
+        if (kind == 3 && len == 3) return o[i + 2] > 14 ? 14 : o[i + 2];
+        i += len;
+    }
+    return -1;
+}
+
+/* A RST from dir is what its receiver accepts (RFC 793 and RFC 5961 both
+ * drop one whose sequence number is outside the receive window): within the
+ * window the receiver last advertised, from the sequence number it last
+ * acknowledged. Unknown (the receiver never acknowledged): accepted. */
+static int rst_in_window(const flow_t *f, int dir, uint32_t seq) {
+    const tcp_half_t *rx = &f->tcp[!dir];
+    if (!rx->ack_seen) return 1;
+    uint64_t wnd = rx->last_win;
+    if (rx->has_wscale && f->tcp[dir].has_wscale) wnd <<= rx->wscale;
+    else if (!rx->syn || !f->tcp[dir].syn) wnd <<= 14; /* no handshake seen: the scale is unknown */
+    if (wnd < 1) wnd = 1;
+    int64_t d = (int32_t)(seq - rx->last_ack);
+    return d >= -1 && (uint64_t)d <= wnd; /* -1: a RST at the FIN's sequence number */
+}
+
 /* every byte before this direction's FIN delivered (or no FIN offset known) */
 static int fin_complete(const reasm_dir_t *rd) {
     return !rd->has_fin || rd->closed || rd->next >= rd->fin_off;
@@ -185,6 +216,23 @@ void tcp_input(eng_t *e, pkt_t *p) {
     flow_touch(e, f);
 
     tcp_half_t *me = &f->tcp[dir];
+    if ((flags & TH_RST) && !rst_in_window(f, dir, seq)) {
+        /* the host drops it: so does the flow (an evasion: a RST the target ignores would
+         * end our flow and hide what follows) */
+        eng_weird(e, &f->pub, "tcp_rst_out_of_window", "%s RST seq %u, receiver acknowledged %u, window %u",
+                  dir ? "resp" : "orig", seq, f->tcp[!dir].last_ack, f->tcp[!dir].last_win);
+        e->cur_flow = NULL;
+        flow_settle(e, f);
+        return;
+    }
+    if ((flags & TH_SYN) && !me->has_wscale) {
+        int ws = syn_wscale(p->l4 + 20, hlen - 20);
+        if (ws >= 0) {
+            me->wscale = (uint8_t)ws;
+            me->has_wscale = 1;
+        }
+    }
+    if (flags & TH_ACK) me->last_win = win;
     /* history */
     if ((flags & TH_SYN) && (flags & (TH_FIN | TH_RST))) flow_hist_once(f, dir, 'Q');
     else if ((flags & TH_FIN) && (flags & TH_RST)) flow_hist_once(f, dir, 'I');
@@ -258,7 +306,10 @@ void tcp_input(eng_t *e, pkt_t *p) {
         f->pub.bytes[dir] += plen;
     }
     me->win0 = !win && !(flags & TH_RST);
-    if (flags & TH_ACK) me->last_ack = ack;
+    if (flags & TH_ACK) {
+        me->last_ack = ack;
+        me->ack_seen = 1;
+    }
     if (flags & TH_FIN) me->fin = 1;
     if (flags & TH_RST) me->rst = 1;
 

@@ -269,6 +269,31 @@ TEST(rst_ahead_of_straggler_fills_hole) {
     eng_free(e);
 }
 
+/* "GET /ev", a client RST far outside the window the server advertised (1000
+ * bytes from 108), then "il HTTP/1.1": the host drops the RST and reads
+ * /evil, so does the engine (weird tcp_rst_out_of_window); a RST in the window
+ * then ends the flow */
+TEST(rst_out_of_window_ignored) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    cli(e, T0, 100, 0, PB_SYN, NULL);
+    srv(e, T0 + 1, 500, 101, PB_SYN | PB_ACK, NULL);
+    cli(e, T0 + 2, 101, 501, PB_ACK, NULL);
+    cli(e, T0 + 3, 101, 501, PB_ACK | PB_PSH, "GET /ev");
+    srv(e, T0 + 4, 501, 108, PB_ACK, NULL);
+    cli(e, T0 + 5, 108 + 5000, 0, PB_RST, NULL);
+    CHECK_STR(r.weird, "tcp_rst_out_of_window");
+    CHECK_EQ_INT(r.nends, 0);
+    cli(e, T0 + 6, 108, 501, PB_ACK | PB_PSH, "il HTTP/1.1\r\n");
+    CHECK_MEM(r.data[0], r.ndata[0], "GET /evil HTTP/1.1\r\n", 20);
+    srv(e, T0 + 7, 501, 121, PB_ACK, NULL);
+    cli(e, T0 + 8, 121 + 400, 0, PB_RST, NULL); /* in the window: accepted */
+    eng_finish(e);
+    CHECK_EQ_INT(r.nends, 1);
+    CHECK(strstr(r.ends[0], "R") != NULL);
+    eng_free(e);
+}
+
 TEST(rsto_and_port_reuse) {
     rec_t r;
     eng_t *e = new_engine(&r);
@@ -435,6 +460,7 @@ int main(void) {
     RUN(fin_ahead_of_data_keeps_flow);
     RUN(midstream_decoder_port_is_server);
     RUN(rst_ahead_of_straggler_fills_hole);
+    RUN(rst_out_of_window_ignored);
     RUN(rsto_and_port_reuse);
     RUN(lost_segment_gap_on_ack);
     RUN(ack_before_data_reordered_is_not_a_gap);
