@@ -11,23 +11,26 @@
 # libmemcachedutil2 libpcre2-posix3 (for capturing only; not in tests/deps.sh). proftpd
 # conflicts with vsftpd in Debian, so it is not installed: the script fetches its two
 # packages with `apt-get download proftpd-core proftpd-mod-crypto` and unpacks them
-# under a temporary directory (dpkg -x); the libraries above are what they link to. Not run by the tests: the captures are
-# committed; this script documents how they were made (ports, ISNs, keys, randoms and
-# timestamps differ on every run). tests/e2e/test_starttls.sh checks them against tshark.
+# under a temporary directory (dpkg -x); the libraries above are what they link to. Not
+# run by the tests: the captures are committed; this script documents how they were made
+# (ports, ISNs, keys, randoms and timestamps differ on every run). tests/e2e/test_starttls.sh checks them against tshark.
 #
 #   pop3-dovecot-stls.pcap      dovecot 2.3 pop3d on 127.0.0.1:110: CAPA, STLS, then in
 #                               TLS 1.3 (SNI mail.test) AUTH PLAIN, LIST, RETR 1, QUIT
 #   imap-dovecot-starttls.pcap  dovecot 2.3 imapd on 127.0.0.1:143: CAPABILITY, STARTTLS,
 #                               then in TLS 1.2 (SNI mail.test, the server chain in the
 #                               clear) AUTHENTICATE PLAIN, SELECT INBOX, FETCH 1 BODY[]
-#   ftp-vsftpd-authtls.pcap     vsftpd 3.0 on 127.0.0.1:21 (ssl_enable=YES): AUTH TLS,
-#                               then in TLS 1.2 (SNI ftp.test) USER/PASS, PBSZ, PROT P,
-#                               EPSV + LIST, EPSV + RETR, each data connection in TLS too
-#                               (vsftpd requires the control session to be resumed)
-#   ftp-proftpd-ccc.pcap        proftpd 1.3.8 mod_tls on 127.0.0.1:21: AUTH TLS, TLS 1.2
-#                               login, PBSZ, PROT C, CCC (curl --ftp-ssl-ccc): close_notify
-#                               both ways, then EPSV + RETR and QUIT in clear text again
-#                               (vsftpd has no CCC)
+#   ftp-vsftpd-authtls.pcap     vsftpd 3.0 on 127.0.0.1:21 (ssl_enable=YES), python ftplib:
+#                               AUTH TLS, then in TLS 1.2 (SNI ftp.test) USER/PASS, PBSZ,
+#                               PROT P, PASV + LIST, PASV + RETR, each data connection in
+#                               TLS too
+#   ftp-vsftpd-authssl.pcap     the same server, curl --ssl-reqd: "AUTH SSL" (curl's first
+#                               try; tshark 4.0 follows only AUTH TLS), TLS 1.2, EPSV + LIST,
+#                               EPSV + RETR over TLS data connections resuming the session
+#   ftp-proftpd-ccc.pcap        proftpd 1.3.8 mod_tls on 127.0.0.1:21, python ftplib:
+#                               AUTH TLS, TLS 1.2 login, PBSZ, PROT C, CCC: close_notify both
+#                               ways, then PASV + LIST, PASV + RETR and QUIT in clear text
+#                               again (vsftpd has no CCC)
 set -eu
 OUT=${1:-pcaps}
 mkdir -p "$OUT"
