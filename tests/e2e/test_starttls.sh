@@ -22,8 +22,10 @@
 #   <cap> mail log     pop3.log / imap.log / smtp.log / ftp.log still has the session or
 #                      the commands sent before STARTTLS
 #   <cap> weirds       no weird event, no weird.log
-#   <cap> pcapmut      the same ssl.log rows after re-segmenting to 1 byte and after
-#                      --split 3 --reorder 7 (the ClientHello in pieces across the hand-off)
+#   <cap> pcapmut      the same ssl.log rows, the same commands and no weird after
+#                      re-segmenting to 1 byte and after --split 3 --reorder 7 (the
+#                      ClientHello in pieces across the hand-off; for CCC, the server's
+#                      clear text decoded before the client's close_notify)
 # Fixed facts: the SNI each client was given (mail.test, ftp.test); the CCC capture's
 # flow goes ftp -> ssl -> ftp and its two data connections are ftp-data with the 37-byte
 # readme.txt in files.log; tshark 4.0 does not follow FTP "AUTH SSL" (curl's first try),
@@ -206,6 +208,9 @@ check() {
             "$ENGINE" -q -r "$tmp/mut.pcap" -o "$tmp/mut" 2>/dev/null
             ssl_rows "$tmp/mut" >"$tmp/mut.ssl"
             same "$name pcapmut $m: ssl.log" "$out/ssl" "$tmp/mut.ssl"
+            "$ENGINE" -q -r "$tmp/mut.pcap" -s tests/e2e/starttls_fields.lua >"$tmp/mut.ev" 2>/dev/null
+            grep '^CMD' "$out/ev" >"$tmp/orig.cmds"; grep -e '^CMD' -e '^WEIRD' "$tmp/mut.ev" >"$tmp/mut.cmds"
+            same "$name pcapmut $m: commands, no weird" "$tmp/orig.cmds" "$tmp/mut.cmds"
         done
     fi
 }
