@@ -848,7 +848,14 @@ static void ftp_init(eng_t *e, eng_flow_t *f, void *st)
     if (dec_flow_midstream(f)) s->orig_lost = s->greeted = 1;
     /* handed back by TLS after AUTH TLS and CCC: the session is under way (its
      * login was seen by the first FTP instance, whose records are written) */
-    if (dec_flow_handed_from(f)) s->greeted = 1;
+    if (dec_flow_handed_from(f)) {
+        s->greeted = 1;
+        /* TLS handed back the direction where clear text came first; the other one
+         * starts at its next byte, which may still be TLS records (its close_notify
+         * after the CCC reply, when the server's bytes were decoded first): walk them
+         * until clear text, as after a failed hand-off */
+        s->enc[ENG_ORIG] = s->enc[ENG_RESP] = 1;
+    }
 }
 
 static void ftp_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, const uint8_t *p,

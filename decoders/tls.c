@@ -844,6 +844,13 @@ static void hs_run(eng_t *e, eng_flow_t *f, tls_t *s, int dir)
     while (d->hs_len - pos >= 4 && !d->enc) {
         const uint8_t *h = d->hs + pos;
         uint32_t ml = ((uint32_t)h[1] << 16) | ((uint32_t)h[2] << 8) | h[3];
+        /* after a CCS seen before any ServerHello, anything but a ClientHello is the
+         * encrypted Finished (the client's flight decoded before the server's): its
+         * "length" is ciphertext, so this comes before the length check */
+        if (d->ccs_early && h[0] != HT_CLIENT_HELLO) { /* encrypted after all */
+            d->enc = 1;
+            break;
+        }
         if (ml > s->hs_max) {
             eng_weird(e, f, "tls_handshake_too_long",
                       "handshake message type %u of %u bytes (tls.max_handshake %u)", h[0], ml,
@@ -851,10 +858,6 @@ static void hs_run(eng_t *e, eng_flow_t *f, tls_t *s, int dir)
             size_t have = d->hs_len - pos - 4;
             d->hs_skip = ml > have ? (uint32_t)(ml - have) : 0;
             pos = d->hs_len;
-            break;
-        }
-        if (d->ccs_early && h[0] != HT_CLIENT_HELLO) { /* encrypted after all */
-            d->enc = 1;
             break;
         }
         if (d->hs_len - pos - 4 < ml) break;
@@ -972,6 +975,23 @@ static int hand_back_to_ftp(eng_t *e, eng_flow_t *f, tls_t *s, int dir, uint64_t
         if (n) memcpy(b + 5, r->buf, n);
         dec_handoff_carry(e, f, dir, roff, b, 5 + n);
         free(b);
+    }
+    /* The other direction goes to FTP from where its TLS walk stands (the clear
+     * text of one side can be decoded before the other side's last records, e.g.
+     * the server's reply to CCC before the client's close_notify); FTP walks the
+     * records it still finds there (ftp.c tls_walk). Bytes of a record header the
+     * reader holds are carried; inside a record body, a stand-in header for the
+     * rest of that record is carried in front of it, so FTP skips it too. */
+    int o = !dir;
+    tdir_t *od = &s->d[o];
+    stream_reader_t *orr = &od->sr;
+    if (orr->chunk) sr_push(orr, orr->chunk_off + orr->chunk_len, NULL, 0);
+    if (od->st == D_HDR && orr->buf_len) {
+        dec_handoff_carry(e, f, o, orr->buf_off, orr->buf, orr->buf_len);
+    } else if (od->st == D_BODY && od->rleft && od->rleft <= 0xffff && !orr->buf_len) {
+        uint64_t at = sr_offset(orr);
+        uint8_t hb[5] = {CT_APPDATA, 3, 3, (uint8_t)(od->rleft >> 8), (uint8_t)od->rleft};
+        if (at >= 5) dec_handoff_carry(e, f, o, at - 5, hb, 5);
     }
     s->d[0].st = s->d[1].st = D_DONE;
     return 1;

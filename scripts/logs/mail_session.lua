@@ -6,11 +6,19 @@
 -- (or of the last attempt when none succeeded); commands counts <proto>.command
 -- events; messages counts the flow's mail.message events; fuids lists the files
 -- (file.begin of source <proto>) the session carried, in order. Only flows whose
--- service is <proto> are logged.
+-- service is <proto>, or whose services list names it (a session handed to TLS by
+-- STLS / STARTTLS: flow.service is then "ssl", flow.services "<proto>,ssl"), are
+-- logged.
 local engine = require "engine"
 
 return function(proto)
   engine.log_columns(proto, { "user", "commands", "messages", "fuids" })
+
+  local function ours(flow)
+    if flow.service == proto then return true end
+    local l = flow.services
+    return l ~= nil and ("," .. l .. ","):find("," .. proto .. ",", 1, true) ~= nil
+  end
 
   local function state(flow)
     local s = flow.data[proto]
@@ -35,14 +43,14 @@ return function(proto)
   end)
 
   engine.on("mail.message", function(flow)
-    if flow and flow.service == proto then
+    if flow and ours(flow) then
       local s = state(flow)
       s.messages = s.messages + 1
     end
   end)
 
   engine.on("file.begin", function(flow, ev)
-    if flow and flow.service == proto and ev.source == proto then
+    if flow and ours(flow) and ev.source == proto then
       local s = state(flow)
       s.fuids = s.fuids or {}
       s.fuids[#s.fuids + 1] = ev.fuid
@@ -50,7 +58,7 @@ return function(proto)
   end)
 
   engine.on("flow.end", function(flow)
-    if flow.service ~= proto then return end
+    if not ours(flow) then return end
     local s = state(flow)
     engine.log_flow(proto, flow, {
       ts = flow.start_ts,

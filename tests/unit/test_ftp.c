@@ -573,6 +573,43 @@ TEST(auth_tls_then_ccc)
     free(r.log);
 }
 
+/* CCC with the server's clear text decoded before the client's last TLS records (as
+ * pcapmut --reorder makes of ftp-proftpd-ccc.pcap): the client direction goes back to
+ * FTP where its TLS walk stood; the records still there are walked, whether they start
+ * after the hand-back (case 0), their header was partly held (1) or their body was
+ * partly read (2) */
+TEST(ccc_server_clear_first)
+{
+    for (int c = 0; c < 3; c++) {
+        rec_t r;
+        eng_t *e = new_engine(&r);
+        tc_t k;
+        tc_open(&k, e, CLI, 40000, SRV, 21, 1000);
+        tc_send(&k, S, "220 FTP ready\r\n");
+        tc_send(&k, C, "AUTH TLS\r\n");
+        tc_send(&k, S, "234 Proceed with negotiation.\r\n");
+        static const uint8_t hello[] = {0x16, 3, 1, 0, 4, 0, 0, 0, 0}; /* a HelloRequest */
+        static const uint8_t app[] = {0x17, 3, 3, 0, 3, 'x', 'y', 'z'};
+        static const uint8_t notify[] = {0x15, 3, 3, 0, 6, 'T', 'Y', 'P', 'E', 0x80, 0x81};
+        tc_sendn(&k, C, hello, sizeof hello);
+        tc_sendn(&k, S, app, sizeof app);
+        tc_sendn(&k, C, app, sizeof app);
+        size_t cut = c == 0 ? 0 : c == 1 ? 3 : 7; /* client bytes of notify sent early */
+        if (cut) tc_sendn(&k, C, notify, cut);
+        tc_sendn(&k, S, notify, sizeof notify);
+        /* the reply is decoded first (the client's segments were held by a hole) */
+        tc_send(&k, S, "200 Type set to A\r\n");
+        tc_sendn(&k, C, notify + cut, sizeof notify - cut);
+        tc_send(&k, C, "TYPE A\r\n");
+        eng_finish(e);
+        CHECK(strstr(r.log, "SERVICE 21 ftp handoff\n") != NULL);
+        CHECK(strstr(r.log, "CMD TYPE [A]\nREPLY 200 TYPE [Type set to A]\n") != NULL);
+        CHECK(strstr(r.log, "WEIRD") == NULL);
+        eng_free(e);
+        free(r.log);
+    }
+}
+
 /* ---- hostile input -------------------------------------------------------------------- */
 
 TEST(pasv_numbers_out_of_range)
@@ -775,6 +812,7 @@ int main(void)
     RUN(multiline_reply_joined_and_iac_removed);
     RUN(detection_on_any_port);
     RUN(auth_tls_then_ccc);
+    RUN(ccc_server_clear_first);
     RUN(pasv_numbers_out_of_range);
     RUN(ten_thousand_port_commands);
     RUN(one_megabyte_lines);

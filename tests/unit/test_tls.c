@@ -415,6 +415,39 @@ TEST(tls12_bad_certificate_and_established)
     rec_free(&r);
 }
 
+/* the client's whole TLS 1.2 flight decoded before the server's (cross-direction
+ * delivery order after reordering): CCS before any ServerHello, then the encrypted
+ * Finished, whose "length" is ciphertext: encrypted, no tls_handshake_too_long; the
+ * server's flight is decoded as usual afterwards */
+TEST(client_flight_before_server_hello)
+{
+    rec_t r;
+    eng_t *e = new_engine(&r, "ssl");
+    conn_t c;
+    c_open(&c, e, 443);
+    client_hello(&m, 0);
+    w.n = 0;
+    records(&w, 22, 0x0301, m.b, m.n, 16384);
+    c_sendn(&c, 0, w.b, w.n);
+    static const uint8_t ccs[] = {20, 3, 3, 0, 1, 1};
+    static const uint8_t fin[] = {22, 3, 3, 0, 8, 0xc9, 0xb7, 0xe7, 0x07, 1, 2, 3, 4};
+    c_sendn(&c, 0, ccs, sizeof ccs);
+    c_sendn(&c, 0, fin, sizeof fin);
+    server_hello(&m, 0xc02f, 0);
+    w.n = 0;
+    records(&w, 22, 0x0303, m.b, m.n, 16384);
+    c_sendn(&c, 1, w.b, w.n);
+    c_sendn(&c, 1, ccs, sizeof ccs);
+    c_sendn(&c, 1, fin, sizeof fin);
+    c_close(&c);
+    eng_finish(e);
+    CHECK(has(&r, "SH v=771 legacy=771 cipher=49199"));
+    CHECK(has(&r, "ESTABLISHED 771 49199\n"));
+    CHECK(!has(&r, "WEIRD"));
+    eng_free(e);
+    rec_free(&r);
+}
+
 TEST(tls13_established_and_cleartext_alert)
 {
     rec_t r;
@@ -553,5 +586,6 @@ int main(void)
     RUN(gaps);
     RUN(starttls_handoff_with_reordered_hello);
     RUN(sslv2_client_hello);
+    RUN(client_flight_before_server_hello);
     return check_report("tls");
 }
