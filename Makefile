@@ -133,7 +133,7 @@ test-quick: all
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_OBJ := $(CORE_SRC:%.c=build/fuzz/obj/%.o)
-FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iengine -Idecoders $(PKG_CFLAGS) -MMD -MP
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iengine -Idecoders $(PKG_CFLAGS) -MMD -MP -fno-sanitize-recover=undefined
 FUZZ_SAN := address,undefined
 FUZZ_SECONDS ?= 60
 

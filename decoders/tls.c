@@ -287,7 +287,7 @@ static void ja4(uint16_t version, int sni, const uint16_t *ciph, size_t nc, cons
         return;
     }
     uint16_t *se = sc + nc;
-    memcpy(sc, ciph, nc * sizeof *sc);
+    if (nc) memcpy(sc, ciph, nc * sizeof *sc); /* ciph is NULL with no cipher suites */
     size_t k = 0;
     for (size_t i = 0; i < ne; i++)
         if (ext[i] != 0x0000 && ext[i] != 0x0010) se[k++] = ext[i];

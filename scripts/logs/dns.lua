@@ -70,7 +70,7 @@ local function write(w)
 end
 
 local function compact()
-  if all_head > 64 and all_head > all_tail - all_head then
+  if all_tail - all_head + 1 > 2 * total + 64 then -- more dead items than live ones
     local n, t = 0, {}
     for i = all_head, all_tail do
       local w = all[i]

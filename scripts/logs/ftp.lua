@@ -105,7 +105,7 @@ engine.on("ftp.reply", function(flow, ev)
         return
       end
     end
-    push(s.pending, r)
+    if #s.pending >= MAXQ then engine.log_flow("ftp", flow, table.remove(s.pending, 1)) end push(s.pending, r)
     return
   end
   engine.log_flow("ftp", flow, r)

@@ -86,6 +86,12 @@ run -h
 expect help 0 'usage: engine' out
 run --help
 expect help_long 0 '\-\-list-events' out
+# the help's list of standard logs names every log scripts/default.lua loads
+missing=
+for m in $(sed -n 's/^require "logs\.\([a-z0-9_]*\)".*/\1/p' "$(dirname "$0")/../../scripts/default.lua"); do
+    tr '\n' ' ' <"$T/out" | grep -q "standard logs ([^)]*\b$m\b" || missing="$missing $m"
+done
+if [ -z "$missing" ]; then ok help_lists_default_logs; else bad help_lists_default_logs "not in --help:$missing"; fi
 run -V
 expect version 0 '^engine [0-9]' out
 run --list-events

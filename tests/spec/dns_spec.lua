@@ -153,4 +153,34 @@ describe("scripts/logs/dns.lua", function()
     assert.are.equal(20000, #eng:records("dns"))
     eng:close()
   end)
+  it("frees the bookkeeping of answered and evicted queries (memory stays flat in one flow)", function()
+    -- before the fix every query left an item in the all-flows list for good
+    -- when the total bound was never reached: 100k queries in one flow grew
+    -- the Lua heap by ~150 MB
+    local MEM = [[
+      local engine = require "engine"
+      engine.on("ftp.command", function()
+        collectgarbage(); collectgarbage()
+        engine.log("mem", { kb = collectgarbage("count") })
+      end)
+    ]]
+    local eng = T.load { DNS, code = MEM, start = 1000 }
+    local flow = { proto = "udp", orig_p = 40000, resp_p = 53 }
+    local function burst(from, to)
+      for i = from, to do
+        local q = { id = i % 65536, qname = "q" .. i, qtype = "A", qclass = "IN", rd = true, z = 0 }
+        eng:fire("dns.query", q, flow)
+        -- every third answered, the rest evicted by dns.max_pending (64)
+        if i % 3 == 0 then eng:fire("dns.answer", answer(i % 65536, "q" .. i, "NOERROR", {}, 0.01), flow) end
+      end
+      eng:fire("ftp.command", { command = "NOOP", arg = "" }, false)
+    end
+    burst(1, 2000)
+    burst(2001, 22000)
+    local m = eng:records("mem")
+    assert.are.equal(2, #m)
+    assert.is_true(m[2].kb - m[1].kb < 1024, ("Lua heap grew by %d KB"):format(m[2].kb - m[1].kb))
+    assert.is_true(#eng:records("dns") >= 21900)
+    eng:close()
+  end)
 end)

@@ -98,4 +98,24 @@ describe("scripts/logs/ftp.lua", function()
     assert.are.equal("STOR", r[4].command)
     assert.is_nil(r[4].fuid)
   end)
+  it("writes every transfer record when more than 32 wait for their data connections", function()
+    -- a data flow ends (ftp.transfer) a few seconds after its 226, so a burst of small
+    -- RETRs leaves many records waiting; beyond the bound the oldest used to be dropped
+    -- unwritten (50 RETRs in a second gave 32 records)
+    local eng = T.load { FTP, start = 1000 }
+    local flow = { proto = "tcp", orig_p = 30001, resp_p = 21 }
+    for i = 1, 50 do
+      eng:fire("ftp.command", { command = "RETR", arg = "f" .. i }, flow)
+      eng:fire("ftp.reply", { code = 226, text = "done", command = "RETR", arg = "f" .. i }, flow)
+    end
+    assert.are.equal(50 - 32, #eng:records("ftp")) -- the oldest written as they stand
+    assert.are.equal("f1", eng:records("ftp")[1].arg)
+    eng:fire("flow.end", { reason = "closed" }, flow)
+    local r = eng:records("ftp")
+    assert.are.equal(50, #r)
+    local seen = {}
+    for _, x in ipairs(r) do seen[x.arg] = true end
+    for i = 1, 50 do assert.is_true(seen["f" .. i], "f" .. i .. " missing") end
+    eng:close()
+  end)
 end)

@@ -573,6 +573,47 @@ TEST(sslv2_client_hello)
     rec_free(&r);
 }
 
+/* a ClientHello with an empty cipher list and no extensions: the JA4 lists
+ * are empty (memcpy from a NULL list was undefined behaviour, caught by
+ * fuzz_tls under UBSan; the SANITIZE=1 build aborts on it) */
+TEST(client_hello_without_ciphers)
+{
+    rec_t r;
+    eng_t *e = new_engine(&r, "ssl");
+    conn_t c;
+    c_open(&c, e, 443);
+    m.n = 0;
+    u8(&m, 1);
+    size_t at = m.n;
+    u24(&m, 0);
+    u16(&m, 0x0303);
+    for (int i = 0; i < 32; i++) u8(&m, (unsigned)i);
+    u8(&m, 0);    /* session id */
+    u16(&m, 0);   /* no cipher suites */
+    u8(&m, 1);
+    u8(&m, 0);    /* null compression */
+    u16(&m, 0);   /* empty extensions block */
+    fix24(&m, at);
+    w.n = 0;
+    records(&w, 22, 0x0301, m.b, m.n, 16384);
+    c_sendn(&c, 0, w.b, w.n);
+    c_close(&c);
+    eng_finish(e);
+    char ja3[33], line[200];
+    struct md5_ctx x;
+    uint8_t d[16];
+    md5_init(&x);
+    md5_update(&x, 7, (const uint8_t *)"771,,,,");
+    md5_digest(&x, 16, d);
+    for (int i = 0; i < 16; i++) sprintf(ja3 + 2 * i, "%02x", d[i]);
+    snprintf(line, sizeof line,
+             "CH v=771 sni=- alpn= ciphers= exts= groups= pf= sigs= vers= ks=\n"
+             "   ja3=%s ja3s=771,,,, ja4=t12i000000_000000000000_000000000000 malformed=0\n", ja3);
+    CHECK(has(&r, line));
+    eng_free(e);
+    rec_free(&r);
+}
+
 int main(void)
 {
     RUN(client_hello_fields);
@@ -587,5 +628,6 @@ int main(void)
     RUN(starttls_handoff_with_reordered_hello);
     RUN(sslv2_client_hello);
     RUN(client_flight_before_server_hello);
+    RUN(client_hello_without_ciphers);
     return check_report("tls");
 }
