@@ -18,7 +18,7 @@
  * Sniffing order: the built-in signatures (sigs[] below, HTML), then for
  * text libmagic without its soft-magic database (about a microsecond), and
  * only for binary prefixes no signature decides libmagic with its whole
- * database (about 0.4 ms a call). Those verdicts are remembered in a small
+ * database (about 0.4 ms a call). libmagic's verdicts are remembered in a small
  * direct-mapped memo (SNIFF_MEMO entries, each holding the whole prefix it was
  * asked about, compared byte for byte: the answer is the one libmagic gave for
  * exactly these bytes), so the same binary sent again (an attachment mailed to
@@ -108,6 +108,7 @@ static magic_t get_magic(void **slot, int flags);
 typedef struct memo_ent {
     uint64_t h;
     size_t len;               /* 0: empty slot */
+    int text;                 /* asked of the text handle (no soft magic) */
     uint8_t *bytes;           /* len bytes (the prefix libmagic saw) */
     char mime[MIME_MAX];
 } memo_ent_t;
@@ -136,18 +137,19 @@ static int memo_on(const eng_t *e) {
                    !strcasecmp(v, "off"));
 }
 
-/* libmagic with its whole database on p[0..n), through the memo; NULL when
- * libmagic is unavailable or gave no answer */
-static const char *sniff_full(eng_t *e, const uint8_t *p, size_t n) {
-    magic_t m = get_magic(&e->magic, 0);
+/* libmagic on p[0..n) (text: the handle without soft magic, else the whole
+ * database), through the memo; NULL when libmagic is unavailable or gave no
+ * answer */
+static const char *sniff_magic(eng_t *e, int text, const uint8_t *p, size_t n) {
+    magic_t m = text ? get_magic(&e->magic_text, MAGIC_NO_CHECK_SOFT) : get_magic(&e->magic, 0);
     if (!m) return NULL;
     if (!memo_on(e)) return magic_buffer(m, p, n);
     if (!e->sniff_memo) e->sniff_memo = calloc(1, sizeof *e->sniff_memo);
     struct sniff_memo *mm = e->sniff_memo;
     if (!mm) return magic_buffer(m, p, n);
-    uint64_t h = memo_hash(p, n);
+    uint64_t h = memo_hash(p, n) ^ (uint64_t)text;
     memo_ent_t *me = &mm->ent[h % SNIFF_MEMO];
-    if (me->len == n && me->h == h && !memcmp(me->bytes, p, n)) {
+    if (me->len == n && me->h == h && me->text == text && !memcmp(me->bytes, p, n)) {
         mm->hits++;
         return me->mime[0] ? me->mime : NULL;
     }
@@ -160,6 +162,7 @@ static const char *sniff_full(eng_t *e, const uint8_t *p, size_t n) {
     memcpy(me->bytes, p, n);
     me->len = n;
     me->h = h;
+    me->text = text;
     if (tl) memcpy(me->mime, t, tl + 1);
     else me->mime[0] = 0;
     return t;
@@ -272,11 +275,10 @@ static void sniff(eng_t *e, eng_file_t *fl, const uint8_t *p, size_t n) {
         if (looks_html(p, n)) {
             t = "text/html";
         } else {
-            magic_t m = get_magic(&e->magic_text, MAGIC_NO_CHECK_SOFT);
-            t = m ? magic_buffer(m, p, n) : NULL;
+            t = sniff_magic(e, 1, p, n);
         }
     }
-    if (!t) t = sniff_full(e, p, n);
+    if (!t) t = sniff_magic(e, 0, p, n);
     if (!t || !*t) return;
     size_t len = strlen(t);
     if (len >= MIME_MAX) return;

@@ -73,16 +73,17 @@ function M.new(opts)
 
   -- Records are encoded straight into one reused string buffer (LuaJIT's
   -- string.buffer): no intermediate string per field, no table per record.
-  -- Strings that need no escaping (the common case) are checked with a byte
-  -- loop the JIT compiles; the others take the cjson path above.
+  -- Strings that need no escaping (the common case; "/" counts as plain, since
+  -- the cjson path turns its "\/" back into "/") are checked with a byte loop
+  -- the JIT compiles; the others take the cjson path above.
   local buf = sbuffer.new(1024)
 
   local function plain(s)
     local n = #s
-    if n > 128 then return not find(s, '[%z\1-\31"\\/\128-\255]') end
+    if n > 128 then return not find(s, '[%z\1-\31"\\\128-\255]') end
     for i = 1, n do
       local c = byte(s, i)
-      if c < 32 or c == 34 or c == 47 or c == 92 or c >= 128 then return false end
+      if c < 32 or c == 34 or c == 92 or c >= 128 then return false end
     end
     return true
   end

@@ -524,6 +524,23 @@ TEST(sniff_memo_is_exact) {
         CHECK_STR(on, off[order[i]]);
     }
     free_eng(e);
+    /* text goes through the handle without soft magic, memoized the same way */
+    static const char *const texts[] = {"{\"a\": [1, 2, {\"b\": null}]}\n", "just words, and more words\n",
+                                        "{\"a\": [1, 2, {\"b\": nul}]}\n"};
+    char toff[3][96];
+    plain = new_eng(&R, 1, NULL);
+    eng_config_set(plain, "files.sniff_memo", "off", err, sizeof err);
+    for (int k = 0; k < 3; k++) sniff_one(plain, (const uint8_t *)texts[k], strlen(texts[k]), toff[k]);
+    free_eng(plain);
+    CHECK_STR(toff[0], "application/json");
+    CHECK_STR(toff[1], "text/plain");
+    e = new_eng(&R, 1, NULL);
+    for (int i = 0; i < 9; i++) {
+        int k = (i * 2) % 3;
+        sniff_one(e, (const uint8_t *)texts[k], strlen(texts[k]), on);
+        CHECK_STR(on, toff[k]);
+    }
+    free_eng(e);
 }
 
 int main(void) {
