@@ -907,6 +907,7 @@ static void fire_headers_event(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
     eng_value_t *map = d->mv;
     uint8_t *scratch = d->mb;
     int np = 0;
+    int ref = -1; /* the map's "referer" value, also the request's referrer field */
     if (need && d->nh <= d->mvcap && need <= d->mbcap) {
         size_t used = 0;
         uint8_t done[HDR_MAX];
@@ -943,6 +944,7 @@ static void fire_headers_event(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
             }
             map[2 * np] = key;
             map[2 * np + 1] = val;
+            if (ref < 0 && a->name_len == 7 && !memcmp(kn, "referer", 7)) ref = np;
             np++;
         }
     }
@@ -965,6 +967,7 @@ static void fire_headers_event(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
         ev_set(&ev, ENG_F_HTTP_REQUEST_user_agent, hval(d, d->ua_i));
         ev_set(&ev, ENG_F_HTTP_REQUEST_headers, mv);
         ev_set(&ev, ENG_F_HTTP_REQUEST_offset, ev_int((int64_t)d->msg_off));
+        if (ref >= 0) ev_set(&ev, ENG_F_HTTP_REQUEST_referrer, map[2 * ref + 1]);
     } else {
         ev_set(&ev, ENG_F_HTTP_RESPONSE_version, part(d, 2));
         ev_set(&ev, ENG_F_HTTP_RESPONSE_status, ev_int(d->status));
