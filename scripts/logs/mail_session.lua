@@ -42,7 +42,7 @@ return function(proto)
   end)
 
   engine.on("file.begin", function(flow, ev)
-    if flow and flow.service == proto and ev.source == proto then
+    if flow and ev.source == proto and flow.service == proto then
       local s = state(flow)
       s.fuids = s.fuids or {}
       s.fuids[#s.fuids + 1] = ev.fuid
