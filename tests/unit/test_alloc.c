@@ -11,11 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "engine.h"
-#include "pktbuild.h"
-#include "mailconn.h"
-
 #if defined(__SANITIZE_ADDRESS__)
 #define NO_INTERPOSE 1
 #elif defined(__has_feature)
@@ -25,6 +20,11 @@
 #endif
 
 #ifndef NO_INTERPOSE
+#include "check.h"
+#include "engine.h"
+#include "pktbuild.h"
+#include "mailconn.h"
+
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
