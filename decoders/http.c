@@ -138,6 +138,10 @@ typedef struct http_dir {
     uint32_t stored_bytes;
     hdr_t *hd;               /* stored headers, grown up to HDR_MAX */
     int nh, hcap;
+    eng_value_t *mv;         /* the headers map being fired: 2 values a header */
+    int mvcap;
+    uint8_t *mb;             /* its lower-cased names and joined values */
+    uint32_t mbcap;
     hdr_t cur;
     int host_i, ua_i, cd_i;  /* stored Host, User-Agent, Content-Disposition (-1: none) */
     z_stream *z;
@@ -286,6 +290,28 @@ static void msg_reset(http_dir_t *d)
         d->hd = NULL;
         d->hcap = 0;
     }
+    /* the map buffers are kept between messages (no allocation per request)
+     * unless a big header block grew them */
+    if (d->mvcap > 64) {
+        free(d->mv);
+        d->mv = NULL;
+        d->mvcap = 0;
+    }
+    if (d->mbcap > ARENA_KEEP) {
+        free(d->mb);
+        d->mb = NULL;
+        d->mbcap = 0;
+    }
+}
+
+static void map_free(http_dir_t *d)
+{
+    free(d->mv);
+    d->mv = NULL;
+    d->mvcap = 0;
+    free(d->mb);
+    d->mb = NULL;
+    d->mbcap = 0;
 }
 
 static void z_close(http_dir_t *d)
@@ -859,16 +885,35 @@ static void fire_headers_event(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
 {
     int kind = dir == ENG_ORIG ? ENG_EV_HTTP_REQUEST : ENG_EV_HTTP_RESPONSE;
     if (!dec_wants(e, kind)) return;
-    eng_value_t map[2 * HDR_MAX];
-    uint8_t *scratch = NULL;
+    /* the map's buffers live in the direction's state, grown to fit and kept
+     * for the next message: no allocation per request once warm */
     size_t need = 0;
     for (int i = 0; i < d->nh; i++) need += d->hd[i].name_len + d->hd[i].val_len + 2;
-    if (need) scratch = malloc(need);
+    if (d->nh > d->mvcap) {
+        eng_value_t *nv = realloc(d->mv, (size_t)d->nh * 2 * sizeof *nv);
+        if (nv) {
+            d->mv = nv;
+            d->mvcap = d->nh;
+        }
+    }
+    if (need > d->mbcap) {
+        size_t cap = d->mbcap ? d->mbcap : 256;
+        while (cap < need) cap *= 2;
+        uint8_t *nb = realloc(d->mb, cap);
+        if (nb) {
+            d->mb = nb;
+            d->mbcap = (uint32_t)cap;
+        }
+    }
+    eng_value_t *map = d->mv;
+    uint8_t *scratch = d->mb;
     int np = 0;
-    if (scratch) {
+    int ref = -1; /* the map's "referer" value, also the request's referrer field */
+    if (need && d->nh <= d->mvcap && need <= d->mbcap) {
         size_t used = 0;
-        uint8_t *done = calloc((size_t)d->nh, 1);
-        for (int i = 0; done && i < d->nh; i++) {
+        uint8_t done[HDR_MAX];
+        memset(done, 0, (size_t)d->nh);
+        for (int i = 0; i < d->nh; i++) {
             if (done[i]) continue;
             const hdr_t *a = &d->hd[i];
             const uint8_t *an = d->ab + a->name;
@@ -900,9 +945,9 @@ static void fire_headers_event(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
             }
             map[2 * np] = key;
             map[2 * np + 1] = val;
+            if (ref < 0 && a->name_len == 7 && !memcmp(kn, "referer", 7)) ref = np;
             np++;
         }
-        free(done);
     }
     eng_value_t mv;
     memset(&mv, 0, sizeof mv);
@@ -923,6 +968,7 @@ static void fire_headers_event(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
         ev_set(&ev, ENG_F_HTTP_REQUEST_user_agent, hval(d, d->ua_i));
         ev_set(&ev, ENG_F_HTTP_REQUEST_headers, mv);
         ev_set(&ev, ENG_F_HTTP_REQUEST_offset, ev_int((int64_t)d->msg_off));
+        if (ref >= 0) ev_set(&ev, ENG_F_HTTP_REQUEST_referrer, map[2 * ref + 1]);
     } else {
         ev_set(&ev, ENG_F_HTTP_RESPONSE_version, part(d, 2));
         ev_set(&ev, ENG_F_HTTP_RESPONSE_status, ev_int(d->status));
@@ -931,7 +977,6 @@ static void fire_headers_event(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
         ev_set(&ev, ENG_F_HTTP_RESPONSE_offset, ev_int((int64_t)d->msg_off));
     }
     dec_fire(e, &ev);
-    free(scratch);
 }
 
 static void tunnel(http_t *h)
@@ -1382,6 +1427,7 @@ static void http_end(eng_t *e, eng_flow_t *f, void *st)
         free(d->hd);
         d->hd = NULL;
         d->hcap = d->nh = 0;
+        map_free(d);
     }
 }
 

@@ -9,7 +9,21 @@
  *     fires, followed by file.data for the buffered bytes; later bytes stream
  *     through file.data without a copy;
  *   - file.begin not subscribed: no buffering, no sniffing (mime is NULL);
- *   - file.done subscribed: the three digests are computed incrementally.
+ *   - file.done subscribed: the digests named by files.digests (default
+ *     "md5,sha1,sha256"; `--set files.digests=md5`, or empty for none) are
+ *     computed incrementally, in one pass: each chunk is fed to the wanted
+ *     digests block by block (DIGEST_BLOCK bytes, so a block is read from
+ *     memory once and hashed from the cache by each digest).
+ *
+ * Sniffing order: the built-in signatures (sigs[] below, HTML), then for
+ * text libmagic without its soft-magic database (about a microsecond), and
+ * only for binary prefixes no signature decides libmagic with its whole
+ * database (about 0.4 ms a call). libmagic's verdicts are remembered in a small
+ * direct-mapped memo (SNIFF_MEMO entries, each holding the whole prefix it was
+ * asked about, compared byte for byte: the answer is the one libmagic gave for
+ * exactly these bytes), so the same binary sent again (an attachment mailed to
+ * many, a download fetched by many) costs a hash and a compare. `--set
+ * files.sniff_memo=false` turns it off.
  *
  * Gaps: file.data offsets are positions within the file, so after a gap of
  * n bytes the next offset jumps by n. size (seen_bytes) counts the bytes
@@ -20,6 +34,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <ctype.h>
 #include <magic.h>
@@ -27,10 +42,13 @@
 #include <nettle/sha1.h>
 #include <nettle/sha2.h>
 
+#include "decoder.h"
 #include "files.h"
 #include "internal.h"
 
 #define SNIFF_MAX 4096        /* libmagic never sees more than this */
+#define SNIFF_MEMO 64         /* full-libmagic verdicts remembered (x SNIFF_MAX bytes) */
+#define DIGEST_BLOCK 4096     /* one-pass hashing: block fed to every digest in turn */
 #define MIME_MAX 96           /* longest MIME type kept */
 #define SOURCE_MAX 16
 #define FILENAME_MAX_LEN 4096 /* longer names given by a protocol are cut */
@@ -43,7 +61,7 @@ struct eng_file {
     eng_flow_t *flow;
     uint8_t begun;            /* file.begin fired (or was skipped) */
     uint8_t sniff;            /* file.begin wanted: buffer and sniff */
-    uint8_t hash;             /* file.done wanted: digests */
+    uint8_t hash;             /* file.done wanted: digests (HASH_* bits) */
     uint8_t has_mime;
     uint8_t dir;              /* ENG_ORIG / ENG_RESP */
     uint8_t has_first;        /* first_ts is set */
@@ -62,6 +80,93 @@ struct eng_file {
     size_t buflen;
     uint8_t *buf;             /* SNIFF_MAX bytes while sniffing, else NULL */
 };
+
+enum { HASH_MD5 = 1, HASH_SHA1 = 2, HASH_SHA256 = 4, HASH_ALL = 7 };
+
+/* the digests files.digests names: a list of md5, sha1, sha256 separated by
+ * commas or spaces; unset means all three, empty means none; unknown names
+ * are ignored */
+static uint8_t digests_wanted(const eng_t *e) {
+    const char *v = dec_config(e, "files.digests");
+    if (!v) return HASH_ALL;
+    uint8_t m = 0;
+    const char *p = v;
+    while (*p) {
+        while (*p == ',' || *p == ' ') p++;
+        size_t n = strcspn(p, ", ");
+        if (n == 3 && !strncasecmp(p, "md5", 3)) m |= HASH_MD5;
+        else if (n == 4 && !strncasecmp(p, "sha1", 4)) m |= HASH_SHA1;
+        else if (n == 6 && !strncasecmp(p, "sha256", 6)) m |= HASH_SHA256;
+        p += n;
+    }
+    return m;
+}
+
+static magic_t get_magic(void **slot, int flags);
+
+/* ---- the memo of full-libmagic verdicts --------------------------------- */
+typedef struct memo_ent {
+    uint64_t h;
+    size_t len;               /* 0: empty slot */
+    int text;                 /* asked of the text handle (no soft magic) */
+    uint8_t *bytes;           /* len bytes (the prefix libmagic saw) */
+    char mime[MIME_MAX];
+} memo_ent_t;
+
+struct sniff_memo {
+    memo_ent_t ent[SNIFF_MEMO];
+    uint64_t hits, misses;
+};
+
+static uint64_t memo_hash(const uint8_t *p, size_t n) {
+    uint64_t h = 1469598103934665603ULL ^ n; /* FNV-1a, 8 bytes a step */
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 1099511628211ULL;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    return h ^ (h >> 32);
+}
+
+static int memo_on(const eng_t *e) {
+    const char *v = dec_config(e, "files.sniff_memo");
+    return !v || !(!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no") ||
+                   !strcasecmp(v, "off"));
+}
+
+/* libmagic on p[0..n) (text: the handle without soft magic, else the whole
+ * database), through the memo; NULL when libmagic is unavailable or gave no
+ * answer */
+static const char *sniff_magic(eng_t *e, int text, const uint8_t *p, size_t n) {
+    magic_t m = text ? get_magic(&e->magic_text, MAGIC_NO_CHECK_SOFT) : get_magic(&e->magic, 0);
+    if (!m) return NULL;
+    if (!memo_on(e)) return magic_buffer(m, p, n);
+    if (!e->sniff_memo) e->sniff_memo = calloc(1, sizeof *e->sniff_memo);
+    struct sniff_memo *mm = e->sniff_memo;
+    if (!mm) return magic_buffer(m, p, n);
+    uint64_t h = memo_hash(p, n) ^ (uint64_t)text;
+    memo_ent_t *me = &mm->ent[h % SNIFF_MEMO];
+    if (me->len == n && me->h == h && me->text == text && !memcmp(me->bytes, p, n)) {
+        mm->hits++;
+        return me->mime[0] ? me->mime : NULL;
+    }
+    mm->misses++;
+    const char *t = magic_buffer(m, p, n);
+    size_t tl = t ? strlen(t) : 0;
+    if (tl >= MIME_MAX) return t;
+    if (!me->bytes) me->bytes = malloc(SNIFF_MAX);
+    if (!me->bytes) return t;
+    memcpy(me->bytes, p, n);
+    me->len = n;
+    me->h = h;
+    me->text = text;
+    if (tl) memcpy(me->mime, t, tl + 1);
+    else me->mime[0] = 0;
+    return t;
+}
 
 static int any_file_subscriber(const eng_t *e) {
     return eng_wants(e, ENG_EV_FILE_BEGIN) || eng_wants(e, ENG_EV_FILE_DATA) ||
@@ -99,6 +204,11 @@ void files_free(eng_t *e) {
     if (e->magic && e->magic != MAGIC_FAILED) magic_close((magic_t)e->magic);
     if (e->magic_text && e->magic_text != MAGIC_FAILED) magic_close((magic_t)e->magic_text);
     e->magic = e->magic_text = NULL;
+    if (e->sniff_memo) {
+        for (int i = 0; i < SNIFF_MEMO; i++) free(e->sniff_memo->ent[i].bytes);
+        free(e->sniff_memo);
+        e->sniff_memo = NULL;
+    }
 }
 
 /* Signatures of common file types, checked before libmagic: the answer is
@@ -165,14 +275,10 @@ static void sniff(eng_t *e, eng_file_t *fl, const uint8_t *p, size_t n) {
         if (looks_html(p, n)) {
             t = "text/html";
         } else {
-            magic_t m = get_magic(&e->magic_text, MAGIC_NO_CHECK_SOFT);
-            t = m ? magic_buffer(m, p, n) : NULL;
+            t = sniff_magic(e, 1, p, n);
         }
     }
-    if (!t) {
-        magic_t m = get_magic(&e->magic, 0);
-        t = m ? magic_buffer(m, p, n) : NULL;
-    }
+    if (!t) t = sniff_magic(e, 0, p, n);
     if (!t || !*t) return;
     size_t len = strlen(t);
     if (len >= MIME_MAX) return;
@@ -229,7 +335,7 @@ eng_file_t *eng_file_begin(eng_t *e, eng_flow_t *f, int dir, const char *source,
     fl->flow = f;
     fl->dir = dir == ENG_RESP ? ENG_RESP : ENG_ORIG;
     fl->sniff = eng_wants(e, ENG_EV_FILE_BEGIN) ? 1 : 0;
-    fl->hash = eng_wants(e, ENG_EV_FILE_DONE) ? 1 : 0;
+    fl->hash = eng_wants(e, ENG_EV_FILE_DONE) ? digests_wanted(e) : 0;
     make_id(fl->fuid, 'F', e->cfg.seed, ++e->next_file_id);
     if (source) {
         size_t n = strnlen(source, SOURCE_MAX - 1);
@@ -245,11 +351,9 @@ eng_file_t *eng_file_begin(eng_t *e, eng_flow_t *f, int dir, const char *source,
             fl->filename_len = filename_len;
         }
     }
-    if (fl->hash) {
-        md5_init(&fl->md5);
-        sha1_init(&fl->sha1);
-        sha256_init(&fl->sha256);
-    }
+    if (fl->hash & HASH_MD5) md5_init(&fl->md5);
+    if (fl->hash & HASH_SHA1) sha1_init(&fl->sha1);
+    if (fl->hash & HASH_SHA256) sha256_init(&fl->sha256);
     if (!fl->sniff) fl->begun = 1; /* nothing to sniff for: stream from the start */
     return fl;
 }
@@ -257,9 +361,13 @@ eng_file_t *eng_file_begin(eng_t *e, eng_flow_t *f, int dir, const char *source,
 void eng_file_data(eng_t *e, eng_file_t *fl, const uint8_t *p, size_t n) {
     if (!fl || !p || n == 0) return;
     if (fl->hash) {
-        md5_update(&fl->md5, n, p);
-        sha1_update(&fl->sha1, n, p);
-        sha256_update(&fl->sha256, n, p);
+        uint8_t w = fl->hash;
+        for (size_t i = 0; i < n; i += DIGEST_BLOCK) {
+            size_t k = n - i < DIGEST_BLOCK ? n - i : DIGEST_BLOCK;
+            if (w & HASH_MD5) md5_update(&fl->md5, k, p + i);
+            if (w & HASH_SHA1) sha1_update(&fl->sha1, k, p + i);
+            if (w & HASH_SHA256) sha256_update(&fl->sha256, k, p + i);
+        }
     }
     if (!fl->has_first) {
         fl->has_first = 1;
@@ -321,19 +429,25 @@ void eng_file_end(eng_t *e, eng_file_t *fl) {
     if (fl->hash && eng_wants(e, ENG_EV_FILE_DONE)) {
         uint8_t d[SHA256_DIGEST_SIZE];
         char h5[2 * MD5_DIGEST_SIZE + 1], h1[2 * SHA1_DIGEST_SIZE + 1], h256[2 * SHA256_DIGEST_SIZE + 1];
-        md5_digest(&fl->md5, MD5_DIGEST_SIZE, d);
-        hex(h5, d, MD5_DIGEST_SIZE);
-        sha1_digest(&fl->sha1, SHA1_DIGEST_SIZE, d);
-        hex(h1, d, SHA1_DIGEST_SIZE);
-        sha256_digest(&fl->sha256, SHA256_DIGEST_SIZE, d);
-        hex(h256, d, SHA256_DIGEST_SIZE);
         eng_event_t ev;
         ev_init(&ev, ENG_EV_FILE_DONE, fl->flow);
         ev_set(&ev, ENG_F_FILE_DONE_fuid, ev_str(fl->fuid, 18, ENG_NO_OFFSET));
         ev_set(&ev, ENG_F_FILE_DONE_size, ev_int((int64_t)fl->seen));
-        ev_set(&ev, ENG_F_FILE_DONE_md5, ev_str(h5, 2 * MD5_DIGEST_SIZE, ENG_NO_OFFSET));
-        ev_set(&ev, ENG_F_FILE_DONE_sha1, ev_str(h1, 2 * SHA1_DIGEST_SIZE, ENG_NO_OFFSET));
-        ev_set(&ev, ENG_F_FILE_DONE_sha256, ev_str(h256, 2 * SHA256_DIGEST_SIZE, ENG_NO_OFFSET));
+        if (fl->hash & HASH_MD5) {
+            md5_digest(&fl->md5, MD5_DIGEST_SIZE, d);
+            hex(h5, d, MD5_DIGEST_SIZE);
+            ev_set(&ev, ENG_F_FILE_DONE_md5, ev_str(h5, 2 * MD5_DIGEST_SIZE, ENG_NO_OFFSET));
+        }
+        if (fl->hash & HASH_SHA1) {
+            sha1_digest(&fl->sha1, SHA1_DIGEST_SIZE, d);
+            hex(h1, d, SHA1_DIGEST_SIZE);
+            ev_set(&ev, ENG_F_FILE_DONE_sha1, ev_str(h1, 2 * SHA1_DIGEST_SIZE, ENG_NO_OFFSET));
+        }
+        if (fl->hash & HASH_SHA256) {
+            sha256_digest(&fl->sha256, SHA256_DIGEST_SIZE, d);
+            hex(h256, d, SHA256_DIGEST_SIZE);
+            ev_set(&ev, ENG_F_FILE_DONE_sha256, ev_str(h256, 2 * SHA256_DIGEST_SIZE, ENG_NO_OFFSET));
+        }
         ev_set(&ev, ENG_F_FILE_DONE_missing_bytes, ev_int((int64_t)fl->missing));
         eng_fire(e, &ev);
     } else if (eng_wants(e, ENG_EV_FILE_DONE)) {

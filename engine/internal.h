@@ -159,6 +159,7 @@ struct eng {
     uint64_t next_file_id;          /* files.c: counter behind the fuids */
     void *magic;
     void *magic_text;               /* files.c: libmagic without soft magic, for text */
+    struct sniff_memo *sniff_memo;  /* files.c: recent full-libmagic verdicts, bounded */
     uint64_t wanted;                /* bit i: registry decoder i is wanted (dec_wanted) */
     struct expect_table *expect;    /* expect.c: connections decoders announced */
 };

@@ -10,9 +10,11 @@
 -- infinities are omitted.
 local ffi = require "ffi"
 local cjson = require("cjson").new()
+local sbuffer = require "string.buffer"
 
 local type, pairs, ipairs, tostring, tonumber, error = type, pairs, ipairs, tostring, tonumber, error
-local find, format, gsub, concat, sort = string.find, string.format, string.gsub, table.concat, table.sort
+local find, format, gsub, concat, sort, byte = string.find, string.format, string.gsub, table.concat, table.sort, string.byte
+local next = next
 local floor, huge = math.floor, math.huge
 local cjson_encode = cjson.encode
 
@@ -69,64 +71,125 @@ function M.new(opts)
     return s
   end
 
-  local enc_value
-  local function enc_table(t, depth)
-    if depth > 32 then error("engine.log: record nested too deeply (or cyclic)", 4) end
+  -- Records are encoded straight into one reused string buffer (LuaJIT's
+  -- string.buffer): no intermediate string per field, no table per record.
+  -- Strings that need no escaping (the common case; "/" counts as plain, since
+  -- the cjson path turns its "\/" back into "/") are checked with a byte loop
+  -- the JIT compiles; the others take the cjson path above.
+  local buf = sbuffer.new(1024)
+
+  local function plain(s)
+    local n = #s
+    if n > 128 then return not find(s, '[%z\1-\31"\\\128-\255]') end
+    for i = 1, n do
+      local c = byte(s, i)
+      if c < 32 or c == 34 or c == 92 or c >= 128 then return false end
+    end
+    return true
+  end
+
+  local function put_str(b, s)
+    if plain(s) then b:put('"', s, '"') else b:put(enc_str(s)) end
+  end
+
+  -- whether v would be written (nil, NaN and infinities are omitted)
+  local function skip(v)
+    if v == nil then return true end
+    if type(v) == "number" then return v ~= v or v == huge or v == -huge end
+    if type(v) == "cdata" then
+      local s = tostring(v)
+      if s:match("^(%-?%d+)U?LL$") then return false end
+      local n = tonumber(v)
+      return n ~= nil and (n ~= n or n == huge or n == -huge)
+    end
+    return false
+  end
+
+  local put_value
+  local function put_table(b, t, depth)
+    if depth > 32 then error("engine.log: record nested too deeply (or cyclic)", 6 + 2 * depth) end
     local n = #t
     if n > 0 or next(t) == nil then
-      local parts = {}
-      for i = 1, n do parts[i] = enc_value(t[i], depth + 1) or "null" end
-      return "[" .. concat(parts, ",") .. "]"
+      b:put("[")
+      for i = 1, n do
+        if i > 1 then b:put(",") end
+        local v = t[i]
+        if skip(v) then b:put("null") else put_value(b, v, depth + 1) end
+      end
+      b:put("]")
+      return
     end
     local keys = {}
     for k in pairs(t) do keys[#keys + 1] = tostring(k) end
     sort(keys)
-    local parts = {}
+    b:put("{")
+    local sep = ""
     for _, k in ipairs(keys) do
       local v = t[k]
       if v == nil then v = t[tonumber(k)] end
-      local e = enc_value(v, depth + 1)
-      if e then parts[#parts + 1] = enc_str(k) .. ":" .. e end
+      if not skip(v) then
+        b:put(sep)
+        sep = ","
+        put_str(b, k)
+        b:put(":")
+        put_value(b, v, depth + 1)
+      end
     end
-    return "{" .. concat(parts, ",") .. "}"
+    b:put("}")
   end
 
-  enc_value = function(v, depth)
+  put_value = function(b, v, depth)
     local t = type(v)
-    if t == "string" then return enc_str(v)
-    elseif t == "number" then return enc_num(v)
-    elseif t == "boolean" then return v and "true" or "false"
-    elseif t == "table" then return enc_table(v, depth)
+    if t == "string" then
+      if plain(v) then b:put('"', v, '"') else b:put(enc_str(v)) end
+    elseif t == "number" then
+      if v == floor(v) and v > -1e14 and v < 1e14 then
+        if v == 0 then b:put("0") else b:put(v) end
+      else
+        b:put(enc_num(v))
+      end
+    elseif t == "boolean" then b:put(v and "true" or "false")
+    elseif t == "table" then put_table(b, v, depth)
     elseif t == "cdata" then
       local s = tostring(v)
       local digits = s:match("^(%-?%d+)U?LL$")
-      if digits then return digits end
-      local n = tonumber(v)
-      if n then return enc_num(n) end
-      return enc_str(s)
-    elseif t == "nil" then return nil
+      if digits then b:put(digits)
+      else
+        local n = tonumber(v)
+        if n then b:put(enc_num(n)) else put_str(b, s) end
+      end
+    else
+      error("engine.log: cannot log a " .. t .. " value", 5 + 2 * depth)
     end
-    error("engine.log: cannot log a " .. t .. " value", 4)
   end
 
-  local function encode(stream, rec)
-    local parts, n = {}, 0
+  local FIRSTENC = {}
+  for i, k in ipairs(FIRST) do FIRSTENC[i] = enc_key(k) end
+  local NFIRST = #FIRST
+  local colenc = {}
+
+  local function encode_into(b, stream, rec)
+    b:put("{")
+    local sep = ""
     local p = prefix[stream]
-    if p then n = 1; parts[1] = p end
-    for _, k in ipairs(FIRST) do
-      local v = rec[k]
-      if v ~= nil then
-        local e = enc_value(v, 0)
-        if e then n = n + 1; parts[n] = enc_key(k) .. e end
+    if p then b:put(p); sep = "," end
+    for i = 1, NFIRST do
+      local v = rec[FIRST[i]]
+      if not skip(v) then
+        b:put(sep, FIRSTENC[i])
+        sep = ","
+        put_value(b, v, 0)
       end
     end
     local cols, cs = columns[stream], colset[stream]
     if cols then
-      for _, k in ipairs(cols) do
-        local v = rec[k]
-        if v ~= nil then
-          local e = enc_value(v, 0)
-          if e then n = n + 1; parts[n] = enc_key(k) .. e end
+      local ce = colenc[stream]
+      for i = 1, #cols do
+        local v = rec[cols[i]]
+        if not skip(v) then
+          b:put(sep, ce[i])
+          sep = ","
+          put_value(b, v, 0)
         end
       end
     end
@@ -143,11 +206,22 @@ function M.new(opts)
       for _, k in ipairs(rest) do
         local v = rec[k]
         if v == nil then v = rec[tonumber(k)] end
-        local e = enc_value(v, 0)
-        if e then n = n + 1; parts[n] = enc_str(k) .. ":" .. e end
+        if not skip(v) then
+          b:put(sep)
+          sep = ","
+          put_str(b, k)
+          b:put(":")
+          put_value(b, v, 0)
+        end
       end
     end
-    return "{" .. concat(parts, ",", 1, n) .. "}\n"
+    b:put("}\n")
+  end
+
+  local function encode(stream, rec)
+    buf:reset()
+    encode_into(buf, stream, rec)
+    return buf:tostring()
   end
 
   local function failed(msg)
@@ -190,7 +264,9 @@ function M.new(opts)
     for _, c in ipairs(cols) do
       if not IS_FIRST[c] and not set[c] then list[#list + 1] = c; set[c] = true end
     end
-    columns[stream], colset[stream] = list, set
+    local enc = {}
+    for i, c in ipairs(list) do enc[i] = enc_key(c) end
+    columns[stream], colset[stream], colenc[stream] = list, set, enc
   end
 
   function W.flush()

@@ -28,10 +28,11 @@ end
 
 engine.on("file.begin", function(flow, ev)
   seq = seq + 1
-  open[ev.fuid] = flow_ids({
+  local fuid = ev.fuid
+  open[fuid] = flow_ids({
     _seq = seq,
     ts = ev.ts or engine.now(),
-    fuid = ev.fuid,
+    fuid = fuid,
     source = ev.source,
     is_orig = ev.dir == "orig",
     mime_type = ev.mime_type,

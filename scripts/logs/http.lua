@@ -40,14 +40,13 @@ end
 engine.on("http.request", function(flow, ev)
   local s = state(flow)
   s.depth = s.depth + 1
-  local h = ev.headers
   local r = {
     ts = engine.now(),
     trans_depth = s.depth,
     method = ev.method,
     host = ev.host,
     uri = ev.uri,
-    referrer = h and h.referer or nil,
+    referrer = ev.referrer, -- the headers map's "referer", without converting the map
     version = ev.version,
     user_agent = ev.user_agent,
     request_body_len = 0,

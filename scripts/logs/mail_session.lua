@@ -50,7 +50,7 @@ return function(proto)
   end)
 
   engine.on("file.begin", function(flow, ev)
-    if flow and ours(flow) and ev.source == proto then
+    if flow and ev.source == proto and ours(flow) then
       local s = state(flow)
       s.fuids = s.fuids or {}
       s.fuids[#s.fuids + 1] = ev.fuid

@@ -112,10 +112,13 @@ engine.on("mail.message", function(flow, ev)
 end)
 
 engine.on("mail.header", function(flow, ev)
-  local s = smtp_session(flow)
-  if not s then return end
-  local n = ev.name:lower()
+  local n = ev.name
+  local len = #n -- only names of these lengths can match: no lower-case copy of the others
+  if len ~= 8 and len ~= 10 then return end
+  n = n:lower()
   if n == "x-mailer" or n == "user-agent" then
+    local s = smtp_session(flow)
+    if not s then return end
     local r = current(s)
     r._msg = true
     r.user_agent = ev.value

@@ -71,6 +71,7 @@ describe("scripts/logs/http.lua", function()
     local eng = T.load { HTTP }
     local flow = { orig_h = "10.0.0.1", resp_h = "10.0.0.2", resp_p = 80 }
     eng:fire("http.request", { method = "GET", uri = "/x", version = "1.1", host = "h",
+                               referrer = "http://r/",
                                headers = { host = "h", referer = "http://r/" } }, flow)
     assert.are.equal(0, #eng:records("http"))
     eng:fire("flow.end", { reason = "timeout" }, flow)

@@ -455,6 +455,94 @@ TEST(long_filename_is_cut) {
     free_eng(e);
 }
 
+
+/* files.digests picks the digests file.done carries; unset: all three */
+static void one_text_file(eng_t *e) {
+    static uint8_t b[5000];
+    size_t n = make_text(b);
+    eng_file_t *fl = eng_file_begin(e, NULL, ENG_RESP, "http", NULL, 0);
+    eng_file_data(e, fl, b, n); /* one chunk over two DIGEST_BLOCKs */
+    eng_file_end(e, fl);
+}
+
+TEST(digests_selected_by_config) {
+    static const struct {
+        const char *set;
+        int md5, sha1, sha256;
+    } cases[] = {
+        {NULL, 1, 1, 1}, {"md5", 1, 0, 0}, {"sha256, SHA1", 0, 1, 1}, {"", 0, 0, 0}, {"crc32,md5", 1, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        eng_t *e = new_eng(&R, 4, NULL);
+        char err[128];
+        if (cases[i].set) CHECK_EQ_INT(eng_config_set(e, "files.digests", cases[i].set, err, sizeof err), 0);
+        one_text_file(e);
+        CHECK_EQ_INT(R.n, 1);
+        CHECK_EQ_INT(R.ev[0].size, 5000);
+        CHECK_STR(R.ev[0].md5, cases[i].md5 ? TEXT_MD5 : "");
+        CHECK_STR(R.ev[0].sha1, cases[i].sha1 ? TEXT_SHA1 : "");
+        CHECK_STR(R.ev[0].sha256, cases[i].sha256 ? TEXT_SHA256 : "");
+        free_eng(e);
+    }
+}
+
+/* the memo of full-libmagic verdicts gives, for every file, what libmagic
+ * gives without it, also when files alternate and differ in one byte */
+static void sniff_one(eng_t *e, const uint8_t *b, size_t n, char *mime) {
+    R.n = 0;
+    eng_file_t *fl = eng_file_begin(e, NULL, ENG_ORIG, "smtp", NULL, 0);
+    eng_file_data(e, fl, b, n);
+    eng_file_end(e, fl);
+    CHECK(R.n >= 1 && R.ev[0].kind == ENG_EV_FILE_BEGIN);
+    strcpy(mime, R.n >= 1 ? R.ev[0].mime : "?");
+}
+
+TEST(sniff_memo_is_exact) {
+    static uint8_t bins[4][3000];
+    uint32_t x = 12345;
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < sizeof bins[k]; i++) {
+            x = x * 1103515245u + 12345u;
+            bins[k][i] = (uint8_t)(x >> 16);
+        }
+    bins[0][0] = 0x80; /* no built-in signature, not text */
+    memcpy(bins[1], "\x7f" "ELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00", 20);
+    memcpy(bins[2], "PK\x03\x04", 4);
+    memcpy(bins[3], bins[0], sizeof bins[0]);
+    bins[3][2999] ^= 1; /* same prefix but the last byte */
+    static const int order[] = {0, 1, 0, 2, 3, 0, 1, 3, 2, 2};
+    char off[4][96], on[96];
+    eng_t *plain = new_eng(&R, 1, NULL);
+    char err[128];
+    CHECK_EQ_INT(eng_config_set(plain, "files.sniff_memo", "false", err, sizeof err), 0);
+    for (int k = 0; k < 4; k++) sniff_one(plain, bins[k], sizeof bins[k], off[k]);
+    free_eng(plain);
+    CHECK(off[1][0] && strcmp(off[0], off[1])); /* libmagic tells ELF from noise */
+    eng_t *e = new_eng(&R, 1, NULL);
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        sniff_one(e, bins[order[i]], sizeof bins[0], on);
+        CHECK_STR(on, off[order[i]]);
+    }
+    free_eng(e);
+    /* text goes through the handle without soft magic, memoized the same way */
+    static const char *const texts[] = {"{\"a\": [1, 2, {\"b\": null}]}\n", "just words, and more words\n",
+                                        "{\"a\": [1, 2, {\"b\": nul}]}\n"};
+    char toff[3][96];
+    plain = new_eng(&R, 1, NULL);
+    eng_config_set(plain, "files.sniff_memo", "off", err, sizeof err);
+    for (int k = 0; k < 3; k++) sniff_one(plain, (const uint8_t *)texts[k], strlen(texts[k]), toff[k]);
+    free_eng(plain);
+    CHECK_STR(toff[0], "application/json");
+    CHECK_STR(toff[1], "text/plain");
+    e = new_eng(&R, 1, NULL);
+    for (int i = 0; i < 9; i++) {
+        int k = (i * 2) % 3;
+        sniff_one(e, (const uint8_t *)texts[k], strlen(texts[k]), on);
+        CHECK_STR(on, toff[k]);
+    }
+    free_eng(e);
+}
+
 int main(void) {
     RUN(nobody_listens);
     RUN(fuid_format_and_determinism);
@@ -470,5 +558,7 @@ int main(void) {
     RUN(done_subscribed_late_has_no_digests);
     RUN(many_files_interleaved);
     RUN(long_filename_is_cut);
+    RUN(digests_selected_by_config);
+    RUN(sniff_memo_is_exact);
     return check_report("files");
 }

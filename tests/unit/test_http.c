@@ -101,6 +101,11 @@ static void on_req(eng_t *e, const eng_event_t *ev, void *u)
     vtext(ua, sizeof ua, &ev->f[ENG_F_HTTP_REQUEST_user_agent]);
     logf_(r, "REQ %s %s %s host=%s ua=%s @%lld", a[0], a[1], a[2], a[3], ua,
           (long long)ev->f[ENG_F_HTTP_REQUEST_offset].u.i);
+    if (ev->nfields > ENG_F_HTTP_REQUEST_referrer && ev->f[ENG_F_HTTP_REQUEST_referrer].type == ENG_T_STR) {
+        char ref[512];
+        vtext(ref, sizeof ref, &ev->f[ENG_F_HTTP_REQUEST_referrer]);
+        logf_(r, " ref=%s", ref);
+    }
     CHECK(ev->f[ENG_F_HTTP_REQUEST_headers].type == ENG_T_MAP);
     logmap(r, &ev->f[ENG_F_HTTP_REQUEST_headers]);
     logf_(r, "\n");
@@ -408,6 +413,24 @@ TEST(folded_repeated_bare_lf)
               "RESP 1.0 404 Not Found @0 {set-cookie=a=1, b=2}\n"
               "FILE size=4 missing=0\n"
               "DONE resp body=4 wire=4 status=404 [nope]\n");
+    eng_free(e);
+    rec_free(&r);
+}
+
+/* referrer: the headers map's "referer" value (repeats joined), absent without one */
+TEST(referrer_field)
+{
+    rec_t r;
+    eng_t *e = new_engine(&r, NULL, NULL);
+    conn_t c;
+    c_open(&c, e);
+    c_send(&c, 0, "GET /a HTTP/1.1\r\nHost: a\r\nReferer: http://x/\r\nREFERER: http://y/\r\n\r\n"
+                  "GET /b HTTP/1.1\r\nHost: a\r\nReferrer: typo\r\n\r\n");
+    c_close(&c);
+    eng_finish(e);
+    CHECK(strstr(r.log, "REQ GET /a 1.1 host=a ua=- @0 ref=http://x/, http://y/ "
+                        "{host=a|referer=http://x/, http://y/}\n") != NULL);
+    CHECK(strstr(r.log, "REQ GET /b 1.1 host=a ua=- @68 {host=a|referrer=typo}\n") != NULL);
     eng_free(e);
     rec_free(&r);
 }
@@ -1303,6 +1326,7 @@ int main(void)
     RUN(simple_get);
     RUN(field_offsets);
     RUN(folded_repeated_bare_lf);
+    RUN(referrer_field);
     RUN(pipelining);
     RUN(no_body_statuses_and_continue);
     RUN(body_until_close);
