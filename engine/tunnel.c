@@ -87,13 +87,13 @@ static int short_hdr(tun_ctx_t *t, const char *bad, const char *what, size_t nee
 
 /* PPP inside PPTP's enhanced GRE: optional address and control (ff 03), then
  * a protocol field of 1 byte (odd first byte: RFC 1661 protocol compression) or 2 */
-static int gre_ppp(tun_ctx_t *t, bcur_t *c, tun_hdr_t *h, uint32_t len) {
+static int gre_ppp(tun_ctx_t *t, bcur_t *c, tun_hdr_t *h, const uint8_t *p0) {
     bcur_t s = *c;
     if (bc_u8(&s) == 0xff && bc_u8(&s) == 0x03 && !s.bad) *c = s;
     uint8_t b = bc_u8(c);
     uint16_t proto = b & 1 ? b : (uint16_t)(b << 8 | bc_u8(c));
     if (c->bad) return short_hdr(t, "gre_bad_header", "PPP header in enhanced GRE", 2, c->len);
-    h->off = len - (uint32_t)c->len;
+    h->off = (uint32_t)(c->p - p0);
     if (proto == 0x0021) h->inner = 0x0800;
     else if (proto == 0x0057) h->inner = 0x86dd;
     else {
@@ -135,7 +135,7 @@ static int gre(tun_ctx_t *t, const uint8_t *p, uint32_t len, tun_hdr_t *h) {
             h->inner = -1;
             return 0;
         }
-        return gre_ppp(t, &c, h, len);
+        return gre_ppp(t, &c, h, p);
     }
     h->inner = proto;
     if (proto == 0x88be && seq) { /* ERSPAN type II */
@@ -173,7 +173,7 @@ static int gre(tun_ctx_t *t, const uint8_t *p, uint32_t len, tun_hdr_t *h) {
         c = s;
         h->inner = ft == 0 ? TUNNEL_INNER_ETHER : TUNNEL_INNER_IP;
     }
-    h->off = len - (uint32_t)c.len;
+    h->off = (uint32_t)(c.p - p);
     return 0;
 }
 
@@ -261,7 +261,7 @@ static int gtpu(tun_ctx_t *t, const uint8_t *p, uint32_t len, tun_hdr_t *h) {
         }
     }
     h->inner = type == 255 ? TUNNEL_INNER_IP : -1; /* echo, error indication, end marker: no packet */
-    h->off = len - (uint32_t)c.len;
+    h->off = (uint32_t)(c.p - p); /* c ends at the message's end, maybe before len */
     h->end = h->off + (uint32_t)c.len;
     return 0;
 }

@@ -1093,6 +1093,15 @@ TEST(tunnel_vxlan_geneve_gtpu) {
     check_inner(17, 2152, "gtpv1");
     CHECK_EQ_INT(e->stats.weirds, 0);
     eng_free(e);
+    /* bytes after the message (its length field) are not part of the packet:
+     * the inner IPv4 packet is then cut short of its length */
+    be16(gt + 2, (unsigned)(8 + in - 4));
+    e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, udp_frame(fr, O1, O2, 2152, 2152, gt, sizeof gt, ip, in));
+    eng_finish(e);
+    CHECK_EQ_INT(weird_n(e, "bad_ip_length"), 1);
+    CHECK(tfind(6, 80) == NULL);
+    eng_free(e);
 }
 
 /* VXLAN inside GRE: tunnel_parents lists both, outermost first; the depth limit */
