@@ -1056,6 +1056,9 @@ TEST(tunnel_vxlan_geneve_gtpu) {
     eng_free(e);
     /* another port, by configuration; the default port is then plain UDP */
     e = tun_eng("tunnel.vxlan_port", "8472");
+    char err[200];
+    CHECK_EQ_INT(eng_config_set(e, "tunnel.geneve_port", "65536", err, sizeof err), -1);
+    CHECK_EQ_INT(eng_config_set(e, "tunnel.decapsulate", "maybe", err, sizeof err), -1);
     feed(e, 1, fr, udp_frame(fr, O1, O2, 50000, 8472, vx, sizeof vx, pl, en));
     feed(e, 2, fr, udp_frame(fr, O1, O2, 50000, 4789, vx, sizeof vx, pl, en));
     eng_finish(e);
