@@ -1,5 +1,5 @@
-/* tunnel.c - decapsulation: GRE (with ERSPAN types I, II and III, and PPTP's
- * enhanced GRE), VXLAN, Geneve and GTP-U.
+/* tunnel.c - decapsulation: GRE (with ERSPAN types I, II and III, WCCP's
+ * redirect header, and PPTP's enhanced GRE), VXLAN, Geneve and GTP-U.
  *
  * The outer packet is a flow of its own (the GRE "other" flow, the UDP flow
  * of VXLAN, Geneve or GTP-U, with service "gre", "vxlan", "geneve", "gtpv1");
@@ -151,6 +151,15 @@ static int gre(tun_ctx_t *t, const uint8_t *p, uint32_t len, tun_hdr_t *h) {
         h->inner = TUNNEL_INNER_ETHER;
     } else if (proto == 0x88be) { /* ERSPAN type I: the mirrored frame at once */
         h->inner = TUNNEL_INNER_ETHER;
+    } else if (proto == 0x883e) { /* WCCP: a 4-byte redirect header, absent in WCCPv1 */
+        bcur_t s = c;
+        uint8_t v = bc_u8(&s);
+        if (s.bad) return short_hdr(t, "gre_bad_header", "WCCP redirect header", 1, 0);
+        if (v >> 4 != 4) {
+            bc_skip(&c, 4);
+            if (c.bad) return short_hdr(t, "gre_bad_header", "WCCP redirect header", 4, s.len + 1);
+        }
+        h->inner = TUNNEL_INNER_IP;
     } else if (proto == 0x22eb) { /* ERSPAN type III */
         bcur_t s = c;
         uint8_t v = bc_u8(&s);

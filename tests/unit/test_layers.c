@@ -996,6 +996,17 @@ TEST(tunnel_gre) {
     CHECK_EQ_INT(e->stats.weirds, 0);
     eng_free(e);
 
+    /* WCCP: a redirect header, then IPv4; WCCPv1 sends none */
+    static const uint8_t h5[] = {0x00, 0x00, 0x88, 0x3e, 0x00, 0x00, 0x00, 0x00};
+    for (int v1 = 0; v1 < 2; v1++) {
+        e = tun_eng(NULL, NULL);
+        feed(e, 1, fr, gre_frame(fr, h5, v1 ? 4 : sizeof h5, ip, in));
+        eng_finish(e);
+        check_inner(47, 0, "gre");
+        CHECK_EQ_INT(e->stats.weirds, 0);
+        eng_free(e);
+    }
+
     /* decapsulation off: the GRE flow alone, no service */
     e = tun_eng("tunnel.decapsulate", "false");
     feed(e, 1, fr, gre_frame(fr, h1, sizeof h1, ip, in));
