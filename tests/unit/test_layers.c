@@ -1198,6 +1198,25 @@ TEST(tunnel_flow_key) {
     CHECK_EQ_INT(inner, 2);
     CHECK_EQ_INT(ntflows, 5); /* 3 VXLAN flows (O1->O2, O2->O1, O1->O3), 2 TCP */
     eng_free(e);
+
+    /* the VXLAN flow times out (flow.udp_timeout 60 s) while the TCP flow inside
+     * lives on (300 s): the new VXLAN flow is added to its tunnel_parents */
+    e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, udp_frame(fr, O1, O2, 50000, 4789, vx, sizeof vx, pl, en));
+    feed(e, 100, fr, udp_frame(fr, O1, O2, 50000, 4789, vx, sizeof vx, pl, en));
+    eng_finish(e);
+    CHECK_EQ_INT(ntflows, 3);
+    const tflow_t *t = tfind(6, 80), *u[2] = {NULL, NULL};
+    for (int i = 0, k = 0; i < ntflows; i++) /* in order of their end: the first one first */
+        if (tflows[i].proto == 17 && k < 2) u[k++] = &tflows[i];
+    CHECK(t && u[0] && u[1]);
+    if (t && u[0] && u[1]) {
+        char both[60];
+        snprintf(both, sizeof both, "%s,%s", u[0]->uid, u[1]->uid);
+        CHECK_STR(t->parents, both);
+        CHECK_EQ_INT(t->pkts[0], 2);
+    }
+    eng_free(e);
 }
 
 /* malformed headers: each a named weird, nothing decoded past it */
