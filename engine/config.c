@@ -14,7 +14,7 @@
 #include "decoder.h"
 #include "internal.h"
 
-typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_BODY } kind_t;
+typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_BODY, K_PORT } kind_t;
 
 typedef struct key {
     const char *name;
@@ -40,6 +40,11 @@ static const cfg_key_t keys[] = {
     {"lua.strict", K_BOOL, "false", O(lua_strict)},
     {"lua.handler_timeout_ms", K_COUNT, "1000", O(lua_handler_timeout_ms)},
     {"engine.seed", K_COUNT, "0", O(seed)},
+    {"tunnel.decapsulate", K_BOOL, "true", O(tunnel_decapsulate)},
+    {"tunnel.max_depth", K_COUNT, "4", O(tunnel_max_depth)},
+    {"tunnel.vxlan_port", K_PORT, "4789", O(tunnel_vxlan_port)},
+    {"tunnel.geneve_port", K_PORT, "6081", O(tunnel_geneve_port)},
+    {"tunnel.gtpu_port", K_PORT, "2152", O(tunnel_gtpu_port)},
 };
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
 
@@ -96,6 +101,12 @@ static int apply(eng_cfg_t *c, const cfg_key_t *k, const char *v) {
         memcpy(p, &x, sizeof x);
         return 0;
     }
+    case K_PORT: {
+        uint64_t x;
+        if (cfg_parse_u64(v, 0, &x) || x > 65535) return -1;
+        memcpy(p, &x, sizeof x);
+        return 0;
+    }
     case K_BODY: {
         uint64_t x = 0;
         if (strcasecmp(v, "unlimited") && (cfg_parse_u64(v, 1, &x) || x == 0)) return -1;
@@ -134,6 +145,7 @@ static const char *expect(kind_t k) {
     case K_BOOL: return "true or false";
     case K_OVERLAP: return "first or last";
     case K_BODY: return "a byte count or unlimited";
+    case K_PORT: return "a port number, 0 to 65535 (0: none)";
     }
     return "";
 }

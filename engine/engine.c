@@ -162,6 +162,7 @@ static void udp_input(eng_t *e, pkt_t *p) {
         dir = ENG_RESP;
         flow_hist_add(f, ENG_ORIG, '^');
     }
+    if (created) tunnel_flow_init(e, f, tunnel_udp_kind(e, f->pub.orig_port, f->pub.resp_port));
     if (created && !flow_announce(e, f)) return;
     if (ulen < 8 || ulen > p->l4_wire) {
         eng_weird(e, &f->pub, "bad_udp_length", "length field %u, %u bytes in IP", ulen, p->l4_wire);
@@ -192,17 +193,32 @@ static void udp_input(eng_t *e, pkt_t *p) {
     }
     e->cur_flow = NULL;
     flow_settle(e, f);
+    /* a tunnel: the inner packet goes through the whole path (f may end there) */
+    if (f->tunnel && !f->pub.skipped && !f->pub.ended)
+        tunnel_input(e, p, f, f->tunnel, p->l4 + 8, plen,
+                     ulen >= 8 && ulen <= p->l4_wire ? ulen - 8u : p->l4_wire - 8u);
 }
 
 static void other_input(eng_t *e, pkt_t *p) {
     int dir, created;
     flow_t *f = flow_lookup(e, p, 0, 0, &dir, &created);
     if (!f) return;
+    if (created) tunnel_flow_init(e, f, p->proto == 47 && e->cfg.tunnel_decapsulate ? TUN_GRE : TUN_NONE);
     if (created && !flow_announce(e, f)) return;
     f->pub.last_ns = p->ts;
     f->pub.pkts[dir]++;
     f->pub.bytes[dir] += p->l4_wire;
     flow_touch(e, f);
+    if (f->tunnel && !f->pub.skipped && !f->pub.ended)
+        tunnel_input(e, p, f, f->tunnel, p->l4, p->l4_len, p->l4_wire);
+}
+
+void eng_transport(eng_t *e, pkt_t *p) {
+    switch (p->proto) {
+    case 6: tcp_input(e, p); break;
+    case 17: udp_input(e, p); break;
+    default: other_input(e, p); break;
+    }
 }
 
 void eng_feed(eng_t *e, int64_t ts, int linktype, const uint8_t *pkt, uint32_t caplen,
@@ -214,11 +230,7 @@ void eng_feed(eng_t *e, int64_t ts, int linktype, const uint8_t *pkt, uint32_t c
     set_time(e, ts);
     pkt_t p;
     if (!layers_decode(e, e->now, linktype, pkt, caplen, wirelen, &p)) return;
-    switch (p.proto) {
-    case 6: tcp_input(e, &p); break;
-    case 17: udp_input(e, &p); break;
-    default: other_input(e, &p); break;
-    }
+    eng_transport(e, &p);
 }
 
 void eng_finish(eng_t *e) {

@@ -187,6 +187,8 @@ struct eng_flow {
     char history[32];     /* Zeek history letters, NUL-terminated */
     char services[48];    /* every decoder the flow had, in order, comma-joined ("smtp,ssl") */
     char parent_uid[24];  /* uid of the flow whose expectation this one fulfilled, or "" */
+    char tunnel_parents[80]; /* uids of the tunnel flows enclosing it, outermost first,
+                                comma-joined (Zeek's conn.log tunnel_parents), or "" */
 };
 
 const char *eng_flow_state(const eng_flow_t *f); /* Zeek conn_state: "S0", "SF", ... */

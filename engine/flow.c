@@ -27,7 +27,7 @@ static uint32_t tuple_hash(const eng_t *e, const pkt_t *p, uint16_t sport, uint1
     /* symmetric: the sum of both endpoints' hashes does not depend on direction */
     uint32_t h = endpoint_hash(key, p->src, sport) + endpoint_hash(key, p->dst, dport);
     return (uint32_t)hash_mix64(h ^ ((uint64_t)p->proto << 32) ^ ((uint64_t)p->family << 40) ^
-                           ((uint64_t)(p->has_vlan ? p->vlan + 1u : 0) << 48) ^ key);
+                           ((uint64_t)(p->has_vlan ? p->vlan + 1u : 0) << 48) ^ key ^ p->tunnel_key);
 }
 
 void flow_table_init(flow_table_t *t) {
@@ -112,6 +112,7 @@ static flow_t *find(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, ui
     for (flow_t *f = e->ft.buckets[h & (e->ft.nbuckets - 1)]; f; f = f->hnext) {
         if (f->hash != h || f->pub.proto != p->proto || f->pub.family != p->family) continue;
         if (f->pub.has_vlan != p->has_vlan || (p->has_vlan && f->pub.vlan != p->vlan)) continue;
+        if (f->tunnel_key != p->tunnel_key) continue;
         if (same_ep(f->pub.orig_addr, f->pub.orig_port, p->src, sport) &&
             same_ep(f->pub.resp_addr, f->pub.resp_port, p->dst, dport)) {
             *dir = ENG_ORIG;
@@ -137,12 +138,33 @@ static flow_t *least_recent(eng_t *e) {
     return best;
 }
 
+/* a packet of f through other enclosing flows than its first (an outer flow
+ * that timed out and came back, another path): their uids are added, each
+ * once, while they fit (Zeek's tunnel_parents is a set over the flow's life) */
+static void merge_parents(flow_t *f, const char *parents) {
+    char *have = f->pub.tunnel_parents;
+    if (!strcmp(have, parents)) return;
+    for (const char *q = parents; *q; q += strcspn(q, ","), q += *q == ',') {
+        size_t n = strcspn(q, ","), hl = strlen(have);
+        int listed = 0;
+        for (const char *h = have; *h && !listed; h += strcspn(h, ","), h += *h == ',')
+            listed = strcspn(h, ",") == n && !strncmp(h, q, n);
+        if (listed || hl + (hl ? 1 : 0) + n >= sizeof f->pub.tunnel_parents) continue;
+        if (hl) have[hl++] = ',';
+        memcpy(have + hl, q, n);
+        have[hl + n] = 0;
+    }
+}
+
 flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, int *dir,
                     int *created) {
     uint32_t h = tuple_hash(e, p, sport, dport);
     *created = 0;
     flow_t *f = find(e, p, sport, dport, h, dir);
-    if (f) return f;
+    if (f) {
+        if (p->tunnel_parents) merge_parents(f, p->tunnel_parents);
+        return f;
+    }
 
     if (e->cfg.flow_max && e->ft.count >= e->cfg.flow_max) {
         flow_t *old = least_recent(e);
@@ -173,6 +195,9 @@ flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, in
     f->pub.orig_port = sport;
     f->pub.resp_port = dport;
     f->pub.start_ns = f->pub.last_ns = p->ts;
+    f->tunnel_key = p->tunnel_key;
+    if (p->tunnel_parents)
+        snprintf(f->pub.tunnel_parents, sizeof f->pub.tunnel_parents, "%s", p->tunnel_parents);
     f->tclass = p->proto == 6 ? TO_TCP : TO_OTHER;
     reasm_dir_init(&f->rd[0], f, ENG_ORIG);
     reasm_dir_init(&f->rd[1], f, ENG_RESP);

@@ -29,6 +29,9 @@ typedef struct eng_cfg {
     int lua_strict;
     uint64_t lua_handler_timeout_ms;
     uint64_t seed;
+    int tunnel_decapsulate;          /* tunnel.*: tunnel.c */
+    uint64_t tunnel_max_depth;
+    uint64_t tunnel_vxlan_port, tunnel_geneve_port, tunnel_gtpu_port;
 } eng_cfg_t;
 
 typedef struct cfg_extra cfg_extra_t; /* keys kept for scripts */
@@ -105,6 +108,8 @@ typedef struct flow {
     struct xentry *expects;         /* this flow's expectations waiting, newest first */
     uint32_t n_expects;
     uint64_t expect_tag;
+    uint64_t tunnel_key;            /* pkt_t.tunnel_key of its packets (flow key) */
+    uint8_t tunnel;                 /* a UDP or GRE tunnel whose payload is decapsulated: TUN_* */
 } flow_t;
 
 typedef struct flow_table {
@@ -195,6 +200,23 @@ void flow_end_all(eng_t *e, const char *reason);
 void flow_flip(flow_t *f);                    /* swap originator and responder */
 /* apply what handlers asked while the flow was busy (skip, set_service) */
 void flow_settle(eng_t *e, flow_t *f);
+
+/* engine.c: a decoded packet into the transport layer (tcp/udp/other, GRE) */
+void eng_transport(eng_t *e, pkt_t *p);
+
+/* tunnel.c */
+enum { TUN_NONE = 0, TUN_GRE, TUN_VXLAN, TUN_GENEVE, TUN_GTPU };
+#define TUNNEL_MAX_DEPTH 16 /* tunnel.max_depth is capped here (stack use) */
+/* the tunnel a new UDP flow is, by its ports (TUN_NONE when not, or decapsulation off) */
+int tunnel_udp_kind(const eng_t *e, uint16_t orig_port, uint16_t resp_port);
+const char *tunnel_name(int kind); /* "gre", "vxlan", "geneve", "gtpv1" */
+/* a new flow is the tunnel kind (TUN_NONE: not): its service is the tunnel's
+ * name and its payload is decapsulated instead of given to a decoder */
+void tunnel_flow_init(eng_t *e, flow_t *f, int kind);
+/* decapsulate the payload (p, len: captured bytes; wire: bytes on the wire) of
+ * packet outer of flow f, tunnel kind, and hand the inner packet to eng_transport */
+void tunnel_input(eng_t *e, const pkt_t *outer, flow_t *f, int kind, const uint8_t *p,
+                  uint32_t len, uint32_t wire);
 
 /* tcp.c */
 void tcp_input(eng_t *e, pkt_t *p);

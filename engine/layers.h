@@ -24,6 +24,10 @@ typedef struct pkt {
     const uint8_t *l4;  /* transport header and payload, captured bytes only */
     uint32_t l4_len;    /* captured bytes at l4 */
     uint32_t l4_wire;   /* length the IP header gives for it (>= l4_len when cut by snaplen) */
+    /* tunnels (tunnel.c): set on a packet decapsulated from another */
+    uint8_t depth;      /* encapsulation levels around it (0: the captured frame) */
+    uint64_t tunnel_key; /* hash of the enclosing tunnels' endpoints, part of the flow key (0: none) */
+    const char *tunnel_parents; /* uids of the enclosing flows, outermost first, comma-joined, or NULL */
 } pkt_t;
 
 /* Decode link and network layers of one frame. Returns 1 when `out` holds a
@@ -32,6 +36,14 @@ typedef struct pkt {
  * point into reassembly memory that stays valid until the next call. */
 int layers_decode(eng_t *e, int64_t ts, int linktype, const uint8_t *p, uint32_t caplen,
                   uint32_t wirelen, pkt_t *out);
+
+/* Decode a packet carried inside a tunnel: bytes p..p+len hold, by `inner`,
+ * an Ethernet frame (TUNNEL_INNER_ETHER), an IP packet whose version nibble
+ * decides (TUNNEL_INNER_IP) or the payload of that EtherType (any other value).
+ * cut: the outer packet was cut by the snaplen. Same result as layers_decode;
+ * out->ts, depth, tunnel_key and tunnel_parents are the caller's to set. */
+enum { TUNNEL_INNER_IP = 0, TUNNEL_INNER_ETHER = 0x6558 };
+int layers_decode_inner(eng_t *e, int inner, const uint8_t *p, uint32_t len, int cut, pkt_t *out);
 
 /* fragment reassembly state of an instance */
 typedef struct frag_table frag_table_t;

@@ -176,6 +176,20 @@ static int null_family(ipctx_t *c, bcur_t *cur) {
     }
 }
 
+int layers_decode_inner(eng_t *e, int inner, const uint8_t *p, uint32_t len, int cut, pkt_t *out) {
+    memset(out, 0, sizeof *out);
+    ipctx_t c = {e, out, cut, 0};
+    bcur_t cur = bcur(p, p ? len : 0);
+    if (inner == TUNNEL_INNER_IP) return ip_decode(&c, cur.p, cur.len, 0);
+    if (inner == TUNNEL_INNER_ETHER) {
+        bc_skip(&cur, 12); /* destination, source */
+        uint16_t type = bc_be16(&cur);
+        if (cur.bad) return ip_trunc_header(&c, "inner Ethernet header: %u of 14 bytes", len);
+        return ethertype(&c, type, &cur);
+    }
+    return ethertype(&c, (uint16_t)inner, &cur);
+}
+
 int layers_decode(eng_t *e, int64_t ts, int linktype, const uint8_t *p, uint32_t caplen,
                   uint32_t wirelen, pkt_t *out) {
     memset(out, 0, sizeof *out);

@@ -221,7 +221,7 @@ static const struct { const char *name; char type; } FLOW_FIELDS[] = {
     {"resp_h", 's'},     {"resp_p", 'n'},     {"service", 's'},      {"start_ts", 'n'},
     {"last_ts", 'n'},    {"orig_bytes", 'n'}, {"resp_bytes", 'n'},   {"orig_pkts", 'n'},
     {"resp_pkts", 'n'},  {"missed_bytes", 'n'}, {"state", 's'},      {"history", 's'},
-    {"vlan", 'n'},       {"services", 's'},   {"parent_uid", 's'},   {NULL, 0}};
+    {"vlan", 'n'},       {"services", 's'},   {"parent_uid", 's'},   {"tunnel_parents", 's'}, {NULL, 0}};
 
 /* find or create the synthetic flow described by the table at t; update its
  * fields from the table */
@@ -235,7 +235,7 @@ static sflow_t *synth_flow(lua_State *L, inst_t *in, int t) {
         if (!k || !FLOW_FIELDS[i].name)
             luaL_error(L, "unknown flow field '%s' (fields: uid proto orig_h orig_p resp_h resp_p "
                           "service start_ts last_ts orig_bytes resp_bytes orig_pkts resp_pkts "
-                          "missed_bytes state history vlan services parent_uid)", k ? k : "(not a string)");
+                          "missed_bytes state history vlan services parent_uid tunnel_parents)", k ? k : "(not a string)");
         int lt = lua_type(L, -1), want = FLOW_FIELDS[i].type;
         if ((want == 's' && lt != LUA_TSTRING) || (want == 'n' && lt != LUA_TNUMBER) ||
             (want == 'p' && lt != LUA_TSTRING && lt != LUA_TNUMBER))
@@ -325,6 +325,8 @@ static sflow_t *synth_flow(lua_State *L, inst_t *in, int t) {
     if (svcs) snprintf(f->pub.services, sizeof f->pub.services, "%s", svcs);
     const char *puid = str_field(L, t, "parent_uid");
     if (puid) snprintf(f->pub.parent_uid, sizeof f->pub.parent_uid, "%s", puid);
+    const char *tpar = str_field(L, t, "tunnel_parents"); /* comma-joined uids */
+    if (tpar) snprintf(f->pub.tunnel_parents, sizeof f->pub.tunnel_parents, "%s", tpar);
     const char *svc = str_field(L, t, "service");
     if (svc && (!f->pub.service || strcmp(f->pub.service, svc))) {
         char *c = strdup(svc);

@@ -106,6 +106,7 @@ struct eng_flow {
   char history[%d];
   char services[48];
   char parent_uid[24];
+  char tunnel_parents[80];
 };
 struct eng_event {
   int32_t kind;
@@ -319,6 +320,13 @@ local getters = {
     if s == "" then s = nil end
     rawset(p, "parent_uid", s)
     return s
+  end,
+  tunnel_parents = function(p, f)
+    local s = ffi.string(f.tunnel_parents)
+    if s == "" then return nil end
+    local t = {}
+    for u in s:gmatch("[^,]+") do t[#t + 1] = u end
+    return t
   end,
   vlan = function(p, f) if f.has_vlan ~= 0 then return f.vlan end return nil end,
   ended = function(p, f) return rawget(p, "_dead") == true or f.ended ~= 0 end,

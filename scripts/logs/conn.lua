@@ -5,7 +5,7 @@ local engine = require "engine"
 
 engine.log_columns("conn", {
   "proto", "service", "duration", "orig_bytes", "resp_bytes", "conn_state",
-  "missed_bytes", "history", "orig_pkts", "resp_pkts", "vlan",
+  "missed_bytes", "history", "orig_pkts", "resp_pkts", "vlan", "tunnel_parents",
 })
 
 engine.on("flow.end", function(flow)
@@ -27,6 +27,7 @@ engine.on("flow.end", function(flow)
     orig_pkts = flow.orig_pkts,
     resp_pkts = flow.resp_pkts,
     vlan = flow.vlan,
+    tunnel_parents = flow.tunnel_parents,
   }
   if duration > 0 then
     r.duration = duration

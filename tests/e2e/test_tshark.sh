@@ -286,6 +286,11 @@ def cmp_conn(rows, follows, conn_path, gaps):
             proto = rec.get("proto")
             if proto not in ("tcp", "udp"):
                 continue
+            if rec.get("service") in ("vxlan", "geneve", "gtpv1"):
+                # the outer UDP flow of a tunnel: tshark's row of an encapsulated
+                # packet holds the innermost transport (occurrence=l), so it has
+                # no count for it; the inner flows are compared
+                continue
             try:
                 o = (norm(str(rec["id.orig_h"])), int(rec["id.orig_p"]))
                 r = (norm(str(rec["id.resp_h"])), int(rec["id.resp_p"]))

@@ -71,4 +71,36 @@ describe("scripts/logs/conn.lua", function()
     assert.are.equal("smtp", r.service)
     assert.are.equal(42, r.vlan)
   end)
+
+  it("lists the enclosing tunnel flows' uids in tunnel_parents, outermost first", function()
+    local eng = T.load { CONN, start = 1000 }
+    eng:fire("flow.end", { reason = "eof" },
+             { orig_h = "10.1.1.1", tunnel_parents = "CAAAAAAAAAAAAAAAAA,CBBBBBBBBBBBBBBBBB" })
+    eng:fire("flow.end", { reason = "eof" }, { orig_h = "10.3.3.3" })
+    local c = eng:records("conn")
+    assert.are.same({ "CAAAAAAAAAAAAAAAAA", "CBBBBBBBBBBBBBBBBB" }, c[1].tunnel_parents)
+    assert.is_nil(c[2].tunnel_parents)
+  end)
+
+  it("logs the tunnels of a GRE/ERSPAN/VXLAN capture and the HTTP connection inside", function()
+    local path = (os.getenv("PCAPS") or (H.home .. "/../shared/pcaps")) .. "/ja4/gre-erspan-vxlan.pcap"
+    local f = io.open(path, "rb")
+    if not f then
+      pending("shared capture " .. path .. " not present")
+      return
+    end
+    f:close()
+    local u = T.run { pcap = path, scripts = { CONN } }
+    assert.are.equal(3, #u.conn)
+    local gre = H.where(u.conn, { proto = "gre" })[1]
+    local vx = H.where(u.conn, { service = "vxlan" })[1]
+    local http = H.where(u.conn, { ["id.resp_p"] = 80 })[1]
+    assert.are.equal("gre", gre.service)
+    assert.is_nil(gre.tunnel_parents)
+    assert.are.same({ gre.uid }, vx.tunnel_parents)
+    assert.are.same({ gre.uid, vx.uid }, http.tunnel_parents)
+    assert.are.equal("SF", http.conn_state)
+    assert.are.equal(4, http.orig_pkts)
+    assert.are.equal(3, http.resp_pkts)
+  end)
 end)

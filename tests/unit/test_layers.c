@@ -888,6 +888,476 @@ TEST(ipv6_fragments) {
     free_eng(e);
 }
 
+/* ---- tunnels (engine/tunnel.c): whole instances, flows seen at flow.end ------- */
+
+typedef struct tflow {
+    int proto;
+    uint16_t op, rp;
+    uint8_t oa[4], ra[4];
+    char uid[24], service[48], parents[80];
+    uint64_t pkts[2];
+} tflow_t;
+
+static tflow_t tflows[16];
+static int ntflows;
+
+static void on_end(eng_t *e, const eng_event_t *ev, void *user) {
+    const eng_flow_t *f = ev->flow;
+    if (ntflows >= 16) return;
+    tflow_t *t = &tflows[ntflows++];
+    t->proto = f->proto;
+    t->op = f->orig_port;
+    t->rp = f->resp_port;
+    memcpy(t->oa, f->orig_addr, 4);
+    memcpy(t->ra, f->resp_addr, 4);
+    snprintf(t->uid, sizeof t->uid, "%s", f->uid);
+    snprintf(t->service, sizeof t->service, "%s", f->services);
+    snprintf(t->parents, sizeof t->parents, "%s", f->tunnel_parents);
+    t->pkts[0] = f->pkts[0];
+    t->pkts[1] = f->pkts[1];
+}
+
+static eng_t *tun_eng(const char *key, const char *val) {
+    eng_t *e = eng_new();
+    char err[200];
+    if (key) CHECK_EQ_INT(eng_config_set(e, key, val, err, sizeof err), 0);
+    eng_on(e, ENG_EV_WEIRD, on_weird, NULL);
+    eng_on(e, ENG_EV_FLOW_END, on_end, NULL);
+    last_weird[0] = 0;
+    ntflows = 0;
+    memset(tflows, 0, sizeof tflows);
+    return e;
+}
+
+static const tflow_t *tfind(int proto, uint16_t rp) {
+    for (int i = 0; i < ntflows; i++)
+        if (tflows[i].proto == proto && tflows[i].rp == rp) return &tflows[i];
+    return NULL;
+}
+
+static const uint8_t O1[4] = {172, 16, 0, 1}, O2[4] = {172, 16, 0, 2}, O3[4] = {172, 16, 0, 3};
+
+static size_t ip4x(uint8_t *b, uint8_t proto, const uint8_t *src, const uint8_t *dst,
+                   const uint8_t *pl, size_t n) {
+    size_t r = ip4(b, proto, 7, 0, pl, n);
+    memcpy(b + 12, src, 4);
+    memcpy(b + 16, dst, 4);
+    return r;
+}
+
+static size_t udp(uint8_t *b, unsigned sport, unsigned dport, const uint8_t *pl, size_t n) {
+    be16(b, sport);
+    be16(b + 2, dport);
+    be16(b + 4, (unsigned)(8 + n));
+    be16(b + 6, 0);
+    memcpy(b + 8, pl, n);
+    return 8 + n;
+}
+
+/* the inner packet: IPv4 A4 -> B4, TCP 1234 -> 80 */
+static size_t inner_ip(uint8_t *b) { return ip4(b, 6, 1, 0, L4, L4_LEN); }
+
+static size_t inner_eth(uint8_t *b) {
+    uint8_t ip[200];
+    return eth(b, 0x0800, ip, inner_ip(ip));
+}
+
+/* hdr (hn bytes) then the payload pl */
+static size_t cat(uint8_t *b, const uint8_t *hdr, size_t hn, const uint8_t *pl, size_t n) {
+    memcpy(b, hdr, hn);
+    memcpy(b + hn, pl, n);
+    return hn + n;
+}
+
+/* an Ethernet frame O1 -> O2 carrying GRE (hdr) then pl */
+static size_t gre_frame(uint8_t *f, const uint8_t *hdr, size_t hn, const uint8_t *pl, size_t n) {
+    uint8_t g[600], ip[700];
+    size_t gn = cat(g, hdr, hn, pl, n);
+    return eth(f, 0x0800, ip, ip4x(ip, 47, O1, O2, g, gn));
+}
+
+/* an Ethernet frame src -> dst, UDP sport -> dport carrying hdr then pl */
+static size_t udp_frame(uint8_t *f, const uint8_t *src, const uint8_t *dst, unsigned sport,
+                        unsigned dport, const uint8_t *hdr, size_t hn, const uint8_t *pl, size_t n) {
+    uint8_t t[600], u[700], ip[800];
+    size_t tn = cat(t, hdr, hn, pl, n);
+    size_t un = udp(u, sport, dport, t, tn);
+    return eth(f, 0x0800, ip, ip4x(ip, 17, src, dst, u, un));
+}
+
+static void feed(eng_t *e, int64_t t, const uint8_t *f, size_t n) {
+    eng_feed(e, t * NS, 1, f, (uint32_t)n, (uint32_t)n);
+}
+
+/* the inner TCP flow 1234 -> 80 came out of the tunnel flow whose service is svc */
+static void check_inner(int outer_proto, uint16_t outer_rp, const char *svc) {
+    const tflow_t *o = tfind(outer_proto, outer_rp), *i = tfind(6, 80);
+    CHECK(o != NULL);
+    CHECK(i != NULL);
+    if (!o || !i) return;
+    CHECK_STR(o->service, svc);
+    CHECK_STR(o->parents, "");
+    CHECK_STR(i->parents, o->uid);
+    CHECK_EQ_INT(i->op, 1234);
+    CHECK_MEM(i->oa, 4, A4, 4);
+    CHECK_MEM(i->ra, 4, B4, 4);
+    CHECK_EQ_INT(i->pkts[0], 1);
+}
+
+TEST(tunnel_gre) {
+    uint8_t ip[200], fr[400], pl[300];
+    size_t in = inner_ip(ip);
+    /* RFC 2784/2890: checksum, key and sequence number present */
+    static const uint8_t h1[] = {0xb0, 0x00, 0x08, 0x00, 0, 0, 0, 0, 0, 0, 0, 42, 0, 0, 0, 1};
+    eng_t *e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, gre_frame(fr, h1, sizeof h1, ip, in));
+    eng_finish(e);
+    CHECK_EQ_INT(ntflows, 2);
+    check_inner(47, 0, "gre");
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    eng_free(e);
+
+    /* transparent Ethernet bridging, and IPv6 */
+    static const uint8_t h2[] = {0x00, 0x00, 0x65, 0x58};
+    e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, gre_frame(fr, h2, sizeof h2, pl, inner_eth(pl)));
+    eng_finish(e);
+    check_inner(47, 0, "gre");
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    eng_free(e);
+    static const uint8_t h3[] = {0x20, 0x00, 0x86, 0xdd, 0, 0, 0, 9};
+    e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, gre_frame(fr, h3, sizeof h3, pl, ip6(pl, 6, L4, L4_LEN)));
+    eng_finish(e);
+    CHECK_EQ_INT(ntflows, 2);
+    CHECK(tfind(6, 80) && tfind(6, 80)->parents[0] == 'C');
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    eng_free(e);
+
+    /* PPTP's enhanced GRE (version 1): key, sequence, acknowledgment, PPP */
+    uint8_t h4[] = {0x30, 0x81, 0x88, 0x0b, 0, 60, 0, 5, 0, 0, 0, 1, 0, 0, 0, 0,
+                                 0xff, 0x03, 0x00, 0x21};
+    e = tun_eng(NULL, NULL);
+    be16(h4 + 4, (unsigned)in); /* payload length (not checked) */
+    feed(e, 1, fr, gre_frame(fr, h4, sizeof h4, ip, in));
+    eng_finish(e);
+    check_inner(47, 0, "gre");
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    eng_free(e);
+
+    /* WCCP: a redirect header, then IPv4; WCCPv1 sends none */
+    static const uint8_t h5[] = {0x00, 0x00, 0x88, 0x3e, 0x00, 0x00, 0x00, 0x00};
+    for (int v1 = 0; v1 < 2; v1++) {
+        e = tun_eng(NULL, NULL);
+        feed(e, 1, fr, gre_frame(fr, h5, v1 ? 4 : sizeof h5, ip, in));
+        eng_finish(e);
+        check_inner(47, 0, "gre");
+        CHECK_EQ_INT(e->stats.weirds, 0);
+        eng_free(e);
+    }
+
+    /* decapsulation off: the GRE flow alone, no service */
+    e = tun_eng("tunnel.decapsulate", "false");
+    feed(e, 1, fr, gre_frame(fr, h1, sizeof h1, ip, in));
+    eng_finish(e);
+    CHECK_EQ_INT(ntflows, 1);
+    CHECK_STR(tflows[0].service, "");
+    eng_free(e);
+}
+
+TEST(tunnel_erspan) {
+    uint8_t fr[500], pl[300], ft[320];
+    size_t en = inner_eth(pl);
+    /* type II: GRE with sequence number, 8-byte header version 1 */
+    static const uint8_t h2[] = {0x10, 0x00, 0x88, 0xbe, 0, 0, 0, 3, 0x10, 0x64, 0x00, 0x05, 0, 0, 0, 0};
+    eng_t *e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, gre_frame(fr, h2, sizeof h2, pl, en));
+    eng_finish(e);
+    check_inner(47, 0, "gre");
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    eng_free(e);
+    /* type I: no sequence number, no ERSPAN header */
+    static const uint8_t h1[] = {0x00, 0x00, 0x88, 0xbe};
+    e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, gre_frame(fr, h1, sizeof h1, pl, en));
+    eng_finish(e);
+    check_inner(47, 0, "gre");
+    eng_free(e);
+    /* type III with the platform-specific subheader (O), Ethernet frame type */
+    static const uint8_t h3[] = {0x10, 0x00, 0x22, 0xeb, 0, 0, 0, 3, 0x20, 0x64, 0x00, 0x05, 1, 2, 3, 4,
+                                 0, 0, 0x00, 0x01, 9, 9, 9, 9, 9, 9, 9, 9};
+    e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, gre_frame(fr, h3, sizeof h3, pl, en));
+    eng_finish(e);
+    check_inner(47, 0, "gre");
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    eng_free(e);
+    /* type III, frame type 2: an IP packet */
+    static const uint8_t h3ip[] = {0x10, 0x00, 0x22, 0xeb, 0, 0, 0, 3, 0x20, 0x64, 0x00, 0x05, 1, 2, 3, 4,
+                                   0, 0, 0x08, 0x00};
+    e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, gre_frame(fr, h3ip, sizeof h3ip, ft, inner_ip(ft)));
+    eng_finish(e);
+    check_inner(47, 0, "gre");
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    eng_free(e);
+}
+
+TEST(tunnel_vxlan_geneve_gtpu) {
+    uint8_t fr[500], pl[300], ip[200];
+    size_t en = inner_eth(pl), in = inner_ip(ip);
+    static const uint8_t vx[] = {0x08, 0, 0, 0, 0x00, 0x12, 0x34, 0};
+    eng_t *e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, udp_frame(fr, O1, O2, 50000, 4789, vx, sizeof vx, pl, en));
+    eng_finish(e);
+    CHECK_EQ_INT(ntflows, 2);
+    check_inner(17, 4789, "vxlan");
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    eng_free(e);
+    /* another port, by configuration; the default port is then plain UDP */
+    e = tun_eng("tunnel.vxlan_port", "8472");
+    char err[200];
+    CHECK_EQ_INT(eng_config_set(e, "tunnel.geneve_port", "65536", err, sizeof err), -1);
+    CHECK_EQ_INT(eng_config_set(e, "tunnel.decapsulate", "maybe", err, sizeof err), -1);
+    feed(e, 1, fr, udp_frame(fr, O1, O2, 50000, 8472, vx, sizeof vx, pl, en));
+    feed(e, 2, fr, udp_frame(fr, O1, O2, 50000, 4789, vx, sizeof vx, pl, en));
+    eng_finish(e);
+    CHECK_EQ_INT(ntflows, 3);
+    check_inner(17, 8472, "vxlan");
+    CHECK(tfind(17, 4789) && !strcmp(tfind(17, 4789)->service, ""));
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    eng_free(e);
+
+    /* Geneve with 8 bytes of options, Ethernet; then IPv4 directly */
+    static const uint8_t gv[] = {0x02, 0x00, 0x65, 0x58, 0, 0, 10, 0, 1, 2, 3, 1, 0, 0, 0, 0};
+    e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, udp_frame(fr, O1, O2, 40000, 6081, gv, sizeof gv, pl, en));
+    eng_finish(e);
+    check_inner(17, 6081, "geneve");
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    eng_free(e);
+    static const uint8_t gv4[] = {0x00, 0x00, 0x08, 0x00, 0, 0, 10, 0};
+    e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, udp_frame(fr, O1, O2, 40000, 6081, gv4, sizeof gv4, ip, in));
+    eng_finish(e);
+    check_inner(17, 6081, "geneve");
+    eng_free(e);
+
+    /* GTP-U G-PDU with a sequence number and one extension header (PDU session
+     * container, 4 bytes); an echo request carries no packet */
+    uint8_t gt[16] = {0x36, 0xff, 0, 0, 0, 0, 0, 7, 0, 1, 0, 0x85, 1, 0x10, 0x05, 0};
+    be16(gt + 2, (unsigned)(8 + in));
+    static const uint8_t echo[] = {0x32, 0x01, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0};
+    e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, udp_frame(fr, O1, O2, 2152, 2152, gt, sizeof gt, ip, in));
+    feed(e, 2, fr, udp_frame(fr, O1, O2, 2152, 2152, echo, sizeof echo, ip, 0));
+    eng_finish(e);
+    CHECK_EQ_INT(ntflows, 2);
+    check_inner(17, 2152, "gtpv1");
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    eng_free(e);
+    /* bytes after the message (its length field) are not part of the packet:
+     * the inner IPv4 packet is then cut short of its length */
+    be16(gt + 2, (unsigned)(8 + in - 4));
+    e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, udp_frame(fr, O1, O2, 2152, 2152, gt, sizeof gt, ip, in));
+    eng_finish(e);
+    CHECK_EQ_INT(weird_n(e, "bad_ip_length"), 1);
+    CHECK(tfind(6, 80) == NULL);
+    eng_free(e);
+}
+
+/* VXLAN inside GRE: tunnel_parents lists both, outermost first; the depth limit */
+TEST(tunnel_nested_and_depth) {
+    uint8_t fr[900], pl[300], v[600], ip[700];
+    static const uint8_t vx[] = {0x08, 0, 0, 0, 0x00, 0x00, 0x01, 0};
+    static const uint8_t g4[] = {0x00, 0x00, 0x08, 0x00};
+    size_t en = inner_eth(pl);
+    uint8_t u[600];
+    size_t un = udp(u, 50000, 4789, vx, sizeof vx);
+    memcpy(u + un, pl, en);
+    be16(u + 4, (unsigned)(un + en));
+    size_t vn = ip4x(v, 17, O2, O3, u, un + en); /* IPv4 O2 -> O3, UDP, VXLAN, Ethernet, IPv4, TCP */
+    eng_t *e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, gre_frame(fr, g4, sizeof g4, v, vn));
+    eng_finish(e);
+    CHECK_EQ_INT(ntflows, 3);
+    const tflow_t *g = tfind(47, 0), *x = tfind(17, 4789), *t = tfind(6, 80);
+    CHECK(g && x && t);
+    if (g && x && t) {
+        CHECK_STR(x->parents, g->uid);
+        char both[60];
+        snprintf(both, sizeof both, "%s,%s", g->uid, x->uid);
+        CHECK_STR(t->parents, both);
+    }
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    eng_free(e);
+
+    /* GRE in GRE in ...: 5 levels around the TCP packet */
+    size_t n = inner_ip(ip);
+    uint8_t tmp[900];
+    for (int lvl = 0; lvl < 5; lvl++) {
+        memcpy(tmp, g4, 4);
+        memcpy(tmp + 4, ip, n);
+        n = ip4x(ip, 47, O1, O2, tmp, n + 4);
+    }
+    size_t fn = eth(fr, 0x0800, ip, n);
+    e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, fn);
+    eng_finish(e);
+    CHECK_EQ_INT(weird_n(e, "tunnel_too_deep"), 1);
+    CHECK(tfind(6, 80) == NULL);
+    eng_free(e);
+    e = tun_eng("tunnel.max_depth", "5");
+    feed(e, 1, fr, fn);
+    eng_finish(e);
+    CHECK_EQ_INT(e->stats.weirds, 0);
+    CHECK(tfind(6, 80) != NULL);
+    if (tfind(6, 80)) CHECK_EQ_INT(strlen(tfind(6, 80)->parents), 5 * 18 + 4 > 79 ? 4 * 18 + 3 : 5 * 18 + 4);
+    eng_free(e);
+}
+
+/* the same inner 5-tuple in two tunnels is two flows; one tunnel's two
+ * directions (other outer ports, as VXLAN picks them) are one */
+TEST(tunnel_flow_key) {
+    uint8_t fr[500], pl[300], ip[200], rev[200], rpl[300];
+    static const uint8_t vx[] = {0x08, 0, 0, 0, 0x00, 0x00, 0x01, 0};
+    size_t en = inner_eth(pl);
+    size_t in = inner_ip(ip);
+    /* the reply: B4:80 -> A4:1234 */
+    memcpy(rev, ip, in);
+    memcpy(rev + 12, B4, 4);
+    memcpy(rev + 16, A4, 4);
+    rev[20] = 0x00, rev[21] = 0x50, rev[22] = 0x04, rev[23] = 0xd2;
+    size_t rn = eth(rpl, 0x0800, rev, in);
+    eng_t *e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, udp_frame(fr, O1, O2, 50000, 4789, vx, sizeof vx, pl, en));
+    feed(e, 2, fr, udp_frame(fr, O2, O1, 50123, 4789, vx, sizeof vx, rpl, rn));
+    feed(e, 3, fr, udp_frame(fr, O1, O3, 50000, 4789, vx, sizeof vx, pl, en));
+    eng_finish(e);
+    int inner = 0;
+    for (int i = 0; i < ntflows; i++) {
+        if (tflows[i].proto != 6) continue;
+        inner++;
+        if (!memcmp(tflows[i].parents, tfind(17, 4789)->uid, 18) && tflows[i].pkts[1]) {
+            CHECK_EQ_INT(tflows[i].pkts[0], 1);
+            CHECK_EQ_INT(tflows[i].pkts[1], 1);
+        }
+    }
+    CHECK_EQ_INT(inner, 2);
+    CHECK_EQ_INT(ntflows, 5); /* 3 VXLAN flows (O1->O2, O2->O1, O1->O3), 2 TCP */
+    eng_free(e);
+
+    /* the VXLAN flow times out (flow.udp_timeout 60 s) while the TCP flow inside
+     * lives on (300 s): the new VXLAN flow is added to its tunnel_parents */
+    e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, udp_frame(fr, O1, O2, 50000, 4789, vx, sizeof vx, pl, en));
+    feed(e, 100, fr, udp_frame(fr, O1, O2, 50000, 4789, vx, sizeof vx, pl, en));
+    eng_finish(e);
+    CHECK_EQ_INT(ntflows, 3);
+    const tflow_t *t = tfind(6, 80), *u[2] = {NULL, NULL};
+    for (int i = 0, k = 0; i < ntflows; i++) /* in order of their end: the first one first */
+        if (tflows[i].proto == 17 && k < 2) u[k++] = &tflows[i];
+    CHECK(t && u[0] && u[1]);
+    if (t && u[0] && u[1]) {
+        char both[60];
+        snprintf(both, sizeof both, "%s,%s", u[0]->uid, u[1]->uid);
+        CHECK_STR(t->parents, both);
+        CHECK_EQ_INT(t->pkts[0], 2);
+    }
+    eng_free(e);
+}
+
+/* malformed headers: each a named weird, nothing decoded past it */
+TEST(tunnel_bad_headers) {
+    uint8_t fr[500], ip[200], pl[300];
+    size_t in = inner_ip(ip), en = inner_eth(pl);
+    static const struct {
+        int gre;
+        unsigned dport;
+        uint8_t h[24];
+        size_t n;
+        const char *weird;
+    } cases[] = {
+        {1, 0, {0x00, 0x02, 0x08, 0x00}, 4, "gre_bad_header"},                 /* version 2 */
+        {1, 0, {0x40, 0x00, 0x08, 0x00, 0, 0, 0, 0}, 8, "gre_bad_header"},     /* routing */
+        {1, 0, {0x00, 0x01, 0x08, 0x00, 0, 0, 0, 0}, 8, "gre_bad_header"},     /* v1 not PPP */
+        {1, 0, {0x10, 0x00, 0x88, 0xbe, 0, 0, 0, 1, 0x20, 0, 0, 0, 0, 0, 0, 0}, 16, "erspan_bad_header"},
+        {1, 0, {0x00, 0x00, 0x22, 0xeb, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x7c, 0}, 16, "erspan_bad_header"},
+        {0, 4789, {0x00, 0, 0, 0, 0, 0, 1, 0}, 8, "vxlan_bad_header"},         /* no I flag */
+        {0, 6081, {0x40, 0, 0x65, 0x58, 0, 0, 1, 0}, 8, "geneve_bad_header"},  /* version 1 */
+        {0, 2152, {0x48, 0xff, 0, 0, 0, 0, 0, 0}, 8, "gtp_bad_header"},        /* version 2 */
+        {0, 2152, {0x22, 0xff, 0, 0, 0, 0, 0, 0}, 8, "gtp_bad_header"},        /* GTP' */
+        {0, 2152, {0x32, 0xff, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 12, "gtp_bad_header"}, /* length */
+        {0, 2152, {0x34, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x85, 0, 0, 0, 0}, 16, "gtp_bad_header"}, /* ext 0 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        eng_t *e = tun_eng(NULL, NULL);
+        const uint8_t *p = cases[i].dport == 4789 || cases[i].dport == 6081 || cases[i].h[2] == 0x88 ? pl : ip;
+        size_t n = p == pl ? en : in;
+        if (cases[i].dport == 2152 && i == 9) n = 0; /* the length says 4096: nothing follows */
+        size_t fn = cases[i].gre ? gre_frame(fr, cases[i].h, cases[i].n, p, n)
+                                 : udp_frame(fr, O1, O2, 2152, cases[i].dport, cases[i].h, cases[i].n, p, n);
+        feed(e, 1, fr, fn);
+        eng_finish(e);
+        if (weird_n(e, cases[i].weird) != 1) fprintf(stderr, "  case %zu\n", i);
+        CHECK_EQ_INT(weird_n(e, cases[i].weird), 1);
+        CHECK(tfind(6, 80) == NULL);
+        CHECK_EQ_INT(ntflows, 1);
+        eng_free(e);
+    }
+    /* GTP-U: more extension headers than walked */
+    uint8_t gt[12 + 4 * 20];
+    memset(gt, 0, sizeof gt);
+    gt[0] = 0x34, gt[1] = 0xff, gt[11] = 0x85;
+    be16(gt + 2, (unsigned)(sizeof gt - 8 + in));
+    for (int k = 0; k < 20; k++) gt[12 + 4 * k] = 1, gt[12 + 4 * k + 3] = 0x85;
+    eng_t *e = tun_eng(NULL, NULL);
+    feed(e, 1, fr, udp_frame(fr, O1, O2, 2152, 2152, gt, sizeof gt, ip, in));
+    eng_finish(e);
+    CHECK_EQ_INT(weird_n(e, "gtp_bad_header"), 1);
+    eng_free(e);
+}
+
+/* every captured length of encapsulated frames, cut by the snaplen and as
+ * whole (short) frames: no read past the bytes (ASan), something reported */
+TEST(tunnel_cut_everywhere) {
+    uint8_t fr[5][500], pl[300], ip[200];
+    size_t en = inner_eth(pl), in = inner_ip(ip), n[5];
+    static const uint8_t g[] = {0xb0, 0x00, 0x88, 0xbe, 0, 0, 0, 0, 0, 0, 0, 42, 0, 0, 0, 1,
+                                0x10, 0x64, 0x00, 0x05, 0, 0, 0, 0};
+    static const uint8_t vx[] = {0x08, 0, 0, 0, 0x00, 0x00, 0x01, 0};
+    static const uint8_t gv[] = {0x02, 0x00, 0x65, 0x58, 0, 0, 10, 0, 1, 2, 3, 1, 0, 0, 0, 0};
+    uint8_t gt[16] = {0x36, 0xff, 0, 0, 0, 0, 0, 7, 0, 1, 0, 0x85, 1, 0x10, 0x05, 0};
+    be16(gt + 2, (unsigned)(8 + in));
+    static const uint8_t pptp[] = {0x30, 0x01, 0x88, 0x0b, 0, 60, 0, 5, 0, 0, 0, 1, 0x21};
+    n[0] = gre_frame(fr[0], g, sizeof g, pl, en);
+    n[1] = udp_frame(fr[1], O1, O2, 50000, 4789, vx, sizeof vx, pl, en);
+    n[2] = udp_frame(fr[2], O1, O2, 50000, 6081, gv, sizeof gv, pl, en);
+    n[3] = udp_frame(fr[3], O1, O2, 2152, 2152, gt, sizeof gt, ip, in);
+    n[4] = gre_frame(fr[4], pptp, sizeof pptp, ip, in);
+    for (int k = 0; k < 5; k++) {
+        for (size_t cap = 0; cap <= n[k]; cap++) {
+            for (int whole = 0; whole < 2; whole++) {
+                eng_t *e = tun_eng(NULL, NULL);
+                uint8_t *copy = malloc(cap ? cap : 1);
+                memcpy(copy, fr[k], cap);
+                eng_feed(e, NS, 1, copy, (uint32_t)cap, whole ? (uint32_t)cap : (uint32_t)n[k]);
+                eng_finish(e);
+                if (cap == n[k]) {
+                    CHECK_EQ_INT(e->stats.weirds, 0);
+                    CHECK(tfind(6, 80) != NULL);
+                } else {
+                    if (e->stats.weirds < 1) fprintf(stderr, "  frame %d cut at %zu/%zu\n", k, cap, n[k]);
+                    CHECK(e->stats.weirds >= 1);
+                }
+                free(copy);
+                eng_free(e);
+            }
+        }
+    }
+}
+
 int main(void) {
     verbose = getenv("VERBOSE") != NULL;
     RUN(ethernet_ipv4);
@@ -913,5 +1383,12 @@ int main(void) {
     RUN(frag4_timeout);
     RUN(frag4_buffer_cap);
     RUN(ipv6_fragments);
+    RUN(tunnel_gre);
+    RUN(tunnel_erspan);
+    RUN(tunnel_vxlan_geneve_gtpu);
+    RUN(tunnel_nested_and_depth);
+    RUN(tunnel_flow_key);
+    RUN(tunnel_bad_headers);
+    RUN(tunnel_cut_everywhere);
     return check_report("layers");
 }
