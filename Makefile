@@ -61,6 +61,7 @@ help:
 	@echo "make test-quick the tests without the sanitizer pass"
 	@echo "make fuzz       build the fuzz targets (clang, libFuzzer) into build/fuzz/"
 	@echo "make fuzz-run   run each fuzz target for FUZZ_SECONDS (default 60)"
+	@echo "make bench      the benchmark table (docs/performance.md); make bench-quick: BENCH_MB=20"
 	@echo "make deps       install the Debian packages the build and tests need"
 	@echo "make SANITIZE=1 build with ASan+UBSan into build/asan"
 
@@ -154,6 +155,32 @@ fuzz-run: fuzz
 	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=16384 build/fuzz/corpus-$$(basename $$f) \
 	        tests/fuzz/seeds || exit 1; \
 	done
+
+# ---- benchmark (docs/performance.md) --------------------------------------
+# Not part of `make test`. Built with the normal flags ($(OPT)); inputs are generated
+# once into build/bench/ (cached by seed and size). BENCH_MB, BENCH_RUNS, BENCH_SEED,
+# BENCH_ONLY (e.g. "http smtp") shrink or select a run; `make bench-quick` is BENCH_MB=20.
+BENCH_BIN := $(BUILD)/bench/benchgen $(BUILD)/bench/benchrun
+BENCH_MB  ?= 200
+BENCH_RUNS ?= 3
+BENCH_SEED ?= 1
+BENCH_ONLY ?=
+.PHONY: bench-quick bench-bins
+
+$(BUILD)/bench/%: tests/bench/%.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(PKG_LIBS) $(LDLIBS)
+
+bench-bins: $(ENGINE) $(BENCH_BIN)
+
+bench:
+	@BENCH=1 sh tests/deps.sh
+	@$(MAKE) --no-print-directory -j$(JOBS) bench-bins
+	@python3 tests/bench/bench.py --build $(BUILD) --mb $(BENCH_MB) --runs $(BENCH_RUNS) \
+	    --seed $(BENCH_SEED) --cflags "$(CFLAGS)" $(if $(BENCH_ONLY),--only "$(BENCH_ONLY)")
+
+bench-quick:
+	@$(MAKE) --no-print-directory bench BENCH_MB=20
 
 clean:
 	rm -rf build

@@ -40,6 +40,7 @@ static const cfg_key_t keys[] = {
     {"lua.strict", K_BOOL, "false", O(lua_strict)},
     {"lua.handler_timeout_ms", K_COUNT, "1000", O(lua_handler_timeout_ms)},
     {"engine.seed", K_COUNT, "0", O(seed)},
+    {"engine.detect", K_BOOL, "true", O(detect)},
 };
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
 

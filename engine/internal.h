@@ -29,6 +29,7 @@ typedef struct eng_cfg {
     int lua_strict;
     uint64_t lua_handler_timeout_ms;
     uint64_t seed;
+    int detect;                      /* engine.detect: false = no decoder attached by detection (make bench's reassembly mode) */
 } eng_cfg_t;
 
 typedef struct cfg_extra cfg_extra_t; /* keys kept for scripts */
