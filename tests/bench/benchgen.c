@@ -471,6 +471,7 @@ int main(int argc, char **argv) {
         uint64_t limit = mb << 20;
         uint32_t nact = 0;
         while (nact < open_max && (nact == 0 || pending < limit)) inst_start(&act[nact++], groups, ng);
+        open_max = nact; /* reported: flows open at once (fewer than -k for a small -m) */
         while (nact) {
             uint32_t k = rnd_below(nact);
             inst_t *s = &act[k];
