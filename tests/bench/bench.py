@@ -174,8 +174,9 @@ def lua_script(build, proto, evs):
     return path
 
 
-def fmt_rate(vals):
-    return f"{median(vals):8.1f} ({min(vals):.1f}-{max(vals):.1f})"
+def fmt_rate(vals, runs):
+    n = "" if len(vals) == runs else f" n={len(vals)}"
+    return f"{median(vals):8.1f} ({min(vals):.1f}-{max(vals):.1f}){n}"
 
 
 def main():
@@ -185,6 +186,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--peer-runs", type=int, default=int(os.environ.get("BENCH_PEER_RUNS", 1)))
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--budget", type=float, default=float(os.environ.get("BENCH_BUDGET", 12)),
+                    help="seconds: a mode is not run again once its runs took this long")
     ap.add_argument("--only", default="")
     ap.add_argument("--modes", default="reassembly decode lua default")
     ap.add_argument("--cflags", default="")
@@ -216,8 +219,8 @@ def main():
         p(f"# CFLAGS: {a.cflags or '(see Makefile: -O2 -g)'}")
         p(f"# allocator: system malloc ({libc}, default tunables); LuaJIT "
           f"{subprocess.run(['pkg-config', '--modversion', 'luajit'], capture_output=True, text=True).stdout.strip()}")
-        p(f"# inputs: {a.mb} MiB each, seed {a.seed}; engine figures: median (min-max) of {a.runs} runs;"
-          f" peers: {a.peer_runs} run(s)")
+        p(f"# inputs: {a.mb} MiB each, seed {a.seed}; engine figures: median (min-max) of {a.runs} runs"
+          f" (fewer, n=..., once a mode's runs took {a.budget:.0f} s); peers: {a.peer_runs} run(s)")
         p("")
         p("| input | mode | MiB/s payload | kpkt/s | peak RSS MiB | peer | peer MiB/s | engine/peer |")
         p("| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -246,6 +249,8 @@ def main():
             for mode in mode_list:
                 secs, rss = [], []
                 for _ in range(a.runs):
+                    if secs and sum(secs) > a.budget:
+                        break  # a slow mode: fewer runs (shown as n=...) to keep make bench short
                     os.makedirs(os.path.join(tmp, "logs"), exist_ok=True)
                     s, r, rc, err = run_timed(cmds[mode])
                     shutil.rmtree(os.path.join(tmp, "logs"), ignore_errors=True)
@@ -277,7 +282,7 @@ def main():
                     pr = peer_done[pname]
                     if pr:
                         peer_cols = f"| {pname} | {median(pr):.1f} | {median(rates) / median(pr):.1f}x"
-                p(f"| {label} | {mode} | {fmt_rate(rates)} | {median(kps):.0f} | "
+                p(f"| {label} | {mode} | {fmt_rate(rates, a.runs)} | {median(kps):.0f} | "
                   f"{median(rss) / 1024:.0f} {peer_cols} |")
                 log(out[-1])
         if not a.no_seed:
