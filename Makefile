@@ -50,10 +50,13 @@ EMBED_SRC := $(wildcard tests/embed/*.c)
 EMBED_BIN := $(EMBED_SRC:tests/embed/%.c=$(BUILD)/embed/%)
 LIBA      := $(BUILD)/libengine.a
 LIBSO     := $(BUILD)/libengine.so
+# make bench's generator and C harness (tests/bench/, docs/performance.md); built by `all`
+# so that tests/e2e/test_bench_smoke.sh runs in every build
+BENCH_BIN := $(BUILD)/bench/benchgen $(BUILD)/bench/benchrun
 
 .PHONY: all deps run test test-quick unit e2e asan fuzz fuzz-run bench clean help
 
-all: $(ENGINE) $(LIBA) $(LIBSO) $(UNIT_BIN) $(TOOL_BIN) $(LUAMOD) $(EMBED_BIN)
+all: $(ENGINE) $(LIBA) $(LIBSO) $(UNIT_BIN) $(TOOL_BIN) $(LUAMOD) $(EMBED_BIN) $(BENCH_BIN)
 
 help:
 	@echo "make run        build and analyse pcaps/ with the default scripts (JSON logs to build/run/)"
@@ -160,7 +163,6 @@ fuzz-run: fuzz
 # Not part of `make test`. Built with the normal flags ($(OPT)); inputs are generated
 # once into build/bench/ (cached by seed and size). BENCH_MB, BENCH_RUNS, BENCH_SEED,
 # BENCH_ONLY (e.g. "http smtp") shrink or select a run; `make bench-quick` is BENCH_MB=20.
-BENCH_BIN := $(BUILD)/bench/benchgen $(BUILD)/bench/benchrun
 BENCH_MB  ?= 200
 BENCH_RUNS ?= 3
 BENCH_SEED ?= 1
@@ -177,7 +179,7 @@ bench:
 	@BENCH=1 sh tests/deps.sh
 	@$(MAKE) --no-print-directory -j$(JOBS) bench-bins
 	@python3 tests/bench/bench.py --build $(BUILD) --mb $(BENCH_MB) --runs $(BENCH_RUNS) \
-	    --seed $(BENCH_SEED) --cflags "$(CFLAGS)" $(if $(BENCH_ONLY),--only "$(BENCH_ONLY)")
+	    --seed $(BENCH_SEED) --cflags "$(filter-out -I% -MMD -MP,$(CFLAGS))" $(if $(BENCH_ONLY),--only "$(BENCH_ONLY)")
 
 bench-quick:
 	@$(MAKE) --no-print-directory bench BENCH_MB=20
