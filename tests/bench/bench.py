@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """bench.py - `make bench`: generate the inputs, run every mode and peer, print one table.
 
-  python3 tests/bench/bench.py [--build build] [--mb 200] [--runs 3] [--peer-runs 1]
-                               [--seed 1] [--only "http smtp"] [--no-seed] [--no-peers]
+  python3 tests/bench/bench.py [--build build] [--mb 200] [--runs 3] [--peer-runs 1] [--budget 12]
+                               [--seed 1] [--only "http smtp" | seed] [--no-seed] [--no-peers]
 
 Inputs go to BUILD/bench/ (cached by seed and size: <proto>-s<seed>-<mb>M.pcap and .meta),
 made by benchgen from the project's own captures in pcaps/. Each engine figure is the median
@@ -202,7 +202,7 @@ def main():
     for b in (engine, benchrun, os.path.join(build, "bench", "benchgen")):
         if not os.access(b, os.X_OK):
             raise SystemExit(f"bench: {b} missing: make bench-bins")
-    protos = a.only.split() if a.only else ORDER
+    protos = [] if a.only == "seed" else a.only.split() if a.only else ORDER  # "seed": the seed suite alone
     modes = a.modes.split()
     tshark = None if a.no_peers else shutil.which("tshark")
     tcpflow = None if a.no_peers else shutil.which("tcpflow")

@@ -482,6 +482,14 @@ int main(int argc, char **argv) {
             }
         }
         free(act);
+        for (int i = 0; i < ng; i++) {
+            for (size_t t = 0; t < groups[i].n; t++) {
+                for (size_t k = 0; k < groups[i].t[t].n; k++) free(groups[i].t[t].p[k].l4);
+                free(groups[i].t[t].p);
+            }
+            free(groups[i].t);
+        }
+        free(groups);
     }
     if (fclose(out)) die(strerror(errno));
     if (rename(tmp, outp)) die(strerror(errno));
