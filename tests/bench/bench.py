@@ -84,7 +84,7 @@ def log(msg):
 
 
 def run_timed(cmd, cwd=None, env=None):
-    """run cmd as a child: (seconds, peak RSS KiB, exit status, stderr text)"""
+    """run cmd as a child: (seconds, peak RSS KiB, exit status, stderr text, CPU seconds)"""
     errf = tempfile.TemporaryFile()
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errf)
@@ -94,7 +94,7 @@ def run_timed(cmd, cwd=None, env=None):
     errf.seek(0)
     err = errf.read().decode("utf-8", "replace")
     errf.close()
-    return secs, ru.ru_maxrss, p.returncode, err
+    return secs, ru.ru_maxrss, p.returncode, err, ru.ru_utime + ru.ru_stime
 
 
 def median(v):
@@ -222,8 +222,8 @@ def main():
         p(f"# inputs: {a.mb} MiB each, seed {a.seed}; engine figures: median (min-max) of {a.runs} runs"
           f" (fewer, n=..., once a mode's runs took {a.budget:.0f} s); peers: {a.peer_runs} run(s)")
         p("")
-        p("| input | mode | MiB/s payload | kpkt/s | peak RSS MiB | peer | peer MiB/s | engine/peer |")
-        p("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        p("| input | mode | MiB/s payload (wall) | MiB/s per CPU s | kpkt/s | peak RSS MiB | peer | peer MiB/s | engine/peer |")
+        p("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for proto in protos:
             pcap, meta = generate(build, proto, a.mb, a.seed)
             mib = meta["payload_bytes"] / 1048576.0
@@ -247,42 +247,46 @@ def main():
             peer_done = {}
             j1 = None
             for mode in mode_list:
-                secs, rss = [], []
+                secs, rss, cpu = [], [], []
                 for _ in range(a.runs):
                     if secs and sum(secs) > a.budget:
                         break  # a slow mode: fewer runs (shown as n=...) to keep make bench short
                     os.makedirs(os.path.join(tmp, "logs"), exist_ok=True)
-                    s, r, rc, err = run_timed(cmds[mode])
+                    s, r, rc, err, c = run_timed(cmds[mode])
+                    cpu.append(c)
                     shutil.rmtree(os.path.join(tmp, "logs"), ignore_errors=True)
                     if rc != 0:
                         raise SystemExit(f"bench: {proto} {mode} failed ({rc}): {err[-2000:]}")
                     secs.append(s)
                     rss.append(r)
                 rates = [mib / s for s in secs]
+                cpu_rates = [mib / max(c, 1e-6) for c in cpu]
                 kps = [kpk / s for s in secs]
                 peer_cols = "| - | - | -"
                 if mode == "default":
                     j1 = median(rates)
                 if mode == "default-j2" and j1:
-                    peer_cols = f"| default -j 1 | {j1:.1f} | {median(rates) / j1:.2f}x"
+                    peer_cols = f"| default -j 1 | {j1:.1f} | {median(rates) / j1:.2f}x (wall)"
                 elif mode in peers:
                     pname, pcmd = peers[mode]
                     if pname not in peer_done:
-                        ps = []
+                        ps, pcpu = [], []
                         for _ in range(a.peer_runs):
                             os.makedirs(os.path.join(tmp, "flow"), exist_ok=True)
-                            s, r, rc, err = run_timed(pcmd, cwd=tmp)
+                            s, r, rc, err, c = run_timed(pcmd, cwd=tmp)
+                            pcpu.append(c)
                             shutil.rmtree(os.path.join(tmp, "flow"), ignore_errors=True)
                             if rc != 0:
                                 log(f"bench: {pname} failed on {proto} ({rc}): {err[-500:]}")
                                 ps = []
                                 break
                             ps.append(s)
-                        peer_done[pname] = [mib / s for s in ps]
-                    pr = peer_done[pname]
+                        peer_done[pname] = ([mib / s for s in ps], [mib / max(c, 1e-6) for c in pcpu])
+                    pr, pc = peer_done[pname]
                     if pr:
-                        peer_cols = f"| {pname} | {median(pr):.1f} | {median(rates) / median(pr):.1f}x"
-                p(f"| {label} | {mode} | {fmt_rate(rates, a.runs)} | {median(kps):.0f} | "
+                        peer_cols = (f"| {pname} | {median(pr):.1f} | {median(rates) / median(pr):.1f}x"
+                                     f" (CPU {median(cpu_rates) / median(pc):.1f}x)")
+                p(f"| {label} | {mode} | {fmt_rate(rates, a.runs)} | {median(cpu_rates):.1f} | {median(kps):.0f} | "
                   f"{median(rss) / 1024:.0f} {peer_cols} |")
                 log(out[-1])
         if not a.no_seed:
