@@ -306,7 +306,7 @@ def seed_table(out, build, benchrun, a):
     p("Seed suite (single core, raw frames from memory, a fresh flow per iteration, a C callback"
       " on every event of the protocol; ports = fresh client port in one instance, engine ="
       " a fresh instance per iteration; medians (min-max) of "
-      f"{a.runs} runs of {a.seed_seconds} s)")
+      f"{a.runs} runs of {a.seed_seconds} s of CPU time; timed in the thread's CPU time)")
     p("")
     p("| test | engine, ports | engine, fresh instance | events/iter | protolens no cb | protolens all cb |"
       " ratio to no cb | ratio to all cb |")
