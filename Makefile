@@ -50,10 +50,13 @@ EMBED_SRC := $(wildcard tests/embed/*.c)
 EMBED_BIN := $(EMBED_SRC:tests/embed/%.c=$(BUILD)/embed/%)
 LIBA      := $(BUILD)/libengine.a
 LIBSO     := $(BUILD)/libengine.so
+# make bench's generator and C harness (tests/bench/, docs/performance.md); built by `all`
+# so that tests/e2e/test_bench_smoke.sh runs in every build
+BENCH_BIN := $(BUILD)/bench/benchgen $(BUILD)/bench/benchrun
 
 .PHONY: all deps run test test-quick unit e2e asan fuzz fuzz-run bench clean help
 
-all: $(ENGINE) $(LIBA) $(LIBSO) $(UNIT_BIN) $(TOOL_BIN) $(LUAMOD) $(EMBED_BIN)
+all: $(ENGINE) $(LIBA) $(LIBSO) $(UNIT_BIN) $(TOOL_BIN) $(LUAMOD) $(EMBED_BIN) $(BENCH_BIN)
 
 help:
 	@echo "make run        build and analyse pcaps/ with the default scripts (JSON logs to build/run/)"
@@ -61,6 +64,7 @@ help:
 	@echo "make test-quick the tests without the sanitizer pass"
 	@echo "make fuzz       build the fuzz targets (clang, libFuzzer) into build/fuzz/"
 	@echo "make fuzz-run   run each fuzz target for FUZZ_SECONDS (default 60)"
+	@echo "make bench      the benchmark table (docs/performance.md); make bench-quick: BENCH_MB=20"
 	@echo "make deps       install the Debian packages the build and tests need"
 	@echo "make SANITIZE=1 build with ASan+UBSan into build/asan"
 
@@ -154,6 +158,31 @@ fuzz-run: fuzz
 	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=16384 build/fuzz/corpus-$$(basename $$f) \
 	        tests/fuzz/seeds || exit 1; \
 	done
+
+# ---- benchmark (docs/performance.md) --------------------------------------
+# Not part of `make test`. Built with the normal flags ($(OPT)); inputs are generated
+# once into build/bench/ (cached by seed and size). BENCH_MB, BENCH_RUNS, BENCH_SEED,
+# BENCH_ONLY (e.g. "http smtp") shrink or select a run; `make bench-quick` is BENCH_MB=20.
+BENCH_MB  ?= 200
+BENCH_RUNS ?= 3
+BENCH_SEED ?= 1
+BENCH_ONLY ?=
+.PHONY: bench-quick bench-bins
+
+$(BUILD)/bench/%: tests/bench/%.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(PKG_LIBS) $(LDLIBS)
+
+bench-bins: $(ENGINE) $(BENCH_BIN)
+
+bench:
+	@BENCH=1 sh tests/deps.sh
+	@$(MAKE) --no-print-directory -j$(JOBS) bench-bins
+	@python3 tests/bench/bench.py --build $(BUILD) --mb $(BENCH_MB) --runs $(BENCH_RUNS) \
+	    --seed $(BENCH_SEED) --cflags "$(filter-out -I% -MMD -MP,$(CFLAGS))" $(if $(BENCH_ONLY),--only "$(BENCH_ONLY)")
+
+bench-quick:
+	@$(MAKE) --no-print-directory bench BENCH_MB=20
 
 clean:
 	rm -rf build

@@ -45,6 +45,7 @@ static const cfg_key_t keys[] = {
     {"tunnel.vxlan_port", K_PORT, "4789", O(tunnel_vxlan_port)},
     {"tunnel.geneve_port", K_PORT, "6081", O(tunnel_geneve_port)},
     {"tunnel.gtpu_port", K_PORT, "2152", O(tunnel_gtpu_port)},
+    {"engine.detect", K_BOOL, "true", O(detect)},
 };
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
 

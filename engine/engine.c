@@ -321,6 +321,10 @@ static void detect_attach(eng_t *e, flow_t *f, const eng_decoder_t *d, const cha
 static void detect(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len,
                    int udp) {
     size_t prior = 0;
+    if (!e->cfg.detect) { /* --set engine.detect=false: flows and reassembly only */
+        f->detect_done = 1;
+        return;
+    }
     if (!udp) {
         struct detect_buf *db = f->det;
         if (!db) {

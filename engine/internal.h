@@ -32,6 +32,7 @@ typedef struct eng_cfg {
     int tunnel_decapsulate;          /* tunnel.*: tunnel.c */
     uint64_t tunnel_max_depth;
     uint64_t tunnel_vxlan_port, tunnel_geneve_port, tunnel_gtpu_port;
+    int detect;                      /* engine.detect: false = no decoder attached by detection (make bench's reassembly mode) */
 } eng_cfg_t;
 
 typedef struct cfg_extra cfg_extra_t; /* keys kept for scripts */

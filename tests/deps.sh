@@ -10,6 +10,8 @@ if ! command -v luajit >/dev/null 2>&1; then need="$need luajit2"; fi
 for p in pkg-config libpcap-dev zlib1g-dev libedit-dev libmagic-dev nettle-dev libgnutls28-dev lua-cjson lua-busted tshark tcpdump clang tmux; do
     have "$p" || need="$need $p"
 done
+# `make bench` (BENCH=1) also wants the peers it compares with: tcpflow (tshark is above)
+if [ "${BENCH:-0}" = 1 ]; then have tcpflow || need="$need tcpflow"; fi
 # the sanitizer and fuzzer runtimes come with clang's compiler-rt
 have libclang-rt-14-dev || need="$need libclang-rt-14-dev"
 [ -z "$need" ] && exit 0
