@@ -52,6 +52,12 @@ local function push(l, v)
   l[#l + 1] = v
 end
 
+-- a waiting record and a transfer belong together: same command and, when both know it,
+-- same argument (RETR a.txt must not get b.txt's file when b's data connection ends first)
+local function same_transfer(r, t)
+  return r.command == t.command and (r.arg == nil or t.arg == nil or r.arg == t.arg)
+end
+
 local function add_transfer(r, t)
   if FILE[r.command] then
     r.fuid = t.fuid
@@ -98,7 +104,7 @@ engine.on("ftp.reply", function(flow, ev)
   if XFER[ev.command] and ev.code < 300 then
     -- the transfer's data connection may have ended already, or ends soon
     for i, t in ipairs(s.xfers) do
-      if t.command == ev.command then
+      if same_transfer(r, t) then
         table.remove(s.xfers, i)
         add_transfer(r, t)
         engine.log_flow("ftp", flow, r)
@@ -114,9 +120,9 @@ end)
 engine.on("ftp.transfer", function(flow, ev)
   local s = flow.data.ftp
   if not s then return end -- on the data flow: the control flow has ended
-  local t = { command = ev.command, fuid = ev.fuid, bytes = ev.bytes, mime_type = ev.mime_type }
+  local t = { command = ev.command, arg = ev.arg, fuid = ev.fuid, bytes = ev.bytes, mime_type = ev.mime_type }
   for i, r in ipairs(s.pending) do
-    if r.command == t.command then
+    if same_transfer(r, t) then
       table.remove(s.pending, i)
       add_transfer(r, t)
       engine.log_flow("ftp", flow, r)

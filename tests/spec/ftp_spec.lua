@@ -118,4 +118,22 @@ describe("scripts/logs/ftp.lua", function()
     for i = 1, 50 do assert.is_true(seen["f" .. i], "f" .. i .. " missing") end
     eng:close()
   end)
+  it("gives each waiting transfer record its own file when the data connections end out of order", function()
+    local eng = T.load { FTP }
+    local flow = { resp_p = 21, service = "ftp" }
+    for _, f in ipairs { "a.txt", "b.txt" } do
+      eng:fire("ftp.command", { command = "RETR", arg = f }, flow)
+      eng:fire("ftp.reply", { code = 226, text = "done", command = "RETR", arg = f }, flow)
+    end
+    -- b's data connection ends first
+    eng:fire("ftp.transfer", { command = "RETR", arg = "b.txt", bytes = 2, fuid = "Fb", dir = "download" }, flow)
+    eng:fire("ftp.transfer", { command = "RETR", arg = "a.txt", bytes = 1, fuid = "Fa", dir = "download" }, flow)
+    local r = eng:records("ftp")
+    assert.are.equal(2, #r)
+    for _, x in ipairs(r) do
+      assert.are.equal(x.arg == "a.txt" and "Fa" or "Fb", x.fuid)
+      assert.are.equal(x.arg == "a.txt" and 1 or 2, x.file_size)
+    end
+    eng:close()
+  end)
 end)
