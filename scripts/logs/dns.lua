@@ -13,8 +13,8 @@
 --
 -- Fields as Zeek: proto, trans_id, rtt, query, qclass_name (C_INTERNET, ...),
 -- qtype_name, rcode_name, AA, TC, RD, RA, Z, answers (the data of each record
--- of the answer section, as dig prints it), TTLs (their TTLs), rejected (an
--- answer with an rcode other than NOERROR and no answers). A UDP answer with
+-- of the answer section, as dig prints it), TTLs (their TTLs), rejected (as Zeek:
+-- a response with no record in any section, OPT included). A UDP answer with
 -- TC set and the TCP retry that follows are two records (two flows).
 --
 -- Bounds: at most dns.max_pending (default 64) queries and as many orphan
@@ -125,7 +125,10 @@ local function fill_answer(r, ev)
   if r.RD == nil then r.RD = ev.rd end
   r.rtt = ev.rtt
   if #data > 0 then r.answers, r.TTLs = data, ttls end
-  r.rejected = ev.rcode ~= "NOERROR" and #data == 0
+  -- Zeek's rule (its dns_rejected): a response without any record in any section, the
+  -- OPT record counted (an NXDOMAIN with a SOA in authority is an answer, not a rejection)
+  local au, ad = ev.authority, ev.additional
+  r.rejected = #data == 0 and not (au and #au > 0) and not (ad and #ad > 0) and ev.edns == nil
   r.query = r.query or ev.qname
   r.qtype_name = r.qtype_name or ev.qtype
 end
