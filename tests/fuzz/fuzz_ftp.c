@@ -18,34 +18,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "engine.h"
-#include "../unit/pktbuild.h"
+#include "fuzz_common.h"
 
-static volatile uint64_t sink;
-
-static void touch(const eng_value_t *v, int depth)
-{
-    switch (v->type) {
-    case ENG_T_STR:
-        for (uint32_t i = 0; i < v->len; i++) sink += v->u.s[i];
-        break;
-    case ENG_T_LIST:
-    case ENG_T_MAP:
-        if (depth < 8)
-            for (uint32_t i = 0; i < v->len * (v->type == ENG_T_MAP ? 2u : 1u); i++)
-                touch(&v->u.list[i], depth + 1);
-        break;
-    default:
-        sink += (uint64_t)v->u.i;
-    }
-}
-
-static void on_event(eng_t *e, const eng_event_t *ev, void *user)
-{
-    (void)e;
-    (void)user;
-    for (int i = 0; i < ev->nfields; i++) touch(&ev->f[i], 0);
-}
 
 static void on_start(eng_t *e, const eng_event_t *ev, void *user)
 {
@@ -98,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     eng_t *e = eng_new();
     char err[256];
     eng_config_set(e, "stream.max_line", "256", err, sizeof err);
-    for (int k = 0; k < eng_event_count(); k++) eng_on(e, k, on_event, NULL);
+    for (int k = 0; k < eng_event_count(); k++) eng_on(e, k, fz_read_fields, NULL);
     eng_on(e, ENG_EV_FLOW_START, on_start, NULL);
     ts = 1700000000LL * 1000000000LL;
     conn_t ctl = {{"10.0.0.1", "10.0.0.2"}, {40000, 21}, {1000, 5000}, 0};

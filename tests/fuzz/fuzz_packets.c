@@ -10,37 +10,20 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "engine.h"
+#include "fuzz_common.h"
 
 static const int links[] = {1 /* EN10MB */, 113 /* LINUX_SLL */, 276 /* LINUX_SLL2 */,
                             12 /* RAW */, 101 /* LINKTYPE_RAW */, 0 /* NULL */, 108 /* LOOP */,
-                            228 /* IPV4 */, 229 /* IPV6 */};
-
-static volatile uint64_t sink;
-
-static void touch(const eng_value_t *v, int depth) {
-    switch (v->type) {
-    case ENG_T_STR:
-        for (uint32_t i = 0; i < v->len; i++) sink += v->u.s[i];
-        break;
-    case ENG_T_LIST:
-    case ENG_T_MAP:
-        if (depth < 8)
-            for (uint32_t i = 0; i < v->len * (v->type == ENG_T_MAP ? 2u : 1u); i++)
-                touch(&v->u.list[i], depth + 1);
-        break;
-    default:
-        sink += (uint64_t)v->u.i;
-    }
-}
+                            228 /* IPV4 */, 229 /* IPV6 */, 129 /* ARCNET_LINUX */,
+                            9 /* PPP */, 50 /* PPP_SERIAL */, 104 /* C_HDLC */, 239 /* NFLOG */};
 
 static void on_event(eng_t *e, const eng_event_t *ev, void *user) {
     (void)e; (void)user;
-    for (int i = 0; i < ev->nfields; i++) touch(&ev->f[i], 0);
+    for (int i = 0; i < ev->nfields; i++) fz_touch(&ev->f[i], 0);
     if (ev->flow) {
         char buf[64];
         eng_flow_addr(ev->flow, ENG_ORIG, buf, sizeof buf);
-        sink += (uint64_t)eng_flow_state(ev->flow)[0] + ev->flow->history[0];
+        fz_sink += (uint64_t)eng_flow_state(ev->flow)[0] + ev->flow->history[0];
     }
 }
 

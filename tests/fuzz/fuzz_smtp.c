@@ -16,30 +16,15 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "engine.h"
-#include "../unit/pktbuild.h"
+#include "fuzz_common.h"
 
-static volatile uint64_t sink;
-
-static void touch(const eng_value_t *v, int depth)
-{
-    if (v->type == ENG_T_STR) {
-        for (uint32_t i = 0; i < v->len; i++) sink += v->u.s[i];
-    } else if (v->type == ENG_T_LIST || v->type == ENG_T_MAP) {
-        uint32_t n = v->len * (v->type == ENG_T_MAP ? 2u : 1u);
-        if (depth < 8)
-            for (uint32_t i = 0; i < n; i++) touch(&v->u.list[i], depth + 1);
-    } else {
-        sink += (uint64_t)v->u.i;
-    }
-}
 
 static int by_script;
 
 static void on_event(eng_t *e, const eng_event_t *ev, void *user)
 {
     (void)user;
-    for (int i = 0; i < ev->nfields; i++) touch(&ev->f[i], 0);
+    for (int i = 0; i < ev->nfields; i++) fz_touch(&ev->f[i], 0);
     if (ev->kind == ENG_EV_FLOW_START && by_script) eng_flow_set_service(e, ev->flow, "smtp");
 }
 
