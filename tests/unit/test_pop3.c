@@ -441,7 +441,8 @@ TEST(long_line_in_body)
 
 TEST(garbage_bounded)
 {
-    /* a long line without LF in both directions: nothing grows, no crash */
+    /* a long line without LF in both directions, once the session is POP3 (the
+     * greeting and the client's first command decide): nothing grows, no crash */
     rec_t r;
     eng_t *e = new_engine(&r);
     conn_t c;
@@ -449,13 +450,15 @@ TEST(garbage_bounded)
     static uint8_t junk[60000];
     memset(junk, 'A', sizeof junk);
     c_send(&c, 1, "+OK hi\r\n");
+    c_send(&c, 0, "CAPA\r\n");
+    c_send(&c, 1, "+OK\r\nUSER\r\n.\r\n");
     c_sendn(&c, 0, junk, sizeof junk);
     c_sendn(&c, 1, junk, sizeof junk);
     c_send(&c, 0, "\r\nNOOP\r\n");
     c_send(&c, 1, "\r\n+OK\r\n");
     c_close(&c);
     eng_finish(e);
-    CHECK(strstr(r.log, "CMD NOOP []\n") != NULL);
+    CHECK(r.log && strstr(r.log, "CMD NOOP []\n") != NULL);
     eng_free(e);
     rec_free(&r);
 }
