@@ -137,7 +137,9 @@ int main(void)
 #else
 int main(void)
 {
-    printf("alloc: SKIP (AddressSanitizer replaces malloc; run the normal build)\n");
+    /* the summary line tests/run.sh reads, the skip said and counted */
+    printf("SKIP alloc: AddressSanitizer replaces malloc (the normal build runs these tests)\n");
+    printf("alloc: 0 passed, 0 failed, 1 skipped\n");
     return 0;
 }
 #endif
