@@ -20,33 +20,9 @@
 #   dns-dnsmasq-dig.txt   what `dig +short +nosplit` printed for every query of
 #                         dns-dnsmasq-udp.pcap ("type name: answer" lines), for the e2e test
 set -eu
-OUT=${1:-pcaps}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-WORK=$(mktemp -d)
-TCPDUMP_PID=
-SERVER_PID=
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-    [ -n "$TCPDUMP_PID" ] && kill "$TCPDUMP_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-
+. "$(dirname "$0")/lo-capture.sh"
 command -v dnsmasq >/dev/null && command -v dig >/dev/null || {
     echo "needs dnsmasq and dig (apt-get install dnsmasq bind9-dnsutils)"; exit 1; }
-
-capture_start() {
-    tcpdump -Z root -i lo -s 0 -U -w "$1" "$2" 2>"$WORK/tcpdump.err" &
-    TCPDUMP_PID=$!
-    sleep 1
-}
-capture_stop() {
-    sleep 1
-    kill "$TCPDUMP_PID"; wait "$TCPDUMP_PID" 2>/dev/null || true
-    TCPDUMP_PID=
-    echo "$1: $(grep captured "$WORK/tcpdump.err")"
-}
 
 # A big TXT record: 12 strings of 60 characters (about 750 bytes of answer)
 BIG=""

@@ -20,31 +20,7 @@
 # report.bin (20000 random bytes, seed 21) and upload.txt (text) are generated here; their
 # sha256 are checked by tests/e2e/test_ftp_tshark.sh.
 set -eu
-OUT=${1:-pcaps}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-WORK=$(mktemp -d)
-TCPDUMP_PID=
-SERVER_PID=
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-    [ -n "$TCPDUMP_PID" ] && kill "$TCPDUMP_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-
-capture_start() {
-    tcpdump -Z root -i lo -s 0 -U -w "$1" "$2" 2>"$WORK/tcpdump.err" &
-    TCPDUMP_PID=$!
-    sleep 1
-}
-capture_stop() {
-    sleep 1
-    kill "$TCPDUMP_PID"; wait "$TCPDUMP_PID" 2>/dev/null || true
-    TCPDUMP_PID=
-    echo "$1: $(grep captured "$WORK/tcpdump.err")"
-}
-
+. "$(dirname "$0")/lo-capture.sh"
 command -v vsftpd >/dev/null || [ -x /usr/sbin/vsftpd ] || { echo "needs vsftpd (apt-get install vsftpd)"; exit 1; }
 
 # the files

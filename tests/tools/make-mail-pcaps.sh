@@ -9,32 +9,7 @@
 # ISNs differ on every run, so the files are not byte-for-byte reproducible. Each protocol
 # has its own section below (a shell function, called at its end).
 set -eu
-OUT=${1:-pcaps}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-WORK=$(mktemp -d)
-TCPDUMP_PID=
-SERVER_PID=
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-    [ -n "$TCPDUMP_PID" ] && kill "$TCPDUMP_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-
-# capture_start FILE FILTER: tcpdump on lo (Ethernet link type, zero MACs), packet-buffered
-capture_start() {
-    tcpdump -Z root -i lo -s 0 -U -w "$1" "$2" 2>"$WORK/tcpdump.err" &
-    TCPDUMP_PID=$!
-    sleep 1
-}
-capture_stop() {
-    sleep 1
-    kill "$TCPDUMP_PID"; wait "$TCPDUMP_PID" 2>/dev/null || true
-    TCPDUMP_PID=
-    echo "$1: $(grep captured "$WORK/tcpdump.err")"
-}
-
+. "$(dirname "$0")/lo-capture.sh"
 # ================================================================ SMTP (decoders/smtp.c)
 # A real SMTP server (python3-aiosmtpd, with AUTH PLAIN/LOGIN for alice/s3cret, PIPELINING
 # advertised, STARTTLS with a throw-away self-signed certificate) on 127.0.0.1:2525, and two

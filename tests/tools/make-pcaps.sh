@@ -7,32 +7,7 @@
 # committed; this script documents how they were made.  Timestamps, ports and ISNs differ
 # on every run, so the files are not byte-for-byte reproducible.
 set -eu
-OUT=${1:-pcaps}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-WORK=$(mktemp -d)
-TCPDUMP_PID=
-SERVER_PID=
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-    [ -n "$TCPDUMP_PID" ] && kill "$TCPDUMP_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-
-# capture_start FILE FILTER: tcpdump on lo (Ethernet link type, zero MACs), packet-buffered
-capture_start() {
-    tcpdump -Z root -i lo -s 0 -U -w "$1" "$2" 2>"$WORK/tcpdump.err" &
-    TCPDUMP_PID=$!
-    sleep 1
-}
-capture_stop() {
-    sleep 1
-    kill "$TCPDUMP_PID"; wait "$TCPDUMP_PID" 2>/dev/null || true
-    TCPDUMP_PID=
-    echo "$1: $(cat "$WORK/tcpdump.err" | grep captured)"
-}
-
+. "$(dirname "$0")/lo-capture.sh"
 # ---------------------------------------------------------------- http-curl.pcap
 # An HTTP/1.1 server (python http.server with keep-alive and a POST handler) and curl:
 # two GETs on one keep-alive connection, a POST, a 404, and a ~100 KB body.

@@ -13,18 +13,7 @@
 #   redis-cli-110.pcap   the same against a server on port 110, POP3's port: the port hint
 #                        must not make it POP3 either
 set -eu
-OUT=${1:-pcaps}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-WORK=$(mktemp -d)
-TCPDUMP_PID=
-SERVER_PID=
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-    [ -n "$TCPDUMP_PID" ] && kill "$TCPDUMP_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/lo-capture.sh"
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
     echo "needs redis-server and redis-cli (apt-get install redis-server redis-tools)"; exit 1; }
 

@@ -20,33 +20,9 @@
 # packaged UA is practical to script headless): a generator, but over real sockets, so the
 # kernel makes the datagrams and segments.
 set -eu
-OUT=${1:-pcaps}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
-WORK=$(mktemp -d)
-TCPDUMP_PID=
-SERVER_PID=
+. "$HERE/lo-capture.sh"
 PY=/usr/bin/python3
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-    [ -n "$TCPDUMP_PID" ] && kill "$TCPDUMP_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-
-capture_start() {
-    tcpdump -Z root -i lo -s 0 -U -w "$1" "$2" 2>"$WORK/tcpdump.err" &
-    TCPDUMP_PID=$!
-    sleep 1
-}
-capture_stop() {
-    sleep 1
-    kill "$TCPDUMP_PID"; wait "$TCPDUMP_PID" 2>/dev/null || true
-    TCPDUMP_PID=
-    echo "$1: $(grep captured "$WORK/tcpdump.err")"
-}
-
 capture_start "$OUT/sip-udp-call.pcap" "udp and (port 5080 or portrange 40000-40003)"
 $PY "$HERE/sip-call.py" call udp 5080 40000
 capture_stop sip-udp-call.pcap

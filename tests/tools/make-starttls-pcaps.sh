@@ -32,20 +32,11 @@
 #                               ways, then PASV + LIST, PASV + RETR and QUIT in clear text
 #                               again (vsftpd has no CCC)
 set -eu
-OUT=${1:-pcaps}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-WORK=$(mktemp -d)
-TCPDUMP_PID=
-SERVER_PID=
+. "$(dirname "$0")/lo-capture.sh"
 DOVECOT_CONF=
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+cleanup_extra() { # run by lo-capture.sh's cleanup at exit
     [ -n "$DOVECOT_CONF" ] && doveadm -c "$DOVECOT_CONF" stop 2>/dev/null || true
-    [ -n "$TCPDUMP_PID" ] && kill "$TCPDUMP_PID" 2>/dev/null || true
-    rm -rf "$WORK"
 }
-trap cleanup EXIT INT TERM
 
 for p in openssl curl tcpdump dovecot /usr/sbin/vsftpd; do
     command -v "$p" >/dev/null || [ -x "$p" ] || {
@@ -55,19 +46,6 @@ done
 for port in 21 110 143; do
     if ss -ltn "sport = :$port" | grep -q LISTEN; then echo "port $port is in use"; exit 1; fi
 done
-
-# capture_start FILE FILTER: tcpdump on lo (Ethernet link type, zero MACs), packet-buffered
-capture_start() {
-    tcpdump -Z root -i lo -s 0 -U -w "$1" "$2" 2>"$WORK/tcpdump.err" &
-    TCPDUMP_PID=$!
-    sleep 1
-}
-capture_stop() {
-    sleep 1
-    kill "$TCPDUMP_PID"; wait "$TCPDUMP_PID" 2>/dev/null || true
-    TCPDUMP_PID=
-    echo "$1: $(grep captured "$WORK/tcpdump.err")"
-}
 
 # ---- certificates: a CA and one server certificate for mail.test and ftp.test
 cd "$WORK"

@@ -21,31 +21,8 @@
 #   tls12-unknown-ca.pcap  TLS 1.2, curl does not trust the CA: a fatal unknown_ca alert
 #                          in the clear
 set -eu
-OUT=${1:-pcaps}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-WORK=$(mktemp -d)
-TCPDUMP_PID=
-SERVER_PID=
+. "$(dirname "$0")/lo-capture.sh"
 PORT=44433
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-    [ -n "$TCPDUMP_PID" ] && kill "$TCPDUMP_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-
-capture_start() { # FILE
-    tcpdump -Z root -i lo -s 0 -U -w "$1" "tcp port $PORT" 2>"$WORK/tcpdump.err" &
-    TCPDUMP_PID=$!
-    sleep 1
-}
-capture_stop() { # FILE
-    sleep 1
-    kill "$TCPDUMP_PID"; wait "$TCPDUMP_PID" 2>/dev/null || true
-    TCPDUMP_PID=
-    echo "$1: $(grep captured "$WORK/tcpdump.err")"
-}
 server_start() { # s_server options...
     openssl s_server -accept "127.0.0.1:$PORT" -cert "$WORK/server.pem" -key "$WORK/server.key" \
         -cert_chain "$WORK/ca.pem" -www -quiet "$@" >"$WORK/server.log" 2>&1 &
@@ -89,7 +66,7 @@ one() { # name server-options -- curl-options
     shift
     # shellcheck disable=SC2086
     server_start $sopts
-    capture_start "$OUT/$name"
+    capture_start "$OUT/$name" "tcp port $PORT"
     curl -s -o /dev/null --max-time 5 "$@" || true
     capture_stop "$OUT/$name"
     server_stop
