@@ -34,9 +34,17 @@
 #
 # E2E_ONLY=REGEX limits the run to the captures whose label matches.
 #
+# E2E_JOBS=N runs the captures in N processes (default: the number of cores, at most 4);
+# each runs every N-th capture and the results are added up at the end.
+#
 # The shared captures are many: tshark runs once per capture (unmutated), and their mutants
 # are checked for streams only, against that reference (E2E_FULL=1: tshark on each mutant,
 # and conn too, as for the project's own captures in pcaps/).
+#
+# Every shared capture gets the mutations that move bytes through reassembly and fragments
+# (split1, split3-reorder, dup, frag16) and one of the others (frag24 and the link-layer
+# re-wraps), in turn by its place in the sorted list, so each of those still runs on a
+# seventh of the shared captures; the project's captures get every mutation.
 #
 # Limits keeping the run short (E2E_FULL=1 lifts them): the 1-byte split only for captures
 # with at most 200 KB of TCP payload, split 3 up to 600 KB, other mutations for captures up
@@ -59,6 +67,7 @@ say() { echo "$*" | tee -a "$res"; }
 
 . "$top/tests/e2e/known_failures.sh"
 finish() {
+    if [ -n "${E2E_SHARD:-}" ]; then exit 0; fi   # a shard: the parent adds up and judges
     known_failures
     p=$(grep -c '^PASS' "$res")
     f=$(grep -c '^FAIL' "$res")
@@ -82,6 +91,37 @@ for x in "$ENGINE" "$PCAPMUT"; do
         finish
     fi
 done
+
+# ---------------------------------------------------------------- parallel shards
+JOBS=${E2E_JOBS:-}
+if [ -z "$JOBS" ]; then
+    JOBS=$(nproc 2>/dev/null || echo 1)
+    [ "$JOBS" -gt 4 ] && JOBS=4
+fi
+if [ -z "${E2E_SHARD:-}" ] && [ "$JOBS" -gt 1 ]; then
+    k=0 pids=""
+    while [ "$k" -lt "$JOBS" ]; do
+        E2E_SHARD="$k/$JOBS" sh "$0" "$B" >"$tmp/shard.$k" 2>&1 &
+        pids="$pids $!"
+        k=$((k + 1))
+    done
+    rc=0
+    for pid in $pids; do wait "$pid" || rc=1; done
+    k=0
+    while [ "$k" -lt "$JOBS" ]; do
+        grep -vE '^(PASS|FAIL|SKIP)' "$tmp/shard.$k" || true
+        grep -E '^(PASS|FAIL|SKIP)' "$tmp/shard.$k" >>"$res"
+        k=$((k + 1))
+    done
+    [ "$rc" = 0 ] || say "FAIL setup: a shard of this suite exited with an error"
+    sort -o "$res" "$res"
+    cat "$res"
+    finish
+fi
+SHARD_K=${E2E_SHARD%/*} SHARD_N=${E2E_SHARD#*/}
+[ -n "${E2E_SHARD:-}" ] || { SHARD_K=0 SHARD_N=1; }
+ci=-1   # the place of the current capture in the run, for the shards and the rotation
+mine() { ci=$((ci + 1)); [ $((ci % SHARD_N)) = "$SHARD_K" ]; }
 
 FULL=${E2E_FULL:-0}
 MAX_STREAMS=300
@@ -359,6 +399,8 @@ null:--link,null"
 # The sanitizer build (a build folder ending in "asan") runs the mutations that move bytes
 # through reassembly and fragments; the link-layer re-wraps only change a header the normal
 # build checks (E2E_FULL=1 runs all).
+NROT=$(( $(echo $MUTATIONS | wc -w) - 4 ))   # the mutations shared captures take in turn
+[ "$NROT" -gt 0 ] || NROT=1
 case $B in
     *asan) [ "${E2E_FULL:-0}" = 1 ] ||
         MUTATIONS="split1:--split,1 split3-reorder:--split,3,--reorder,7 dup:--dup,0.3,5 frag16:--split,1000,--frag,16" ;;
@@ -452,8 +494,15 @@ do_capture() {
     base="$tmp/base.$$.out"
     cp "$tmp/base.out" "$base"
     payload=$(awk -F'|' '$1 != "" { s += $11 } END { print s + 0 }' "$base")
+    mi=0
     for m in $MUTATIONS; do
         mname=${m%%:*}
+        case $label/$mname in
+            */split1|*/split3-reorder|*/dup|*/frag16) ;;
+            shared/*)   # one of the other mutations per shared capture, in turn
+                mi=$((mi + 1))
+                [ "$FULL" = 1 ] || [ $(( (ci + mi) % NROT )) = 0 ] || continue ;;
+        esac
         margs=$(echo "${m#*:}" | tr ',' ' ')
         case $mname in dup) margs="--dup 0.3,5" ;; qinq) margs="--vlan 100,200" ;; esac
         if [ "$FULL" != 1 ]; then
@@ -496,17 +545,19 @@ found=0
 for cap in pcaps/*.pcap pcaps/*.pcapng; do
     [ -f "$cap" ] || continue
     found=1
+    mine || continue
     do_capture "$cap" "$(basename "$cap")"
 done
-[ "$found" = 1 ] || say "FAIL setup: no captures in pcaps/"
+[ "$found" = 1 ] || [ "$SHARD_K" != 0 ] || say "FAIL setup: no captures in pcaps/"
 
 shared=${PCAPS:-$top/../shared/pcaps}
 if [ -d "$shared" ]; then
     find "$shared" -maxdepth 3 -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) | sort >"$tmp/shared"
     while IFS= read -r cap; do
+        mine || continue
         do_capture "$cap" "shared/${cap#"$shared"/}"
     done <"$tmp/shared"
-else
+elif [ "$SHARD_K" = 0 ]; then
     say "SKIP shared captures: $shared is absent (set PCAPS=DIR to use a folder of captures)"
 fi
 
