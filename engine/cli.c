@@ -443,6 +443,7 @@ int main(int argc, char **argv) {
         eng_free(e);
         return 1;
     }
+    lbr_set_stop_flag(lb, &g_stop); /* os.exit in a script stops the reading loop */
     int fail = 0;
     repl_t *rp = NULL;
     if (o.repl) {
@@ -515,8 +516,9 @@ int main(int argc, char **argv) {
     eng_set_progress(e, on_progress, &pg);
 
     err[0] = 0;
-    int r;
-    if (o.rfile) r = eng_read_file_until(e, o.rfile, o.bpf, &g_stop, err, sizeof err);
+    int r = 0;
+    if (lbr_exit_requested(lb, NULL)) r = 0; /* os.exit while the scripts loaded */
+    else if (o.rfile) r = eng_read_file_until(e, o.rfile, o.bpf, &g_stop, err, sizeof err);
     else r = eng_read_live(e, o.iface, o.bpf, &g_stop, err, sizeof err);
     progress_clear(&pg);
     eng_set_progress(e, NULL, NULL);
@@ -528,7 +530,7 @@ int main(int argc, char **argv) {
     } else if (r == 2) {
         fprintf(stderr, "engine: warning: %s\n", err);
     }
-    if (g_stop && o.rfile && !lbr_failed(lb) && !o.quiet)
+    if (g_stop && o.rfile && !lbr_failed(lb) && !o.quiet && !lbr_exit_requested(lb, NULL))
         fprintf(stderr, "engine: interrupted; flushing flows and logs\n");
 
     eng_finish(e);
@@ -556,7 +558,14 @@ int main(int argc, char **argv) {
         const char *m = lbr_error(lb);
         fprintf(stderr, "engine: %s\n", m && *m ? m : "a script failed");
         status = 1;
+    } else if (lbr_handler_errors(lb) && !o.quiet) {
+        /* the run went on (docs/lua.md, "Handler errors"): say so at the end */
+        fprintf(stderr, "engine: %llu handler error%s during the run (shown above; "
+                        "--set lua.strict=true stops at the first)\n",
+                (unsigned long long)lbr_handler_errors(lb), lbr_handler_errors(lb) == 1 ? "" : "s");
     }
+    int xcode;
+    if (lbr_exit_requested(lb, &xcode) && status == 0) status = xcode & 255;
     if (o.stats) print_stats(e);
     lbr_free(lb);
     eng_free(e);

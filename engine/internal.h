@@ -28,6 +28,10 @@ typedef struct eng_cfg {
     uint64_t mime_max_depth;
     int lua_strict;
     uint64_t lua_handler_timeout_ms;
+    int lua_unsafe;                  /* lua.unsafe: no sandbox (lua/engine/sandbox.lua) */
+    uint64_t lua_max_memory;         /* lua.max_memory: bytes the Lua state may hold, 0 = no cap */
+    int lua_jit_scripts;             /* lua.jit_scripts: compile user scripts (no watchdog stop in loops) */
+    uint64_t lua_max_timeouts;       /* lua.max_timeouts: timeouts before a handler is switched off */
     uint64_t seed;
     int tunnel_decapsulate;          /* tunnel.*: tunnel.c */
     uint64_t tunnel_max_depth;

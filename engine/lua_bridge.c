@@ -115,6 +115,15 @@ struct lua_bridge {
     volatile uint64_t kill_gen;
     volatile int32_t kill_cur;
     volatile uint64_t timeout_ms_used;
+    /* lua.max_memory: bytes the state holds; the cap applies inside handlers and
+     * while scripts load (depth > 0 or loading), never to the bridge's own calls */
+    size_t mem_used, mem_cap;
+    int loading;
+    uint64_t mem_errors;
+    /* os.exit (lua/engine/sandbox.lua): stop reading, finish, exit with the code */
+    volatile int *stop_flag;
+    int exit_req, exit_code;
+    int ref_strike;
 };
 
 static __thread lbr_t *tl_bridge; /* the bridge this thread is dispatching into */
@@ -217,9 +226,16 @@ static void lbr_ffi_handler_error(lbr_t *b, const char *what, const char *msg) {
      * error unwinding through the handler is that failure, reported once at
      * the end as one line, not as a handler error with a traceback */
     if (b->failed) return;
+    if (b->exit_req && msg && strstr(msg, "engine: os.exit")) return; /* not an error */
     b->nerrors++;
     b->e->stats.handler_errors++;
     if (!msg) msg = "(no message)";
+    char membuf[1400];
+    if (b->mem_cap && !strncmp(msg, "not enough memory", 17)) {
+        snprintf(membuf, sizeof membuf, "not enough memory: the Lua state is at lua.max_memory (%zu bytes)%s",
+                 b->mem_cap, msg + 17);
+        msg = membuf;
+    }
     if (b->nerrors <= MAX_PRINTED_TRACES) {
         fprintf(stderr, "engine: error in handler for %s: %s\n", what, msg);
     } else if (b->nerrors <= MAX_PRINTED_ERRORS) {
@@ -377,20 +393,41 @@ static void run_protected(lbr_t *b, int ref, int a, const char *what) {
         lua_pushinteger(L, a);
         lua_pushinteger(L, start);
         b->sh.cur = start - 1;
+        uint64_t mem_errors = b->mem_errors;
         int rc = lua_pcall(L, 2, 0, -4);
+        /* a handler failed at lua.max_memory: collect what it left before the
+         * next one allocates (LuaJIT does not collect when an allocation fails) */
+        if (b->mem_errors != mem_errors) lua_gc(L, LUA_GCCOLLECT, 0);
         if (rc == 0) {
             lua_pop(L, 1);
             return;
         }
+        int timed_out = 0;
         if (b->kill_req) {
             lua_sethook(L, NULL, 0, 0);
             b->kill_req = 0;
+            timed_out = 1;
         }
         int32_t cur = b->sh.cur;
         lbr_ffi_handler_error(b, what, lua_tostring(L, -1));
         lua_pop(L, 2);
         if (b->failed || cur < start) return; /* error outside a handler: stop there */
         start = cur + 1;
+        /* lua.max_timeouts: a handler that keeps timing out is switched off (its
+         * place in the list is then taken by the next one) */
+        if (timed_out && ref == b->ref_dispatch && b->ref_strike != LUA_NOREF) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, b->ref_strike);
+            lua_pushinteger(L, a);
+            lua_pushinteger(L, cur);
+            lua_pushinteger(L, (lua_Integer)b->e->cfg.lua_max_timeouts);
+            if (lua_pcall(L, 3, 1, 0) == 0) {
+                if (lua_isstring(L, -1)) {
+                    fprintf(stderr, "engine: %s\n", lua_tostring(L, -1));
+                    start = cur;
+                }
+            }
+            lua_pop(L, 1);
+        }
     }
 }
 
@@ -610,6 +647,69 @@ static int setup_api(lbr_t *b) {
     return 0;
 }
 
+/* ---- memory cap and os.exit ------------------------------------------------------ */
+
+static void *lbr_alloc(void *ud, void *p, size_t osize, size_t nsize) {
+    lbr_t *b = ud;
+    size_t old = p ? osize : 0;
+    if (nsize == 0) {
+        free(p);
+        b->mem_used -= old;
+        return NULL;
+    }
+    if (nsize > old && b->mem_cap && (b->depth > 0 || b->loading) &&
+        b->mem_used + (nsize - old) > b->mem_cap) {
+        b->mem_errors++;
+        return NULL; /* LuaJIT raises "not enough memory" in the handler */
+    }
+    void *q = realloc(p, nsize);
+    if (q) b->mem_used = b->mem_used - old + nsize;
+    return q;
+}
+
+/* os.exit(code) as the sandbox gives it: ask the run to stop (the capture is no
+ * longer read; flows end, engine.done runs, logs are closed) and unwind the
+ * calling handler with an error the bridge does not count */
+static int l_exit(lua_State *L) {
+    lbr_t *b = lua_touserdata(L, lua_upvalueindex(1));
+    int code = 0;
+    if (lua_isboolean(L, 1)) code = lua_toboolean(L, 1) ? 0 : 1;
+    else if (!lua_isnoneornil(L, 1)) code = (int)luaL_checkinteger(L, 1);
+    if (!b->exit_req) {
+        b->exit_req = 1;
+        b->exit_code = code;
+    }
+    if (b->stop_flag) *b->stop_flag = 1;
+    lua_pushliteral(L, "engine: os.exit");
+    return lua_error(L);
+}
+
+/* path_within(path, dir): true when `path` (which need not exist) names a file
+ * inside `dir` once symbolic links and ".." are resolved */
+static int l_path_within(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    const char *dir = luaL_checkstring(L, 2);
+    char rd[PATH_MAX], rp[PATH_MAX], parent[PATH_MAX];
+    if (!realpath(dir, rd)) { lua_pushboolean(L, 0); return 1; }
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    const char *base = path;
+    if (slash) {
+        base = slash + 1;
+        if (slash == parent) slash[1] = 0;
+        else *slash = 0;
+    } else {
+        snprintf(parent, sizeof parent, ".");
+    }
+    if (!*base || !strcmp(base, ".") || !strcmp(base, "..") || !realpath(parent, rp)) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    size_t n = strlen(rd);
+    lua_pushboolean(L, !strncmp(rp, rd, n) && (rp[n] == 0 || rp[n] == '/' || n == 1));
+    return 1;
+}
+
 static int getref(lua_State *L, int mod, const char *name) {
     lua_getfield(L, mod, name);
     if (!lua_isfunction(L, -1)) {
@@ -646,7 +746,9 @@ lbr_t *lbr_new(eng_t *e, const char *home, const char *outdir, char *err, size_t
         }
     }
     setup_api(b);
-    lua_State *L = b->L = luaL_newstate();
+    b->mem_cap = (size_t)e->cfg.lua_max_memory;
+    lua_State *L = b->L = lua_newstate(lbr_alloc, b);
+    if (!L) L = b->L = luaL_newstate(); /* a LuaJIT without custom allocators: no cap */
     if (!L) {
         set_err(err, errlen, "cannot create a Lua state%s", "");
         free(b);
@@ -704,6 +806,7 @@ lbr_t *lbr_new(eng_t *e, const char *home, const char *outdir, char *err, size_t
     b->ref_timers = getref(L, mod, "_timers");
     b->ref_done = getref(L, mod, "_done");
     b->ref_shutdown = getref(L, mod, "_shutdown");
+    b->ref_strike = getref(L, mod, "_strike");
     if (b->ref_dispatch == LUA_NOREF || b->ref_timers == LUA_NOREF || b->ref_done == LUA_NOREF ||
         b->ref_shutdown == LUA_NOREF) {
         set_err(err, errlen, "%s: engine module lacks its entry points", path);
@@ -718,6 +821,37 @@ lbr_t *lbr_new(eng_t *e, const char *home, const char *outdir, char *err, size_t
     lua_pushvalue(L, mod);
     lua_setglobal(L, "engine");
     lua_settop(L, 0);
+    /* the sandbox (lua/engine/sandbox.lua): before any script runs */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, b->ref_tb);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "engine.sandbox");
+    if (lua_pcall(L, 1, 1, -3)) {
+        first_part(lua_tostring(L, -1), err, errlen);
+        lbr_free(b);
+        return NULL;
+    }
+    lua_newtable(L);
+    lua_pushboolean(L, e->cfg.lua_unsafe);
+    lua_setfield(L, -2, "unsafe");
+    lua_pushboolean(L, !e->cfg.lua_jit_scripts);
+    lua_setfield(L, -2, "jit_off");
+    lua_pushstring(L, b->home);
+    lua_setfield(L, -2, "home");
+    if (outdir) {
+        lua_pushstring(L, outdir);
+        lua_setfield(L, -2, "outdir");
+    }
+    lua_pushlightuserdata(L, b);
+    lua_pushcclosure(L, l_exit, 1);
+    lua_setfield(L, -2, "exit");
+    lua_pushcfunction(L, l_path_within);
+    lua_setfield(L, -2, "path_within");
+    if (lua_pcall(L, 1, 0, -3)) {
+        first_part(lua_tostring(L, -1), err, errlen);
+        lbr_free(b);
+        return NULL;
+    }
+    lua_settop(L, 0);
     b->done_sub = eng_on(e, ENG_EV_ENGINE_DONE, on_done, b);
     return b;
 }
@@ -729,9 +863,32 @@ static int load_chunk(lbr_t *b, int loadrc, char *err, size_t errlen) {
         lua_settop(L, 0);
         return -1;
     }
+    /* the loops of user scripts run interpreted unless lua.jit_scripts: the
+     * watchdog's hook cannot stop a compiled loop (docs/lua.md, "Sandbox";
+     * lua/engine/sandbox.lua, interp_loops) */
+    if (!b->e->cfg.lua_jit_scripts) {
+        lua_getglobal(L, "package");
+        lua_getfield(L, -1, "loaded");
+        lua_getfield(L, -1, "engine.sandbox.prepare");
+        lua_remove(L, -2);
+        lua_remove(L, -2);
+        if (lua_isfunction(L, -1)) {
+            lua_insert(L, -2);
+            if (lua_pcall(L, 1, 1, 0) || !lua_isfunction(L, -1)) {
+                first_part(lua_tostring(L, -1), err, errlen);
+                lua_settop(L, 0);
+                return -1;
+            }
+        } else {
+            lua_pop(L, 1);
+        }
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, b->ref_tb);
     lua_insert(L, -2);
+    b->loading++;
     int rc = lua_pcall(L, 0, 0, -2);
+    b->loading--;
+    if (rc && b->exit_req) rc = 0; /* os.exit while loading: the run stops before it reads */
     if (rc) first_part(lua_tostring(L, -1), err, errlen);
     lua_settop(L, 0);
     if (!rc && b->failed) {
@@ -765,6 +922,15 @@ int lbr_load_default(lbr_t *b, char *err, size_t errlen) {
 }
 
 int lbr_failed(const lbr_t *b) { return b->failed; }
+
+void lbr_set_stop_flag(lbr_t *b, volatile int *flag) { b->stop_flag = flag; }
+
+int lbr_exit_requested(const lbr_t *b, int *code) {
+    if (b->exit_req && code) *code = b->exit_code;
+    return b->exit_req;
+}
+
+uint64_t lbr_handler_errors(const lbr_t *b) { return b->nerrors; }
 
 const char *lbr_error(const lbr_t *b) { return b->errmsg ? b->errmsg : ""; }
 

@@ -28,6 +28,13 @@ int lbr_load_default(lbr_t *b, char *err, size_t errlen);
  * that cannot be written. The message is in lbr_error(). */
 int lbr_failed(const lbr_t *b);
 const char *lbr_error(const lbr_t *b);
+/* os.exit(code) from a script (lua/engine/sandbox.lua): the bridge sets *flag
+ * (the reading loop's stop flag) and remembers the code; lbr_exit_requested
+ * returns 1 and the code once a script asked. */
+void lbr_set_stop_flag(lbr_t *b, volatile int *flag);
+int lbr_exit_requested(const lbr_t *b, int *code);
+/* handler errors so far (timeouts and lua.max_memory failures included) */
+uint64_t lbr_handler_errors(const lbr_t *b);
 /* flush and close the logs, close the Lua state (after eng_finish) */
 void lbr_free(lbr_t *b);
 /* the Lua state, for the REPL */

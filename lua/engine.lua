@@ -457,6 +457,26 @@ function M._dispatch(kind, start)
   end
 end
 
+-- called by C when handler i of `kind` timed out (lua.handler_timeout_ms): after
+-- `max` timeouts (lua.max_timeouts, 0 = never) the handler is switched off; the
+-- message to print is returned then, nil otherwise
+local strikes = {}
+local getinfo = debug.getinfo -- the sandbox leaves scripts a smaller debug table
+function M._strike(kind, i, max)
+  local id, fn = HID[kind][i], H[kind][i]
+  if not id then return nil end
+  local n = (strikes[id] or 0) + 1
+  strikes[id] = n
+  if max == 0 or n < max then return nil end
+  local where = "?"
+  local info = getinfo(fn, "S")
+  if info then where = info.short_src .. ":" .. info.linedefined end
+  M.off(id)
+  strikes[id] = nil
+  return format("handler for %s (%s) switched off after %d timeouts (lua.max_timeouts)",
+    names[kind] or tostring(kind), where, n)
+end
+
 -- ---- timers (network time) ------------------------------------------------------
 
 local heap, tseq = {}, 0

@@ -99,9 +99,11 @@ check "watchdog: message" grep -q "handler exceeded lua.handler_timeout_ms (100 
 check "watchdog: counted, run continued" grep -q '"errors":1' "$T/out"
 
 echo 'engine.on("flow.end", function() local x = 0 while true do x = x + 1 end end)' >"$T/hard.lua"
-timeout 20 "$ENG" -r "$PCAP" -s "$T/hard.lua" --set lua.handler_timeout_ms=100 >"$T/out" 2>"$T/err"
+timeout 20 "$ENG" -r "$PCAP" -s "$T/hard.lua" --set lua.handler_timeout_ms=100 --set lua.jit_scripts=true \
+    >"$T/out" 2>"$T/err"
 rc=$?
-check "watchdog: compiled loop stops the run with exit 1" [ $rc -eq 1 ]
+check "watchdog: with lua.jit_scripts, a compiled loop stops the run with exit 1" [ $rc -eq 1 ]
+check "watchdog: with lua.jit_scripts, the message says so" grep -q "compiled loop" "$T/err"
 
 # invalid UTF-8 from the wire stays valid JSON (\xNN escapes); / is not escaped
 cat >"$T/utf.lua" <<'EOF'

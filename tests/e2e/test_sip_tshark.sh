@@ -56,7 +56,7 @@ PCAPS=${PCAPS:-}
 [ -z "$PCAPS" ] && [ -d /work/shared/pcaps ] && PCAPS=/work/shared/pcaps
 
 run_engine() { # capture out
-    "$ENGINE" -q -r "$1" -s "$FIELDS" --set "test.out=$2" 2>"$tmp/engine.err"
+    "$ENGINE" -q -r "$1" -o "$(dirname "$2")" -s "$FIELDS" --set "test.out=$2" 2>"$tmp/engine.err"
 }
 
 # the engine's messages as "Q method call_id from to cseq" / "R status call_id from to cseq"

@@ -109,7 +109,7 @@ EOF
 # run_engine PCAP OUT [force]
 run_engine() {
     timeout 120 "$ENGINE" -q -r "$1" -s "$tmp/policy.lua" --set test.out="$2" \
-        --set test.force="${3:-0}" -o "$tmp/logs" </dev/null >"$2.stdout" 2>"$2.stderr"
+        --set test.force="${3:-0}" -o "$tmp" </dev/null >"$2.stdout" 2>"$2.stderr"
 }
 
 # tshark's view, as the same tagged lines

@@ -188,6 +188,8 @@ TEST(watchdog_interrupts) {
     eng_t *e = eng_new();
     char err[256];
     CHECK_EQ_INT(eng_config_set(e, "lua.handler_timeout_ms", "100", err, sizeof err), 0);
+    /* three timeouts of one handler would switch it off (lua.max_timeouts) */
+    CHECK_EQ_INT(eng_config_set(e, "lua.max_timeouts", "0", err, sizeof err), 0);
     lbr_t *b = bridge(e, NULL);
     if (!b) { CHECK(0); return; }
     /* runaway loops that make calls LuaJIT does not compile: interruptible */
@@ -217,6 +219,8 @@ TEST(watchdog_hard_stop) {
     eng_t *e = eng_new();
     char err[256];
     CHECK_EQ_INT(eng_config_set(e, "lua.handler_timeout_ms", "50", err, sizeof err), 0);
+    /* scripts compiled (by default they run interpreted, and the loop is stopped) */
+    CHECK_EQ_INT(eng_config_set(e, "lua.jit_scripts", "true", err, sizeof err), 0);
     lbr_t *b = bridge(e, NULL);
     if (!b) { CHECK(0); return; }
     /* a compiled loop: hooks never run inside it */
@@ -348,6 +352,9 @@ TEST(timers_advance) {
 
 TEST(helpers) {
     eng_t *e = eng_new();
+    char cerr[128];
+    /* the test writes and removes a file in /tmp: outside the sandbox */
+    CHECK(eng_config_set(e, "lua.unsafe", "true", cerr, sizeof cerr) == 0);
     lbr_t *b = bridge(e, NULL);
     if (!b) { CHECK(0); return; }
     CHECK(lua_ok(b, "local s = engine.cidr{'10.0.0.0/8', '192.168.1.7', '2001:db8::/32', '::ffff:172.16.0.0/108'}\n"
