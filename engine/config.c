@@ -14,7 +14,7 @@
 #include "decoder.h"
 #include "internal.h"
 
-typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_BODY, K_PORT } kind_t;
+typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_BODY, K_PORT, K_VERIFY } kind_t;
 
 typedef struct key {
     const char *name;
@@ -26,6 +26,9 @@ typedef struct key {
 #define O(f) offsetof(eng_cfg_t, f)
 static const cfg_key_t keys[] = {
     {"tcp.overlap", K_OVERLAP, "first", O(tcp_overlap)},
+    {"tcp.checksum", K_VERIFY, "off", O(tcp_checksum)},
+    {"ip.checksum", K_VERIFY, "off", O(ip_checksum)},
+    {"ip.min_ttl", K_COUNT, "0", O(ip_min_ttl)},
     {"tcp.max_ooo_bytes", K_BYTES, "1MiB", O(tcp_max_ooo_bytes)},
     {"tcp.max_total_bytes", K_BYTES, "256MiB", O(tcp_max_total_bytes)},
     {"flow.max", K_COUNT, "1000000", O(flow_max)},
@@ -130,6 +133,14 @@ static int apply(eng_cfg_t *c, const cfg_key_t *k, const char *v) {
         memcpy(p, &b, sizeof b);
         return 0;
     }
+    case K_VERIFY: {
+        int o;
+        if (!strcmp(v, "off")) o = 0;
+        else if (!strcmp(v, "verify")) o = 1;
+        else return -1;
+        memcpy(p, &o, sizeof o);
+        return 0;
+    }
     case K_OVERLAP: {
         int o;
         if (!strcmp(v, "first")) o = REASM_FIRST;
@@ -149,6 +160,7 @@ static const char *expect(kind_t k) {
     case K_SECONDS: return "seconds, such as 30, 0.5 or 250ms";
     case K_BOOL: return "true or false";
     case K_OVERLAP: return "first or last";
+    case K_VERIFY: return "off or verify";
     case K_BODY: return "a byte count or unlimited";
     case K_PORT: return "a port number, 0 to 65535 (0: none)";
     }

@@ -249,6 +249,8 @@ void flow_end(eng_t *e, flow_t *f, const char *reason) {
     list_unlink(&e->ft, f);
     reasm_dir_free(&e->reasm, &f->rd[0]);
     reasm_dir_free(&e->reasm, &f->rd[1]);
+    free(f->tcp[0].syn_data);
+    free(f->tcp[1].syn_data);
     e->ft.count--;
     e->stats.flows_active = e->ft.count;
     if (e->cur_flow == f) e->cur_flow = NULL;
@@ -296,6 +298,8 @@ void flow_table_free(eng_t *e) {
             free(f->dec_state);
             reasm_dir_free(&e->reasm, &f->rd[0]);
             reasm_dir_free(&e->reasm, &f->rd[1]);
+            free(f->tcp[0].syn_data);
+            free(f->tcp[1].syn_data);
             free(f->det);
             free(f);
             f = nx;

@@ -17,6 +17,8 @@
 /* ---- configuration (config.c) ------------------------------------------- */
 typedef struct eng_cfg {
     int tcp_overlap;                 /* REASM_FIRST / REASM_LAST */
+    int tcp_checksum, ip_checksum;   /* tcp.checksum / ip.checksum: 1 = verify, drop bad ones */
+    uint64_t ip_min_ttl;             /* ip.min_ttl: drop packets with a lower TTL / hop limit (0: off) */
     uint64_t tcp_max_ooo_bytes;
     uint64_t tcp_max_total_bytes;
     uint64_t flow_max;
@@ -74,6 +76,8 @@ typedef struct tcp_half {
     uint16_t ack_wait;   /* packets seen since the peer acknowledged bytes missing here */
     uint64_t ack_wait_at; /* stream offset of the hole being waited for */
     int64_t ack_wait_ns;  /* when the wait for it began (network time) */
+    uint8_t *syn_data;    /* payload of this side's SYN, until the SYN-ACK says whether the */
+    uint16_t syn_len;     /* host took it (TCP Fast Open) or not (tcp.c) */
 } tcp_half_t;
 
 struct eng_decoder;

@@ -3,8 +3,9 @@
  * The payload handed on is cut at the IP length (never the frame length, so
  * Ethernet padding is not payload) and at the captured bytes; a frame cut by
  * the snaplen still goes on with l4_len < l4_wire. IPv6 extension headers are
- * walked (bounded); fragments go to frag.c. Checksums are not verified
- * (offloading makes captured checksums unreliable).
+ * walked (bounded); fragments go to frag.c. Checksums are verified only with
+ * ip.checksum=verify (offloading makes captured checksums unreliable); packets
+ * below ip.min_ttl are dropped.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -50,6 +51,28 @@ int ip_bad(ipctx_t *c, const char *name, const char *fmt, ...) {
     return 0;
 }
 
+/* ---- checksums (ip.checksum, tcp.checksum) ------------------------------------ */
+
+uint32_t ip_csum_add(uint32_t acc, const uint8_t *p, size_t n) {
+    for (size_t i = 0; i + 1 < n; i += 2) acc += (uint32_t)p[i] << 8 | p[i + 1];
+    if (n & 1) acc += (uint32_t)p[n - 1] << 8;
+    return acc;
+}
+
+uint16_t ip_csum_fold(uint32_t acc) {
+    while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+    return (uint16_t)acc;
+}
+
+/* ip.min_ttl: a packet that expires before the host is not what the host got */
+static int ttl_low(ipctx_t *c, unsigned ttl, const char *what) {
+    uint64_t min = c->e->cfg.ip_min_ttl;
+    if (!min || ttl >= min) return 0;
+    eng_weird(c->e, NULL, "ip_ttl_below_min", "%s %u < ip.min_ttl %llu: packet dropped", what, ttl,
+              (unsigned long long)min);
+    return 1;
+}
+
 /* ---- IPv4 ------------------------------------------------------------------ */
 
 static int ip4(ipctx_t *c, const uint8_t *p, size_t avail) {
@@ -62,9 +85,9 @@ static int ip4(ipctx_t *c, const uint8_t *p, size_t avail) {
     uint32_t tot = bc_be16(&h);
     uint16_t id = bc_be16(&h);
     uint16_t fo = bc_be16(&h);
-    bc_skip(&h, 1); /* ttl */
+    uint8_t ttl = bc_u8(&h);
     uint8_t proto = bc_u8(&h);
-    bc_skip(&h, 2); /* checksum: not verified */
+    bc_skip(&h, 2); /* checksum: verified below with ip.checksum=verify */
     bc_copy(&h, o->src, 4);
     bc_copy(&h, o->dst, 4);
     if (h.bad) return ip_trunc_header(c, "IPv4 header: %zu bytes captured", avail);
@@ -85,6 +108,9 @@ static int ip4(ipctx_t *c, const uint8_t *p, size_t avail) {
         return ip_bad(c, "bad_ip_length", "IPv4 total length %u < header length %u", tot, hl);
     if (hl > avail)
         return ip_trunc_header(c, "IPv4 header with options: %u bytes, %zu captured", hl, avail);
+    if (c->e->cfg.ip_checksum && ip_csum_fold(ip_csum_add(0, p, hl)) != 0xffff)
+        return ip_bad(c, "bad_ip_checksum", "IPv4 header checksum wrong: packet dropped (ip.checksum=verify)");
+    if (ttl_low(c, ttl, "IPv4 TTL")) return 0;
 
     int truncated = 0;
     size_t have = tot; /* bytes of the datagram in the capture */
@@ -208,13 +234,14 @@ static int ip6(ipctx_t *c, const uint8_t *p, size_t avail) {
     uint32_t vtf = bc_be32(&h);
     uint32_t plen = bc_be16(&h);
     uint8_t nh = bc_u8(&h);
-    bc_skip(&h, 1); /* hop limit */
+    uint8_t hop = bc_u8(&h);
     bc_copy(&h, o->src, 16);
     bc_copy(&h, o->dst, 16);
     if (h.bad) return ip_trunc_header(c, "IPv6 header: %zu bytes captured", avail);
     o->family = 6;
     o->proto = nh;
     if (vtf >> 28 != 6) return ip_bad(c, "bad_ip_version", "IPv6 packet with version %u", vtf >> 28);
+    if (ttl_low(c, hop, "IPv6 hop limit")) return 0;
     if (plen == 0 && nh != 59)
         return ip_bad(c, "ipv6_jumbogram", "IPv6 payload length 0 (jumbogram, next header %u)", nh);
     int truncated = 0;

@@ -19,6 +19,9 @@ typedef struct ipctx {
  * link layer announced, 0 means "look at the version nibble". Returns 1 when
  * ctx->out holds a transport payload. */
 int ip_decode(ipctx_t *c, const uint8_t *p, size_t avail, int version);
+/* the Internet checksum: add bytes to a running sum, then fold (0xffff: correct) */
+uint32_t ip_csum_add(uint32_t acc, const uint8_t *p, size_t n);
+uint16_t ip_csum_fold(uint32_t acc);
 
 /* a header cut short: weird truncated_header (once a frame), stats.truncated; returns 0 */
 int ip_trunc_header(ipctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -7,11 +7,13 @@
  * originator, lower case for the responder, each letter once per direction,
  * except t/w/g which are repeated at the 1st, 10th, 100th... occurrence.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "bytes.h"
 #include "decoder.h"
 #include "internal.h"
+#include "ip.h"
 
 /* packets of a flow to wait before acknowledged-but-unseen bytes become a gap */
 #define ACK_PATIENCE 16
@@ -167,6 +169,30 @@ static int fin_complete(const reasm_dir_t *rd) {
     return !rd->has_fin || rd->closed || rd->next >= rd->fin_off;
 }
 
+/* the TCP checksum over the pseudo-header and the whole segment */
+static int tcp_checksum_ok(const pkt_t *p) {
+    uint32_t acc = 0;
+    uint8_t ph[8] = {0};
+    if (p->family == 4) {
+        acc = ip_csum_add(acc, p->src, 4);
+        acc = ip_csum_add(acc, p->dst, 4);
+        ph[1] = 6;
+        ph[2] = (uint8_t)(p->l4_len >> 8);
+        ph[3] = (uint8_t)p->l4_len;
+        acc = ip_csum_add(acc, ph, 4);
+    } else {
+        acc = ip_csum_add(acc, p->src, 16);
+        acc = ip_csum_add(acc, p->dst, 16);
+        ph[0] = (uint8_t)(p->l4_len >> 24);
+        ph[1] = (uint8_t)(p->l4_len >> 16);
+        ph[2] = (uint8_t)(p->l4_len >> 8);
+        ph[3] = (uint8_t)p->l4_len;
+        ph[7] = 6;
+        acc = ip_csum_add(acc, ph, 8);
+    }
+    return ip_csum_fold(ip_csum_add(acc, p->l4, p->l4_len)) == 0xffff;
+}
+
 void tcp_input(eng_t *e, pkt_t *p) {
     if (p->l4_len < 20) {
         eng_weird(e, NULL, "truncated_tcp_header", "%u bytes captured", p->l4_len);
@@ -186,6 +212,12 @@ void tcp_input(eng_t *e, pkt_t *p) {
     }
     const uint8_t *payload = p->l4 + hlen;
     uint32_t plen = p->l4_len - hlen;
+    if (e->cfg.tcp_checksum && p->l4_len == p->l4_wire && !tcp_checksum_ok(p)) {
+        /* the host drops it (off by default: offloading leaves partial checksums) */
+        eng_weird(e, NULL, "bad_tcp_checksum", "%u bytes, seq %u: segment dropped (tcp.checksum=verify)",
+                  plen, seq);
+        return;
+    }
     e->stats.tcp_segments++;
 
     int dir, created;
@@ -258,12 +290,36 @@ void tcp_input(eng_t *e, pkt_t *p) {
         e->busy++;
         uint64_t rexmit = rc->retransmitted;
         if (flags & TH_SYN) reasm_syn(rc, &f->rd[dir], seq);
+        uint32_t dlen = plen; /* payload bytes to reassemble */
+        if ((flags & (TH_SYN | TH_ACK)) == TH_SYN && plen) {
+            /* data on a SYN: the host takes it only with TCP Fast Open, which its
+             * SYN-ACK tells by acknowledging it; until then it waits here */
+            if (!me->syn_data && !f->tcp[!dir].synack) {
+                me->syn_len = plen > 65535 ? 65535 : (uint16_t)plen;
+                me->syn_data = malloc(me->syn_len);
+                if (me->syn_data) memcpy(me->syn_data, payload, me->syn_len);
+                eng_weird(e, &f->pub, "tcp_syn_with_data",
+                          "%u bytes on the SYN: delivered only if the SYN-ACK acknowledges them", plen);
+            }
+            dlen = 0;
+        }
+        if ((flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) && f->tcp[!dir].syn_data) {
+            tcp_half_t *peer = &f->tcp[!dir];
+            if (ack == peer->isn + 1 + peer->syn_len)
+                reasm_segment(rc, &f->rd[!dir], peer->isn + 1, peer->syn_data, peer->syn_len, 0);
+            else
+                eng_weird(e, &f->pub, "tcp_syn_data_not_acked",
+                          "the SYN-ACK acknowledges none of the SYN's %u bytes: not delivered (the "
+                          "client sends them again)", peer->syn_len);
+            free(peer->syn_data);
+            peer->syn_data = NULL;
+        }
         int rflags = ((flags & TH_SYN) ? REASM_SYN : 0) | ((flags & TH_FIN) ? REASM_FIN : 0) |
                      ((flags & TH_RST) ? REASM_RST : 0) | (f->tcp[!dir].win0 ? REASM_PEER_WIN0 : 0);
         /* the peer's mid-stream hold ends when this side speaks: keeps the order */
         if (plen || (flags & (TH_FIN | TH_RST))) reasm_settle(rc, &f->rd[!dir]);
         if (plen || (flags & (TH_SYN | TH_FIN)))
-            reasm_segment(rc, &f->rd[dir], seq, payload, plen, rflags);
+            reasm_segment(rc, &f->rd[dir], seq, payload, dlen, rflags);
         if (rc->retransmitted != rexmit) hist_count(f, dir, 'T', &me->n_rexmit);
         if ((flags & TH_ACK) && f->rd[!dir].started && !(flags & TH_RST) &&
             reasm_ack(rc, &f->rd[!dir], ack) && !f->tcp[!dir].ack_wait) {
