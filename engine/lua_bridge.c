@@ -524,8 +524,10 @@ static int lbr_ffi_subscribe(lbr_t *b, int kind, int n) {
     }
     if (kind == ENG_EV_ENGINE_DONE) return 0; /* always subscribed (on_done) */
     sub_set(b, kind, n > 0);
-    /* flow.end also drops the flow proxies that other kinds create */
-    sub_set(b, ENG_EV_FLOW_END, b->nh[ENG_EV_FLOW_END] > 0 || b->nflowkinds > 0);
+    /* flow.end also drops the flow proxies that other kinds create, also after
+     * their last handler went (engine.off, a handler switched off): a proxy
+     * left alive would read a freed flow */
+    sub_set(b, ENG_EV_FLOW_END, b->nh[ENG_EV_FLOW_END] > 0 || b->nflowkinds > 0 || b->sh.nproxies > 0);
     return 0;
 }
 
@@ -649,6 +651,15 @@ static int setup_api(lbr_t *b) {
 
 /* ---- memory cap and os.exit ------------------------------------------------------ */
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+/* a Lua state the watchdog abandoned is never closed (lbr_free): its blocks are
+ * left on purpose; every other state frees all of them in lua_close */
+#define LUA_BLOCK_KEPT(q) __lsan_ignore_object(q)
+#else
+#define LUA_BLOCK_KEPT(q) ((void)0)
+#endif
+
 static void *lbr_alloc(void *ud, void *p, size_t osize, size_t nsize) {
     lbr_t *b = ud;
     size_t old = p ? osize : 0;
@@ -663,7 +674,10 @@ static void *lbr_alloc(void *ud, void *p, size_t osize, size_t nsize) {
         return NULL; /* LuaJIT raises "not enough memory" in the handler */
     }
     void *q = realloc(p, nsize);
-    if (q) b->mem_used = b->mem_used - old + nsize;
+    if (q) {
+        b->mem_used = b->mem_used - old + nsize;
+        LUA_BLOCK_KEPT(q);
+    }
     return q;
 }
 

@@ -124,11 +124,12 @@ cat >"$T/mem.lua" <<'EOF'
 local n = 0
 engine.on("http.request", function()
   n = n + 1
-  if n == 1 then local t = {} for i = 1, 1e8 do t[i] = ("x"):rep(100) .. i end end
+  if n == 1 then local t = {} for i = 1, 1e8 do t[i] = ("x"):rep(4000) .. i end end
 end)
 engine.on("engine.done", function() print("requests " .. n, "errors " .. engine.stats().handler_errors) end)
 EOF
-timeout 60 "$ENG" -r "$PCAP" -s "$T/mem.lua" --set lua.max_memory=32MiB >"$T/out" 2>"$T/err"
+timeout 120 "$ENG" -r "$PCAP" -s "$T/mem.lua" --set lua.max_memory=32MiB --set lua.handler_timeout_ms=60000 \
+    >"$T/out" 2>"$T/err"
 rc=$?
 check "lua.max_memory: exit 0" [ $rc -eq 0 ]
 check "lua.max_memory: the handler failed, named" grep -q "not enough memory: the Lua state is at lua.max_memory (33554432 bytes)" "$T/err"
