@@ -1,4 +1,4 @@
-/* cli.c - the `engine` command line (shared/spec/cli.md): parse options, set
+/* cli.c - the `engine` command line (docs/reference/cli.md): parse options, set
  * up an engine instance and its Lua bridge, read a capture or an interface,
  * and report. Exit status: 0 ok, 1 runtime failure, 2 usage error. */
 #include <errno.h>

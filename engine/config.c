@@ -1,9 +1,12 @@
 /* config.c - configuration keys (`--set KEY=VALUE`, lua-api.md "Configuration").
  *
- * Keys the core knows are typed and checked here; other keys (a script's own,
- * e.g. ftp.log_passwords) are kept as text for scripts to read through
- * engine.config. Values: integers with optional size suffix (k, M, G, KiB,
- * MiB, GiB), seconds (float, optional "s"/"ms"), booleans (true/false/1/0/yes/no).
+ * Every key the core, the decoders and the shipped scripts read is in the table
+ * below, typed and checked, with its default and meaning (--list-config,
+ * docs/reference/config.md). Other keys are kept as text for scripts to read
+ * through engine.config; the command line accepts them only when a loaded
+ * script declared them (engine.config_key). Values: integers with optional
+ * size suffix (k, M, G, KiB, MiB, GiB), seconds (float, optional "s"/"ms"),
+ * booleans (true/false/1/0/yes/no).
  */
 #include <ctype.h>
 #include <errno.h>

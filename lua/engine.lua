@@ -1,4 +1,4 @@
--- engine.lua - the `engine` module (../shared/spec/lua-api.md, docs/lua.md).
+-- engine.lua - the `engine` module (docs/reference/lua-api.md, docs/lua.md).
 --
 -- Loaded once per Lua state by the C bridge (engine/lua_bridge.c), which
 -- passes a boot table: `api` (address of struct lbr_api: every C function
