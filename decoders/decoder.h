@@ -76,7 +76,9 @@ int eng_flow_attach(eng_t *e, eng_flow_t *f, const eng_decoder_t *d, const char 
 uint32_t dec_max_line(const eng_t *e);       /* stream.max_line: longest line buffered */
 uint64_t dec_http_max_body(const eng_t *e);  /* http.max_body, 0 = unlimited */
 uint64_t dec_mime_max_depth(const eng_t *e); /* mime.max_depth */
-/* any key (also keys only scripts know) as its text, NULL when not set */
+/* a key as its text: the effective value of a key of the table in engine/config.c
+ * (add a row there for a new key: --set rejects keys it does not know), the text of
+ * another key set through eng_config_set, NULL otherwise */
 const char *dec_config(const eng_t *e, const char *key);
 /* the same as a number (K/M/G suffixes as --set reads them), dflt when unset or bad */
 uint64_t dec_config_u64(const eng_t *e, const char *key, uint64_t dflt);

@@ -1,9 +1,12 @@
 /* config.c - configuration keys (`--set KEY=VALUE`, lua-api.md "Configuration").
  *
- * Keys the core knows are typed and checked here; other keys (a script's own,
- * e.g. ftp.log_passwords) are kept as text for scripts to read through
- * engine.config. Values: integers with optional size suffix (k, M, G, KiB,
- * MiB, GiB), seconds (float, optional "s"/"ms"), booleans (true/false/1/0/yes/no).
+ * Every key the core, the decoders and the shipped scripts read is in the table
+ * below, typed and checked, with its default and meaning (--list-config,
+ * docs/reference/config.md). Other keys are kept as text for scripts to read
+ * through engine.config; the command line accepts them only when a loaded
+ * script declared them (engine.config_key). Values: integers with optional
+ * size suffix (k, M, G, KiB, MiB, GiB), seconds (float, optional "s"/"ms"),
+ * booleans (true/false/1/0/yes/no).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,45 +17,80 @@
 #include "decoder.h"
 #include "internal.h"
 
-typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_BODY, K_PORT, K_VERIFY } kind_t;
+typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_BODY, K_PORT, K_TEXT, K_VERIFY } kind_t;
 
 typedef struct key {
     const char *name;
     kind_t kind;
     const char *def; /* default, as text */
-    size_t off;      /* offset in eng_cfg_t */
+    size_t off;      /* offset in eng_cfg_t, or NOFF: kept as text only (a decoder's or a script's key) */
+    const char *doc; /* meaning, for --list-config and docs/reference/config.md */
 } cfg_key_t;
 
+#define NOFF ((size_t)-1)
 #define O(f) offsetof(eng_cfg_t, f)
+/* Every key the engine and its shipped scripts read. `--set` of a key not here is a
+ * usage error unless a loaded script declares it (engine.config_key). */
 static const cfg_key_t keys[] = {
-    {"tcp.overlap", K_OVERLAP, "first", O(tcp_overlap)},
-    {"tcp.checksum", K_VERIFY, "off", O(tcp_checksum)},
-    {"ip.checksum", K_VERIFY, "off", O(ip_checksum)},
-    {"ip.min_ttl", K_COUNT, "0", O(ip_min_ttl)},
-    {"tcp.max_ooo_bytes", K_BYTES, "1MiB", O(tcp_max_ooo_bytes)},
-    {"tcp.max_total_bytes", K_BYTES, "256MiB", O(tcp_max_total_bytes)},
-    {"flow.max", K_COUNT, "1000000", O(flow_max)},
-    {"flow.tcp_timeout", K_SECONDS, "300", O(tcp_timeout_ns)},
-    {"flow.tcp_closed_timeout", K_SECONDS, "5", O(tcp_closed_timeout_ns)},
-    {"flow.udp_timeout", K_SECONDS, "60", O(udp_timeout_ns)},
-    {"ip.frag_timeout", K_SECONDS, "30", O(frag_timeout_ns)},
-    {"ip.max_frag_bytes", K_BYTES, "64MiB", O(max_frag_bytes)},
-    {"stream.max_line", K_BYTES, "16KiB", O(max_line)},
-    {"http.max_body", K_BODY, "unlimited", O(http_max_body)},
-    {"mime.max_depth", K_COUNT, "16", O(mime_max_depth)},
-    {"lua.strict", K_BOOL, "false", O(lua_strict)},
-    {"lua.handler_timeout_ms", K_COUNT, "1000", O(lua_handler_timeout_ms)},
-    {"lua.unsafe", K_BOOL, "false", O(lua_unsafe)},
-    {"lua.max_memory", K_BYTES, "1GiB", O(lua_max_memory)},
-    {"lua.jit_scripts", K_BOOL, "false", O(lua_jit_scripts)},
-    {"lua.max_timeouts", K_COUNT, "3", O(lua_max_timeouts)},
-    {"engine.seed", K_COUNT, "0", O(seed)},
-    {"tunnel.decapsulate", K_BOOL, "true", O(tunnel_decapsulate)},
-    {"tunnel.max_depth", K_COUNT, "4", O(tunnel_max_depth)},
-    {"tunnel.vxlan_port", K_PORT, "4789", O(tunnel_vxlan_port)},
-    {"tunnel.geneve_port", K_PORT, "6081", O(tunnel_geneve_port)},
-    {"tunnel.gtpu_port", K_PORT, "2152", O(tunnel_gtpu_port)},
-    {"engine.detect", K_BOOL, "true", O(detect)},
+    {"tcp.overlap", K_OVERLAP, "first", O(tcp_overlap),
+     "retransmitted bytes that differ from bytes already seen: first keeps the old bytes, last takes the new (a tcp.overlap event with conflict = true fires either way)"},
+    {"tcp.checksum", K_VERIFY, "off", O(tcp_checksum),
+     "verify: drop TCP segments with a wrong checksum (weird bad_tcp_checksum), as the host does; off by default: offloading leaves partial checksums in captures"},
+    {"ip.checksum", K_VERIFY, "off", O(ip_checksum),
+     "verify: drop IPv4 packets with a wrong header checksum (weird bad_ip_checksum)"},
+    {"ip.min_ttl", K_COUNT, "0", O(ip_min_ttl),
+     "drop packets whose TTL or hop limit is below this, which expire before the host behind the sensor (weird ip_ttl_below_min; 0: off)"},
+    {"tcp.max_ooo_bytes", K_BYTES, "1MiB", O(tcp_max_ooo_bytes),
+     "out-of-order bytes buffered per direction before a gap is declared and the stream skips ahead (at most 4GiB-1)"},
+    {"tcp.max_total_bytes", K_BYTES, "256MiB", O(tcp_max_total_bytes),
+     "out-of-order bytes buffered across all flows; past it the oldest holes are declared gaps"},
+    {"flow.max", K_COUNT, "1000000", O(flow_max),
+     "flows tracked at once; past it the least recently active flow ends (reason evicted)"},
+    {"flow.tcp_timeout", K_SECONDS, "300", O(tcp_timeout_ns), "inactivity timeout of a TCP flow, in network time"},
+    {"flow.tcp_closed_timeout", K_SECONDS, "5", O(tcp_closed_timeout_ns),
+     "how long a closed (FIN/RST) TCP flow is kept for late packets"},
+    {"flow.udp_timeout", K_SECONDS, "60", O(udp_timeout_ns), "inactivity timeout of a UDP or other IP flow"},
+    {"ip.frag_timeout", K_SECONDS, "30", O(frag_timeout_ns),
+     "an incomplete IP datagram's fragments are dropped after this"},
+    {"ip.max_frag_bytes", K_BYTES, "64MiB", O(max_frag_bytes),
+     "fragment bytes buffered in all; past it the oldest datagrams are dropped"},
+    {"stream.max_line", K_BYTES, "16KiB", O(max_line),
+     "longest line (or protocol unit) a line-based decoder buffers, 64 to 16MiB; a longer one is a weird"},
+    {"http.max_body", K_BODY, "unlimited", O(http_max_body), "decoded body bytes delivered per HTTP message"},
+    {"mime.max_depth", K_COUNT, "16", O(mime_max_depth), "nested multipart depth decoded in a MIME message"},
+    {"lua.strict", K_BOOL, "false", O(lua_strict), "a handler error stops the run (exit 1) instead of being counted"},
+    {"lua.handler_timeout_ms", K_COUNT, "1000", O(lua_handler_timeout_ms),
+     "a Lua handler running longer is interrupted with an error (0: no limit)"},
+    {"lua.unsafe", K_BOOL, "false", O(lua_unsafe),
+     "no sandbox: scripts get os.execute, os.exit (a clean stop), io.popen, ffi, debug, writing anywhere"},
+    {"lua.max_memory", K_BYTES, "1GiB", O(lua_max_memory),
+     "bytes the Lua state may hold; an allocation past it fails the handler, not the run (0: no cap)"},
+    {"lua.jit_scripts", K_BOOL, "false", O(lua_jit_scripts),
+     "compile the loops of scripts too (faster; the watchdog then cannot stop a compiled runaway loop)"},
+    {"lua.max_timeouts", K_COUNT, "3", O(lua_max_timeouts),
+     "timeouts after which a handler is switched off (0: never)"},
+    {"engine.seed", K_COUNT, "0", O(seed),
+     "seed of uids and fuids; the command line picks a random one unless this is set, so set it for repeatable logs"},
+    {"tunnel.decapsulate", K_BOOL, "true", O(tunnel_decapsulate),
+     "decode the inner packets of tunnels (GRE with ERSPAN/WCCP/PPTP, VXLAN, Geneve, GTP-U)"},
+    {"tunnel.max_depth", K_COUNT, "4", O(tunnel_max_depth), "tunnels inside tunnels decoded at most"},
+    {"tunnel.vxlan_port", K_PORT, "4789", O(tunnel_vxlan_port), "UDP port decoded as VXLAN (0: none)"},
+    {"tunnel.geneve_port", K_PORT, "6081", O(tunnel_geneve_port), "UDP port decoded as Geneve (0: none)"},
+    {"tunnel.gtpu_port", K_PORT, "2152", O(tunnel_gtpu_port), "UDP port decoded as GTP-U (0: none)"},
+    {"engine.detect", K_BOOL, "true", O(detect),
+     "attach decoders by detecting protocols (payload and ports); false: flows and reassembly only"},
+    /* decoders' keys (dec_config / dec_config_u64) */
+    {"dns.max_pending", K_COUNT, "64", NOFF,
+     "DNS queries (and orphan responses) waiting per flow, in the decoder and in the dns log script"},
+    {"dns.query_timeout", K_COUNT, "10", NOFF,
+     "seconds a DNS query waits for its answer before it is given up (decoder and dns log)"},
+    {"tls.max_handshake", K_BYTES, "64KiB", NOFF, "largest TLS handshake message decoded (1KiB to 16MiB)"},
+    {"files.digests", K_TEXT, "md5,sha1,sha256", NOFF,
+     "digests the files framework computes: md5, sha1, sha256 separated by commas (empty: none)"},
+    {"files.sniff_memo", K_BOOL, "true", NOFF, "remember libmagic's verdict on identical file prefixes"},
+    /* shipped scripts' keys (scripts/logs/) */
+    {"dns.max_pending_total", K_COUNT, "100000", NOFF, "DNS queries waiting in all flows in the dns log script"},
+    {"ftp.log_passwords", K_BOOL, "false", NOFF, "the ftp log writes the password of USER/PASS logins"},
 };
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
 
@@ -100,8 +138,10 @@ static int parse_bool(const char *s, int *b) {
 }
 
 static int apply(eng_cfg_t *c, const cfg_key_t *k, const char *v) {
-    char *p = (char *)c + k->off;
+    uint64_t scratch; /* a text-only key is checked, not stored */
+    char *p = k->off == NOFF ? (char *)&scratch : (char *)c + k->off;
     switch (k->kind) {
+    case K_TEXT: return 0;
     case K_BYTES:
     case K_COUNT: {
         uint64_t x;
@@ -163,6 +203,7 @@ static const char *expect(kind_t k) {
     case K_VERIFY: return "off or verify";
     case K_BODY: return "a byte count or unlimited";
     case K_PORT: return "a port number, 0 to 65535 (0: none)";
+    case K_TEXT: return "text";
     }
     return "";
 }
@@ -304,4 +345,70 @@ uint64_t dec_config_u64(const eng_t *e, const char *key, uint64_t dflt) {
     const char *v = cfg_lookup(e, key);
     uint64_t x;
     return v && !cfg_parse_u64(v, 1, &x) ? x : dflt;
+}
+
+/* ---- the table, for --list-config and the unknown-key check --------------- */
+
+static const char *kind_name(kind_t k) {
+    switch (k) {
+    case K_BYTES: return "bytes";
+    case K_COUNT: return "count";
+    case K_SECONDS: return "seconds";
+    case K_BOOL: return "bool";
+    case K_OVERLAP: return "first|last";
+    case K_VERIFY: return "off|verify";
+    case K_BODY: return "bytes|unlimited";
+    case K_PORT: return "port";
+    case K_TEXT: return "text";
+    }
+    return "?";
+}
+
+int eng_config_known_count(void) { return NKEYS; }
+
+int eng_config_known_info(int i, const char **name, const char **type, const char **def,
+                          const char **doc) {
+    if (i < 0 || i >= NKEYS) return -1;
+    if (name) *name = keys[i].name;
+    if (type) *type = kind_name(keys[i].kind);
+    if (def) *def = keys[i].def;
+    if (doc) *doc = keys[i].doc;
+    return 0;
+}
+
+int eng_config_known(const char *key) {
+    for (int i = 0; key && i < NKEYS; i++)
+        if (!strcmp(keys[i].name, key)) return 1;
+    return 0;
+}
+
+/* Levenshtein distance of two short strings (longer ones are cut at 63 bytes) */
+static int edit_distance(const char *a, const char *b) {
+    int la = (int)strnlen(a, 63), lb = (int)strnlen(b, 63);
+    int prev[64], cur[64];
+    for (int j = 0; j <= lb; j++) prev[j] = j;
+    for (int i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            int v = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            if (prev[j] + 1 < v) v = prev[j] + 1;
+            if (cur[j - 1] + 1 < v) v = cur[j - 1] + 1;
+            cur[j] = v;
+        }
+        memcpy(prev, cur, sizeof(int) * (size_t)(lb + 1));
+    }
+    return prev[lb];
+}
+
+const char *eng_config_nearest(const char *key) {
+    const char *best = NULL;
+    int bd = 1 << 30;
+    for (int i = 0; key && i < NKEYS; i++) {
+        int d = edit_distance(key, keys[i].name);
+        if (d < bd) {
+            bd = d;
+            best = keys[i].name;
+        }
+    }
+    return best;
 }

@@ -101,6 +101,14 @@ int eng_config_set(eng_t *e, const char *key, const char *value, char *err, size
 int eng_config_count(const eng_t *e);
 const char *eng_config_key(const eng_t *e, int i);
 const char *eng_config_value(const eng_t *e, int i); /* NULL past the end */
+/* the table of known keys (core, decoders, shipped scripts): i-th entry's name,
+ * type, default and meaning (0, or -1 past the end); whether a key is in it; the
+ * known key nearest to a misspelt one */
+int eng_config_known_count(void);
+int eng_config_known_info(int i, const char **name, const char **type, const char **def,
+                          const char **doc);
+int eng_config_known(const char *key);
+const char *eng_config_nearest(const char *key);
 void eng_free(eng_t *e); /* eng_finish() if not done yet, then release everything */
 
 /* ---- subscribers --------------------------------------------------------- */

@@ -86,6 +86,7 @@ struct lbr_api {
     int64_t (*lbr_ffi_utf8_check)(const uint8_t *, size_t);
     size_t (*lbr_ffi_utf8_sanitize)(const uint8_t *, size_t, uint8_t *);
     int (*eng_digest_hex)(int kind, const uint8_t *, size_t, char *out);
+    int (*eng_config_known_info)(int, const char **, const char **, const char **, const char **);
 };
 
 struct lua_bridge {
@@ -646,6 +647,7 @@ static int setup_api(lbr_t *b) {
     a->lbr_ffi_utf8_check = lbr_ffi_utf8_check;
     a->lbr_ffi_utf8_sanitize = lbr_ffi_utf8_sanitize;
     a->eng_digest_hex = eng_digest_hex;
+    a->eng_config_known_info = eng_config_known_info;
     return 0;
 }
 
@@ -933,6 +935,32 @@ int lbr_load_default(lbr_t *b, char *err, size_t errlen) {
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/scripts/default.lua", b->home);
     return lbr_load_file(b, path, err, errlen);
+}
+
+/* engine._config_check(key) -> declared, nearest: whether a loaded script declared
+ * `key` with engine.config_key, and the known or declared key nearest to it */
+int lbr_config_check(lbr_t *b, const char *key, char *near, size_t nearlen) {
+    if (nearlen) near[0] = 0;
+    if (!b || b->dead) return 0;
+    lua_State *L = b->L;
+    int top = lua_gettop(L);
+    int declared = 0;
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "loaded");
+    lua_getfield(L, -1, "engine");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "_config_check");
+        if (lua_isfunction(L, -1)) {
+            lua_pushstring(L, key);
+            if (lua_pcall(L, 1, 2, 0) == 0) {
+                declared = lua_toboolean(L, -2);
+                const char *n = lua_tostring(L, -1);
+                if (n && nearlen) snprintf(near, nearlen, "%s", n);
+            }
+        }
+    }
+    lua_settop(L, top);
+    return declared;
 }
 
 int lbr_failed(const lbr_t *b) { return b->failed; }

@@ -27,6 +27,9 @@ int lbr_load_default(lbr_t *b, char *err, size_t errlen);
 /* Set when the run must stop: a handler error under lua.strict, or a log
  * that cannot be written. The message is in lbr_error(). */
 int lbr_failed(const lbr_t *b);
+/* whether a loaded script declared the configuration key (engine.config_key); near
+ * gets the nearest known or declared key (for "did you mean") */
+int lbr_config_check(lbr_t *b, const char *key, char *near, size_t nearlen);
 const char *lbr_error(const lbr_t *b);
 /* os.exit(code) from a script (lua/engine/sandbox.lua): the bridge sets *flag
  * (the reading loop's stop flag) and remembers the code; lbr_exit_requested

@@ -1,4 +1,4 @@
--- engine.lua - the `engine` module (../shared/spec/lua-api.md, docs/lua.md).
+-- engine.lua - the `engine` module (docs/reference/lua-api.md, docs/lua.md).
 --
 -- Loaded once per Lua state by the C bridge (engine/lua_bridge.c), which
 -- passes a boot table: `api` (address of struct lbr_api: every C function
@@ -73,6 +73,7 @@ struct lbr_api {
   int64_t (*lbr_ffi_utf8_check)(const char *, size_t);
   size_t (*lbr_ffi_utf8_sanitize)(const char *, size_t, uint8_t *);
   int (*eng_digest_hex)(int, const char *, size_t, char *);
+  int (*eng_config_known_info)(int, const char **, const char **, const char **, const char **);
 };
 ]]
 end
@@ -194,13 +195,32 @@ local function distance(a, b)
   return prev[lb]
 end
 
-local function nearest(name)
+-- the name of list nearest to name (edit distance; a case-insensitive match first)
+local function nearest_in(name, list)
+  name = tostring(name)
+  local low = name:lower()
+  for _, n in ipairs(list) do
+    if n:lower() == low then return n end
+  end
   local best, bd = nil, math.huge
-  for k = 0, NK - 1 do
-    local d = distance(name, names[k])
-    if d < bd then best, bd = names[k], d end
+  for _, n in ipairs(list) do
+    local d = distance(name, n)
+    if d < bd then best, bd = n, d end
   end
   return best
+end
+
+local namelist = {}
+for k = 0, NK - 1 do namelist[k + 1] = names[k] end
+local function nearest(name) return nearest_in(name, namelist) end
+
+-- the error for a name an event or a flow does not have (only on the miss path)
+local function no_field(what, key, list)
+  local near = nearest_in(key, list)
+  if near then
+    error(format("%s has no field '%s' (did you mean '%s'?)", what, tostring(key), near), 3)
+  end
+  error(format("%s has no field '%s' (it has no fields)", what, tostring(key)), 3)
 end
 
 -- ---- events: lazily converted, read-only views of the C event -----------------
@@ -233,11 +253,11 @@ end
 
 local EVP = {}
 for k = 0, NK - 1 do
-  local fm, name = fieldmap[k], names[k]
+  local fm, name, fl = fieldmap[k], names[k], fieldlist[k]
   EVP[k] = setmetatable({}, {
     __index = function(_, key)
       local i = fm[key]
-      if i == nil then return nil end
+      if i == nil then no_field("event '" .. name .. "'", key, fl) end
       local cev = S.ev
       if cev == nil or cev.kind ~= k then
         error("event '" .. name .. "' read after its handler returned: keep the fields, not ev", 2)
@@ -349,11 +369,24 @@ local methods = {
   end,
 }
 
+-- every name a flow answers, for the error on a name it does not have
+local flow_names = {}
+for k in pairs(getters) do flow_names[#flow_names + 1] = k end
+for k in pairs(methods) do flow_names[#flow_names + 1] = k end
+table.sort(flow_names)
+function M._flow_fields()
+  local t = {}
+  for i, n in ipairs(flow_names) do t[i] = n end
+  return t
+end
+
 local flow_mt = {
   __index = function(p, k)
     local g = getters[k]
     if g then return g(p, rawget(p, "_f")) end
-    return methods[k]
+    local m = methods[k]
+    if m == nil then no_field("flow", k, flow_names) end
+    return m
   end,
   __newindex = function(_, k)
     error("flow." .. tostring(k) .. " is read-only: keep your own state in flow.data", 2)
@@ -522,9 +555,11 @@ local function s2ns(seconds) return floor(seconds * 1e9 + 0.5) end
 
 local timer_mt = { __index = { cancel = function(t) t.cancelled = true end } }
 
+-- errors name the caller's file:line (level 3: the caller of engine.after/every,
+-- which must not tail-call schedule)
 local function schedule(seconds, fn, every, what)
   if type(seconds) ~= "number" or seconds ~= seconds or seconds < 0 then
-    error(what .. ": seconds must be a number >= 0", 3)
+    error(what .. ": seconds must be a number >= 0, got " .. tostring(seconds), 3)
   end
   if every and seconds <= 0 then error(what .. ": seconds must be > 0", 3) end
   if type(fn) ~= "function" then error(what .. ": fn must be a function", 3) end
@@ -543,8 +578,14 @@ local function schedule(seconds, fn, every, what)
   return t
 end
 
-function M.after(seconds, fn) return schedule(seconds, fn, false, "engine.after") end
-function M.every(seconds, fn) return schedule(seconds, fn, true, "engine.every") end
+function M.after(seconds, fn)
+  local t = schedule(seconds, fn, false, "engine.after")
+  return t
+end
+function M.every(seconds, fn)
+  local t = schedule(seconds, fn, true, "engine.every")
+  return t
+end
 
 local tb = boot.traceback
 
@@ -599,7 +640,12 @@ end
 local log = require "engine.log"
 local writer = log.new { C = C, B = B, outdir = boot.outdir }
 
-M.log = writer.write
+-- engine.log fills ts (engine.now()) when the record has none, as log_flow does
+local write = writer.write
+function M.log(stream, record)
+  if type(record) == "table" and record.ts == nil then record.ts = now() end
+  write(stream, record)
+end
 M.log_columns = writer.columns
 
 local function flow_fields(r, flow)
@@ -688,6 +734,7 @@ local function config_value(s)
 end
 
 local config_values
+local declared, declared_list = {}, {} -- engine.config_key: name -> { default, doc }
 local function load_config()
   config_values = {}
   for i = 0, C.eng_config_count(E) - 1 do
@@ -696,16 +743,53 @@ local function load_config()
   end
 end
 
+-- the keys of the engine's table (engine/config.c)
+local known_keys = {}
+do
+  local name = ffi.new("const char *[1]")
+  local i = 0
+  while C.eng_config_known_info(i, name, nil, nil, nil) == 0 do
+    known_keys[#known_keys + 1] = ffi.string(name[0])
+    i = i + 1
+  end
+end
+
+-- engine.config_key(name, default, doc): a script's own configuration key, so that
+-- `--set name=...` is accepted; engine.config[name] is default when it is not set
+function M.config_key(name, default, doc)
+  if type(name) ~= "string" or not find(name, "^[%w_][%w_%.%-]*$") then
+    error("engine.config_key(name, default, doc): name must be a key such as 'myscript.limit'", 2)
+  end
+  if doc ~= nil and type(doc) ~= "string" then
+    error("engine.config_key(name, default, doc): doc must be a string", 2)
+  end
+  if not declared[name] then declared_list[#declared_list + 1] = name end
+  declared[name] = { default = default, doc = doc }
+  if config_values and config_values[name] == nil then config_values[name] = default end
+end
+
+-- C (engine --set check): was key declared; the nearest known or declared key
+function M._config_check(key)
+  if declared[key] then return true, key end
+  local all = {}
+  for _, k in ipairs(known_keys) do all[#all + 1] = k end
+  for _, k in ipairs(declared_list) do all[#all + 1] = k end
+  return false, nearest_in(key, all)
+end
+
 -- frozen at first use (the command line sets it before scripts run)
 M.config = setmetatable({}, {
   __index = function(_, k)
     if not config_values then load_config() end
-    return config_values[k]
+    local v = config_values[k]
+    if v == nil and declared[k] then return declared[k].default end
+    return v
   end,
   __newindex = function() error("engine.config is read-only (use --set KEY=VALUE)", 2) end,
   __call = function()
     if not config_values then load_config() end
     local t = {}
+    for k, d in pairs(declared) do t[k] = d.default end
     for k, v in pairs(config_values) do t[k] = v end
     return t
   end,

@@ -12,6 +12,7 @@
 local engine = require "engine"
 
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+engine.config_key("watchlist.hosts", nil, "file of host names (or .domain suffixes) to watch; default watch-hosts.txt beside the script")
 local path = engine.config["watchlist.hosts"] or (here .. "watch-hosts.txt")
 
 local exact, suffixes = {}, {}

@@ -9,6 +9,7 @@
 local engine = require "engine"
 
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+engine.config_key("attachments.sha256", nil, "file of sha256 digests of known-bad attachments; default bad-sha256.txt beside the script")
 local path = engine.config["attachments.sha256"] or (here .. "bad-sha256.txt")
 
 local bad = {}

@@ -10,6 +10,7 @@
 -- (a tcp.data offset that does not continue the previous one, a tcp.gap).
 local engine = require "engine"
 
+engine.config_key("test.outdir", nil, "test harness: where the fields are written")
 local outdir = engine.config["test.outdir"] or os.getenv("DUMP_OUTDIR")
 assert(outdir, "dump_streams.lua: set test.outdir (--set test.outdir=DIR) or DUMP_OUTDIR")
 local out = assert(io.open(outdir .. "/streams.txt", "w"))

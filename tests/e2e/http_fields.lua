@@ -13,6 +13,8 @@
 -- may not see a request line split in 1-byte segments).
 local engine = require "engine"
 
+engine.config_key("test.out", nil, "test harness: where the fields are written")
+engine.config_key("test.force", nil, "test harness: write even without tshark")
 local path = engine.config["test.out"]
 local out = path and assert(io.open(path, "w")) or io.stdout
 local force = tostring(engine.config["test.force"]) == "1"

@@ -10,6 +10,7 @@
 --   P <call_id> <media> <rtcp> <packets> <service> <parent is the SIP flow: 1/0>   (rtp.end)
 local engine = require "engine"
 
+engine.config_key("test.out", nil, "test harness: where the fields are written")
 local path = engine.config["test.out"]
 local out = path and assert(io.open(path, "w")) or io.stdout
 

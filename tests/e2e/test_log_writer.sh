@@ -24,7 +24,10 @@ check() { name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
 REC=tests/e2e/log_writer_records.lua
 # it draws random records through ffi: outside the sandbox
 UNSAFE="--set lua.unsafe=true"
-EXP=tests/e2e/log_writer_expected.txt
+# engine.log fills ts (engine.now(), 0 at engine.init) in a record that has none: the
+# cjson writer's lines get "ts":0 after _path, the rest of each line unchanged
+sed '/"ts":/!s/^\({"_path":"[^"]*"\)\([,}]\)/\1,"ts":0\2/' tests/e2e/log_writer_expected.txt >"$T/exp"
+EXP="$T/exp"
 
 "$ENG" -q -r pcaps/tcp-misc.pcap -s "$REC" $UNSAFE >"$T/out" 2>"$T/err"
 check "stdout records as the cjson writer wrote them" cmp "$T/out" "$EXP"

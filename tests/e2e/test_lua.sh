@@ -69,16 +69,16 @@ rc=$?
 check "handler errors: exit 0" [ $rc -eq 0 ]
 check "handler errors: reported with file:line" grep -q "error in handler for flow.end: .*err.lua:2: boom" "$T/err"
 check "handler errors: traceback" grep -q "stack traceback" "$T/err"
-check "handler errors: counted, next handler ran" grep -Eq '"_path":"t","errors":([1-9][0-9]*),"n":\1}' "$T/out"
+check "handler errors: counted, next handler ran" grep -Eq '"_path":"t","ts":[0-9.]+,"errors":([1-9][0-9]*),"n":\1}' "$T/out"
 
 "$ENG" -r "$PCAP" -s "$T/err.lua" --set lua.strict=true >"$T/out" 2>"$T/err"
 check "lua.strict: handler error exits 1" [ $? -eq 1 ]
 
 # booleans read back as booleans whatever the spelling ("0" would be true in Lua)
 "$ENG" -r "$PCAP" --set lua.strict=0 -e 'engine.log("t", { s = engine.config["lua.strict"] })' >"$T/out" 2>"$T/err"
-check "config: lua.strict=0 reads false" grep -q '"_path":"t","s":false' "$T/out"
+check "config: lua.strict=0 reads false" grep -q '"_path":"t","ts":0,"s":false' "$T/out"
 "$ENG" -r "$PCAP" --set lua.strict=ON -e 'engine.log("t", { s = engine.config["lua.strict"] })' >"$T/out" 2>"$T/err"
-check "config: lua.strict=ON reads true" grep -q '"_path":"t","s":true' "$T/out"
+check "config: lua.strict=ON reads true" grep -q '"_path":"t","ts":0,"s":true' "$T/out"
 
 # watchdog: a runaway handler is interrupted, counted, and the run goes on
 cat >"$T/loop.lua" <<'EOF'

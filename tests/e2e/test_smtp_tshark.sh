@@ -58,6 +58,8 @@ command -v tshark >/dev/null 2>&1 || HAVE_TSHARK=0
 # ---- the policy -------------------------------------------------------------------------
 cat >"$tmp/policy.lua" <<'EOF'
 local engine = require "engine"
+engine.config_key("test.out", nil, "test harness: where the fields are written")
+engine.config_key("test.force", nil, "test harness: write even without tshark")
 local out = assert(io.open(engine.config["test.out"], "w"))
 local force = tostring(engine.config["test.force"]) == "1"
 local function key(flow) return tostring(flow.orig_p) end

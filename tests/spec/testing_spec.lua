@@ -2,6 +2,18 @@
 local H = dofile((debug.getinfo(1, "S").source:sub(2):gsub("[^/]*$", "")) .. "helper.lua")
 local T = H.T
 
+-- engine.log fills ts (engine.now()) in a record that has none: the comparisons
+-- below are of the other fields (the ts spec in lua_api_spec.lua checks ts itself)
+local function nots(list)
+  local r = {}
+  for i, rec in ipairs(list) do
+    local c = {}
+    for k, v in pairs(rec) do if k ~= "ts" then c[k] = v end end
+    r[i] = c
+  end
+  return r
+end
+
 describe("engine.testing", function()
   it("T.run gives empty lists for streams nothing wrote to, and the counters", function()
     local out = T.run { pcap = H.pcap("udp-dns-like.pcap"), code = "" , default = false }
@@ -14,7 +26,7 @@ describe("engine.testing", function()
   it("T.run passes config to the engine", function()
     local out = T.run { pcap = H.pcap("http-curl.pcap"), config = { ["engine.seed"] = 7, ["my.key"] = "v" },
       code = 'engine.on("engine.done", function() engine.log("c", { seed = engine.config["engine.seed"], k = engine.config["my.key"] }) end)' }
-    assert.are.same({ seed = 7, k = "v" }, out.c[1])
+    assert.are.same({ seed = 7, k = "v" }, nots(out.c)[1])
   end)
 
   it("T.run raises on an unreadable capture, at the spec's line", function()
@@ -76,7 +88,7 @@ describe("engine.testing", function()
     eng:advance(9.5)
     assert.are.equal(0, #eng:records("t"))
     eng:advance(0.5)
-    assert.are.same({ { at = 110 } }, eng:records("t"))
+    assert.are.same({ { at = 110 } }, nots(eng:records("t")))
     eng:finish()
     assert.are.equal(10, eng:records("ticks")[1].n)
   end)
@@ -89,7 +101,7 @@ describe("engine.testing", function()
       engine.on("engine.tick", function(_, ev) at("tick"); assert(ev.ts == engine.now()) end)
     ]] }
     eng:advance(25)
-    local seq, ticks, timers = eng:records("seq"), 0, {}
+    local seq, ticks, timers = nots(eng:records("seq")), 0, {}
     for i, r in ipairs(seq) do
       if r.what == "tick" then
         ticks = ticks + 1
@@ -113,7 +125,7 @@ describe("engine.testing", function()
     ]] }
     eng:advance(3)
     assert.are.same({ { what = "tick", at = 101 }, { what = "tick", at = 102 }, { what = "after", at = 102.5 },
-      { what = "tick", at = 103 } }, eng:records("seq"))
+      { what = "tick", at = 103 } }, nots(eng:records("seq")))
   end)
 
   it("a silence longer than an hour: the first hour is stepped, the rest jumped", function()
@@ -130,7 +142,7 @@ describe("engine.testing", function()
     assert.are.equal(3600, r.ticks)
     -- six periods in the first hour, then once at the new time, then once at engine.done
     assert.are.same({ 700, 1300, 1900, 2500, 3100, 3700, 1000100, 1000100 }, r.every)
-    assert.are.same({ { at = 1000100 } }, eng:records("late"))
+    assert.are.same({ { at = 1000100 } }, nots(eng:records("late")))
   end)
 
   it("pending timers fire at engine.done, in due order, before the engine.done handlers", function()
@@ -153,7 +165,7 @@ describe("engine.testing", function()
     eng:finish()
     assert.are.same({ { what = "flow.end", at = 110 }, { what = "every30", at = 110 },
       { what = "after50", at = 110 }, { what = "after100", at = 110 }, { what = "done", at = 110 } },
-      eng:records("seq"))
+      nots(eng:records("seq")))
   end)
 
   it("flow.end drops the flow: the next event with the same endpoints is a new flow", function()
@@ -166,7 +178,7 @@ describe("engine.testing", function()
     eng:fire("flow.end", { reason = "timeout" }, flow)
     eng:fire("udp.data", { dir = "orig", data = "\0\2" }, flow)
     eng:finish()
-    local u, e = eng:records("u"), eng:records("e")
+    local u, e = eng:records("u"), nots(eng:records("e"))
     assert.are_not.equal(u[1].uid, u[2].uid)
     assert.are.same({ { uid = u[1].uid, reason = "timeout" }, { uid = u[2].uid, reason = "eof" } }, e)
   end)
@@ -178,7 +190,7 @@ describe("engine.testing", function()
       engine.on("tcp.data", function(flow) engine.log("d", {}); flow:skip() end)
     ]] }
     eng:fire("flow.start", {}, { resp_p = 2525 })
-    assert.are.same({ { s = "smtp", by = "script" } }, eng:records("svc"))
+    assert.are.same({ { s = "smtp", by = "script" } }, nots(eng:records("svc")))
     eng:fire("tcp.data", { dir = "orig", offset = 0, data = "x" }, { resp_p = 80 })
     eng:fire("tcp.data", { dir = "orig", offset = 1, data = "y" }, { resp_p = 80 })
     assert.are.equal(1, #eng:records("d")) -- a skipped flow gets no more payload events

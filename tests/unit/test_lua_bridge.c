@@ -81,7 +81,9 @@ TEST(fields_and_flow) {
                     "end)\n"
                     "engine.on('tcp.data', function(flow, ev)\n"
                     "  R.data = (R.data or '') .. ev.data\n"
-                    "  R.dir, R.offset, R.nope = ev.dir, ev.offset, ev.nope\n"
+                    "  R.dir, R.offset = ev.dir, ev.offset\n"
+                    "  R.nope_ok, R.nope = pcall(function() return ev.nope end)\n"
+                    "  R.fnope_ok, R.fnope = pcall(function() return flow.orig_host end)\n"
                     "  R.kept = flow.data.seen\n"
                     "  R.ro = pcall(function() ev.data = 1 end)\n"
                     "end)\n"
@@ -101,7 +103,11 @@ TEST(fields_and_flow) {
                     "assert(R.proto == 'tcp')\n"
                     "assert(R.oh == '10.0.0.1' and R.op == 40000 and R.rh == '10.0.0.2' and R.rp == 80)\n"
                     "assert(R.data == 'hello world', tostring(R.data))\n"
-                    "assert(R.dir == 'orig' and R.offset == 6 and R.nope == nil)\n"
+                    "assert(R.dir == 'orig' and R.offset == 6)\n"
+                    "-- a name the event or the flow does not have is an error naming the nearest\n"
+                    "assert(not R.nope_ok and R.nope:find(\"event 'tcp.data' has no field 'nope' (did you mean\", 1, true), R.nope)\n"
+                    "assert(not R.fnope_ok and R.fnope:find(\"flow has no field 'orig_host' (did you mean 'orig_h'?)\", 1, true), R.fnope)\n"
+                    "assert(R.fnope:find('^test:%d+: '), R.fnope)\n"
                     "assert(R.kept == true and R.ro == false)\n"
                     "assert(R.reason == 'eof', R.reason)\n"
                     "assert(R.ob == 11, R.ob)\n"
@@ -260,7 +266,7 @@ TEST(json_logs) {
         const char *want =
             "{\"ts\":1700000000.123456,\"z\":5,\"a\":\"a\\\\xffb/c\\\"\\u0001\",\"big\":9007199254740994,"
             "\"e\":[],\"l\":[1,\"x\"],\"m\":{\"k\":true},\"n\":0.1}\n"
-            "{\"uid\":\"C1\",\"id.orig_h\":\"::1\",\"ok\":\"\xe2\x82\xac\"}\n";
+            "{\"ts\":0,\"uid\":\"C1\",\"id.orig_h\":\"::1\",\"ok\":\"\xe2\x82\xac\"}\n";
         CHECK_STR(t, want);
         if (strcmp(t, want)) fprintf(stderr, "got:  %swant: %s", t, want);
     }
