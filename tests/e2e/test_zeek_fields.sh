@@ -13,6 +13,7 @@
 #       record's last_reply.
 #   smtp weirds        weird.log holds exactly smtp_mail_transaction_invalid (the RCPT
 #       before MAIL) and smtp_nested_mail_transaction (the second MAIL).
+#   smtp mutations   1-byte segments (and reordered): the same records and weirds.
 #   http credentials   tshark's http.authbasic "user:password" of each request equals
 #       http.log's username ":" password with --set http.capture_password=true, and
 #       http.log has no password without it.
@@ -81,6 +82,22 @@ if [ -f "$P" ]; then
     w=$(field name "$tmp/s/weird.log" | tr -d '"' | tr '\n' ' ')
     [ "$w" = "smtp_mail_transaction_invalid smtp_nested_mail_transaction " ] &&
         ok "smtp weirds: $w" || ko "smtp weirds: [$w]"
+    # the same records and weirds from 1-byte segments, reordered (build/tools/pcapmut)
+    for margs in "--split 1" "--split 1 --reorder 3"; do
+        rm -rf "$tmp/m"; mkdir -p "$tmp/m"
+        if ! "$B/tools/pcapmut" $margs "$P" "$tmp/m.pcap" 2>/dev/null; then
+            ko "smtp $margs: pcapmut failed"; continue
+        fi
+        "$ENGINE" -q -r "$tmp/m.pcap" -s scripts/default.lua -o "$tmp/m" >/dev/null 2>&1 </dev/null
+        for f in mailfrom rcptto last_reply to cc path; do field $f "$tmp/s/smtp.log"; done >"$tmp/r0"
+        for f in mailfrom rcptto last_reply to cc path; do field $f "$tmp/m/smtp.log"; done >"$tmp/r1"
+        w1=$(field name "$tmp/m/weird.log" | tr -d '"' | tr '\n' ' ')
+        if [ -s "$tmp/r0" ] && cmp -s "$tmp/r0" "$tmp/r1" && [ "$w1" = "$w" ]; then
+            ok "smtp $margs: same records and weirds"
+        else
+            ko "smtp $margs: records or weirds differ ([$w1])"
+        fi
+    done
 else
     sk "smtp: no $P"
 fi
