@@ -89,8 +89,12 @@ enum { K_OTHER = 0, K_HELO, K_MAIL, K_RCPT, K_DATA, K_BDAT, K_RSET, K_QUIT, K_AU
 enum { CM_CMD = 0, CM_DATA, CM_BDAT, CM_AUTH, CM_AUTH_GUESS, CM_STOP };
 /* AUTH mechanisms understood */
 
+#define QVERB 12 /* verb kept per queued command for smtp.reply's `command` (cut beyond) */
+
 typedef struct qent {
     uint8_t kind;
+    uint8_t last;   /* BDAT ... LAST */
+    char verb[QVERB];
     uint8_t forced; /* the client stopped waiting for this reply (assumed the usual one) */
     uint8_t need_client; /* AUTH after a 334: the next reply waits for the client's line */
 } qent_t;
@@ -124,6 +128,10 @@ typedef struct smtp {
     /* the command queue, a ring */
     qent_t q[Q_MAX];
     int qh, qn;
+    /* RFC 5321 mail transaction, as the server's replies confirm it */
+    uint8_t topen;        /* a MAIL was accepted and the transaction has not ended */
+    uint8_t tmail, trcpt; /* a MAIL / a RCPT was sent (answered) since the last end */
+    uint8_t tbdat;        /* a BDAT of this message was already checked */
     smtp_auth_t auth;
 } smtp_t;
 
@@ -208,7 +216,7 @@ static void q_pop(smtp_t *s)
     s->qn--;
 }
 
-static void q_push(eng_t *e, eng_flow_t *f, smtp_t *s, uint8_t kind)
+static qent_t *q_push(eng_t *e, eng_flow_t *f, smtp_t *s, uint8_t kind)
 {
     if (s->qn == Q_MAX) {
         WEIRD(e, f, "smtp_too_many_pending", "more than %d commands without a reply", Q_MAX);
@@ -218,8 +226,11 @@ static void q_push(eng_t *e, eng_flow_t *f, smtp_t *s, uint8_t kind)
     q->kind = kind;
     q->forced = 0;
     q->need_client = 0;
+    q->last = 0;
+    q->verb[0] = 0;
     s->qn++;
     s->sforce = 0; /* a command to match: replies wait again when none is queued */
+    return q;
 }
 
 /* ---- messages --------------------------------------------------------------------- */
@@ -372,6 +383,17 @@ static int parse_bdat(const uint8_t *p, size_t n, uint64_t *size, int *last)
     return 1;
 }
 
+/* queue a command with its verb (for smtp.reply's `command`) */
+static qent_t *cmd_push(eng_t *e, eng_flow_t *f, smtp_t *s, const char *verb, uint8_t kind)
+{
+    qent_t *q = q_push(e, f, s, kind);
+    size_t n = strlen(verb);
+    if (n >= QVERB) n = QVERB - 1;
+    memcpy(q->verb, verb, n);
+    q->verb[n] = 0;
+    return q;
+}
+
 /* one command line; returns 1 when the client must now wait for a reply */
 static int command(eng_t *e, eng_flow_t *f, smtp_t *s, const sr_view_t *v)
 {
@@ -408,25 +430,25 @@ static int command(eng_t *e, eng_flow_t *f, smtp_t *s, const sr_view_t *v)
 
     const uint8_t *vb = (const uint8_t *)verb;
     if (txt_ieq(vb, keep, "HELO") || txt_ieq(vb, keep, "EHLO") || txt_ieq(vb, keep, "LHLO")) {
-        q_push(e, f, s, K_HELO);
+        cmd_push(e, f, s, verb, K_HELO);
     } else if (txt_ieq(vb, keep, "MAIL")) {
         fire_path(e, f, ENG_EV_SMTP_MAIL_FROM, arg, an, aoff, "FROM:");
-        q_push(e, f, s, K_MAIL);
+        cmd_push(e, f, s, verb, K_MAIL);
     } else if (txt_ieq(vb, keep, "RCPT")) {
         fire_path(e, f, ENG_EV_SMTP_RCPT_TO, arg, an, aoff, "TO:");
-        q_push(e, f, s, K_RCPT);
+        cmd_push(e, f, s, verb, K_RCPT);
     } else if (txt_ieq(vb, keep, "DATA")) {
-        q_push(e, f, s, K_DATA);
+        cmd_push(e, f, s, verb, K_DATA);
         return 1;
     } else if (txt_ieq(vb, keep, "BDAT")) {
         uint64_t size;
         int last;
         if (!parse_bdat(arg, an, &size, &last)) {
             WEIRD(e, f, "smtp_bad_bdat", "BDAT argument is not a size [LAST]");
-            q_push(e, f, s, K_OTHER);
+            cmd_push(e, f, s, verb, K_OTHER);
             return 0;
         }
-        q_push(e, f, s, K_BDAT);
+        cmd_push(e, f, s, verb, K_BDAT)->last = (uint8_t)last;
         msg_begin(e, f, s);
         s->bdat_left = size;
         s->bdat_last = (uint8_t)last;
@@ -437,18 +459,18 @@ static int command(eng_t *e, eng_flow_t *f, smtp_t *s, const sr_view_t *v)
         }
     } else if (txt_ieq(vb, keep, "RSET")) {
         msg_end(s); /* a BDAT message without LAST is abandoned */
-        q_push(e, f, s, K_RSET);
+        cmd_push(e, f, s, verb, K_RSET);
     } else if (txt_ieq(vb, keep, "QUIT")) {
-        q_push(e, f, s, K_QUIT);
+        cmd_push(e, f, s, verb, K_QUIT);
     } else if (txt_ieq(vb, keep, "AUTH")) {
         auth_start(e, f, s, arg, an);
-        q_push(e, f, s, K_AUTH);
+        cmd_push(e, f, s, verb, K_AUTH);
         return 1;
     } else if (txt_ieq(vb, keep, "STARTTLS")) {
-        q_push(e, f, s, K_STARTTLS);
+        cmd_push(e, f, s, verb, K_STARTTLS);
         return 1;
     } else {
-        q_push(e, f, s, K_OTHER);
+        cmd_push(e, f, s, verb, K_OTHER);
     }
     return 0;
 }
@@ -459,7 +481,7 @@ static void data_end(eng_t *e, eng_flow_t *f, smtp_t *s)
 {
     msg_end(s);
     s->cmode = CM_CMD;
-    q_push(e, f, s, K_DOT);
+    memcpy(q_push(e, f, s, K_DOT)->verb, ".", 2);
 }
 
 static void msg_feed_cb(void *ctx, const uint8_t *p, size_t n)
@@ -628,9 +650,58 @@ static void stop_all(smtp_t *s)
     s->cmode = CM_STOP;
 }
 
+/* RFC 5321 3.3: MAIL starts a mail transaction, RCPT adds a recipient, DATA (its end
+ * of data) or BDAT LAST ends it with a message, RSET and HELO / EHLO end it without
+ * one. Followed in the order of the server's replies. A command out of that order
+ * gives a weird, as Zeek's: smtp_mail_transaction_invalid for a RCPT with no MAIL
+ * sent since the last end (whatever the replies), and for a DATA / BDAT with no RCPT
+ * sent since the MAIL; smtp_nested_mail_transaction for a MAIL while a MAIL the
+ * server accepted is still open. Commands the server merely refused (a rejected
+ * recipient, then DATA, as pipelining clients send them) are not weird. */
+static void transaction(eng_t *e, eng_flow_t *f, smtp_t *s, const qent_t *q, int code)
+{
+    int ok = code >= 200 && code < 300;
+    switch (q->kind) {
+    case K_HELO:
+    case K_RSET:
+        if (ok) s->topen = s->tmail = s->trcpt = s->tbdat = 0;
+        break;
+    case K_MAIL:
+        if (s->topen)
+            WEIRD(e, f, "smtp_nested_mail_transaction", "MAIL inside an open mail transaction");
+        s->tmail = 1;
+        s->trcpt = 0;
+        if (ok) s->topen = 1;
+        break;
+    case K_RCPT:
+        if (!s->tmail) WEIRD(e, f, "smtp_mail_transaction_invalid", "RCPT without MAIL");
+        s->trcpt = 1;
+        break;
+    case K_DATA:
+        if (!s->trcpt) WEIRD(e, f, "smtp_mail_transaction_invalid", "DATA without RCPT");
+        break;
+    case K_BDAT:
+        if (!s->trcpt && !s->tbdat)
+            WEIRD(e, f, "smtp_mail_transaction_invalid", "BDAT without RCPT");
+        s->tbdat = 1;
+        if (q->last) s->topen = s->tmail = s->trcpt = s->tbdat = 0;
+        break;
+    case K_DOT:
+        s->topen = s->tmail = s->trcpt = s->tbdat = 0;
+        break;
+    default:
+        break;
+    }
+}
+
 static void reply_done(eng_t *e, eng_flow_t *f, smtp_t *s)
 {
     int code = s->rcode;
+    uint64_t first = s->nreplies++;
+    qent_t *q = q_front(s);
+    int greeting = first == 0 && (code == 220 || code == 421 || code == 554) &&
+                   !(q && q->kind == K_STARTTLS);
+    if (greeting) q = NULL;
     if (dec_wants(e, ENG_EV_SMTP_REPLY)) {
         eng_event_t ev;
         ev_init(&ev, ENG_EV_SMTP_REPLY, f);
@@ -638,14 +709,15 @@ static void reply_done(eng_t *e, eng_flow_t *f, smtp_t *s)
         ev_set(&ev, ENG_F_SMTP_REPLY_text, ev_str(s->rtext ? s->rtext : (const uint8_t *)"", s->rlen,
                                                   ENG_NO_OFFSET));
         ev_set(&ev, ENG_F_SMTP_REPLY_offset, ev_int((int64_t)s->roff));
+        if (q) {
+            ev_set(&ev, ENG_F_SMTP_REPLY_command, ev_cstr(q->verb));
+            int end = (q->kind == K_DOT || (q->kind == K_BDAT && q->last)) && code != 334;
+            ev_set(&ev, ENG_F_SMTP_REPLY_message_end, ev_bool(end));
+        }
         dec_fire(e, &ev);
     }
-    uint64_t first = s->nreplies++;
-    qent_t *q = q_front(s);
-    if (first == 0 && (code == 220 || code == 421 || code == 554) &&
-        !(q && q->kind == K_STARTTLS))
-        return; /* the greeting */
-    if (!q) return; /* unmatched */
+    if (!q) return; /* the greeting, or unmatched */
+    if (code != 334) transaction(e, f, s, q, code);
     int forced = q->forced;
     switch (q->kind) {
     case K_DATA:

@@ -9,13 +9,25 @@
 -- that arrive between http.response and the response's http.message_done;
 -- orig_mime_types, orig_fuids and orig_filenames likewise from request bodies
 -- (file.begin with dir "orig"), as in Zeek. Interim responses (1xx but 101)
--- are not logged. A response without a request is logged with what it has.
+-- are not logged as records: the last one before the final response gives the
+-- record's info_code / info_msg (Zeek's). A response without a request is logged
+-- with what it has.
+--
+-- From the request's headers, as Zeek: origin (Origin); proxied, the headers that
+-- tell of a proxy (Forwarded, X-Forwarded-For, X-Forwarded-From, Client-IP, Via,
+-- XRoxy-Connection, Proxy-Connection) as "NAME -> value" with the name upper-case;
+-- username from Basic credentials in Authorization (or Proxy-Authorization): the
+-- decoded text up to its first ":" (a text without ":" gives
+-- "<problem-decoding> (value)"), and password, the rest, only with
+-- `--set http.capture_password=true` (Zeek's HTTP::default_capture_password,
+-- false by default). Other schemes give no username.
 local engine = require "engine"
 
 if engine.log_columns then
   engine.log_columns("http", {
-    "trans_depth", "method", "host", "uri", "referrer", "version", "user_agent",
+    "trans_depth", "method", "host", "uri", "referrer", "version", "user_agent", "origin",
     "request_body_len", "response_body_len", "status_code", "status_msg",
+    "info_code", "info_msg", "username", "password", "proxied",
     "resp_mime_types", "resp_fuids", "resp_filenames",
     "orig_mime_types", "orig_fuids", "orig_filenames",
   })
@@ -31,6 +43,48 @@ local function state(flow)
     flow.data.http = s
   end
   return s
+end
+
+local capture_password
+local function passwords()
+  if capture_password == nil then
+    local v = engine.config and engine.config["http.capture_password"]
+    capture_password = v == true or v == "true" or v == 1 or v == "1" or v == "yes"
+  end
+  return capture_password
+end
+
+local PROXY = { "forwarded", "x-forwarded-for", "x-forwarded-from", "client-ip", "via",
+                "xroxy-connection", "proxy-connection" }
+
+local function credentials(r, h)
+  local v = h.authorization or h["proxy-authorization"]
+  if not v then return end
+  local b = v:match("^[Bb][Aa][Ss][Ii][Cc]%s+(%S+)")
+  if not b then return end
+  local ok, up = pcall(engine.b64decode, b)
+  if not ok or not up then up = "" end
+  local user, pass = up:match("^([^:]*):(.*)$")
+  if user then
+    r.username = user
+    if passwords() then r.password = pass end
+  else
+    r.username = "<problem-decoding> (" .. v .. ")"
+    if passwords() then r.password = up end
+  end
+end
+
+local function request_headers(r, h)
+  if not h then return end
+  r.origin = h.origin
+  credentials(r, h)
+  for _, n in ipairs(PROXY) do
+    local v = h[n]
+    if v then
+      r.proxied = r.proxied or {}
+      r.proxied[#r.proxied + 1] = n:upper() .. " -> " .. v
+    end
+  end
 end
 
 local function interim(status)
@@ -52,6 +106,7 @@ engine.on("http.request", function(flow, ev)
     request_body_len = 0,
     response_body_len = 0,
   }
+  request_headers(r, ev.headers)
   s.tail = s.tail + 1
   s.pending[s.tail] = r
   s.req = r
@@ -59,8 +114,15 @@ end)
 
 engine.on("http.response", function(flow, ev)
   local status = ev.status
-  if interim(status) then return end
   local s = state(flow)
+  if interim(status) then
+    local r = s.pending[s.head]
+    if r and s.head <= s.tail then
+      r.info_code = status
+      r.info_msg = ev.reason
+    end
+    return
+  end
   local r
   if s.head <= s.tail then
     r = s.pending[s.head]

@@ -81,10 +81,20 @@ static void on_cmd(eng_t *e, const eng_event_t *ev, void *u)
     vtext(a[1], sizeof a[1], &ev->f[ENG_F_SMTP_COMMAND_arg]);
     logf_(u, "CMD %s [%s] @%lld\n", a[0], a[1], (long long)ev->f[ENG_F_SMTP_COMMAND_offset].u.i);
 }
+static int g_reply_cmd; /* also log smtp.reply's command and message_end */
 static void on_reply(eng_t *e, const eng_event_t *ev, void *u)
 {
     char t[2048];
     vtext(t, sizeof t, &ev->f[ENG_F_SMTP_REPLY_text]);
+    if (g_reply_cmd) {
+        char c[64] = "-", m[16] = "-"; /* fields past nfields are absent */
+        if (ev->nfields > ENG_F_SMTP_REPLY_command) vtext(c, sizeof c, &ev->f[ENG_F_SMTP_REPLY_command]);
+        if (ev->nfields > ENG_F_SMTP_REPLY_message_end)
+            vtext(m, sizeof m, &ev->f[ENG_F_SMTP_REPLY_message_end]);
+        logf_(u, "REPLY %lld [%s] to %s end=%s\n", (long long)ev->f[ENG_F_SMTP_REPLY_code].u.i, t,
+              c, m);
+        return;
+    }
     logf_(u, "REPLY %lld [%s] @%lld\n", (long long)ev->f[ENG_F_SMTP_REPLY_code].u.i, t,
           (long long)ev->f[ENG_F_SMTP_REPLY_offset].u.i);
 }
@@ -654,6 +664,7 @@ TEST(reply_before_command)
                   "REPLY 250 [ok] @14\n"
                   "CMD DATA [] @17\n"
                   "REPLY 354 [go] @22\n"
+                  "WEIRD smtp_mail_transaction_invalid\n" /* DATA with no RCPT */
                   "MSG begin smtp\n"
                   "MSG end [Subject: x\\r\\n\\r\\nbody\\r\\n] gap=0\n"
                   "REPLY 250 [queued] @30\n"
@@ -794,6 +805,112 @@ TEST(no_subscribers)
     eng_free(e);
 }
 
+/* RFC 5321 transaction states: smtp.reply names the command it answers and whether
+ * it ends a transaction with a message; out-of-order commands are weird, refusals
+ * of a pipelined group are not */
+static const step_t invalid_seq[] = {
+    {1, "220 mx ESMTP\r\n"},
+    {0, "EHLO c\r\n"},
+    {1, "250-mx\r\n250 CHUNKING\r\n"},
+    {0, "RCPT TO:<early@x>\r\n"},            /* before any MAIL */
+    {1, "503 need MAIL\r\n"},
+    {0, "MAIL FROM:<a@x>\r\n"},
+    {1, "250 ok\r\n"},
+    {0, "RCPT TO:<b@x>\r\n"},
+    {1, "250 ok\r\n"},
+    {0, "MAIL FROM:<again@x>\r\n"},          /* a second MAIL */
+    {1, "503 nested MAIL\r\n"},
+    {0, "RSET\r\n"},                         /* ends the transaction without a message */
+    {1, "250 reset\r\n"},
+    {0, "DATA\r\n"},                         /* no MAIL, no RCPT */
+    {1, "503 need RCPT\r\n"},
+    {0, "MAIL FROM:<bad@x>\r\n"},            /* refused, then a MAIL again: not nested */
+    {1, "550 no\r\n"},
+    {0, "MAIL FROM:<c@x>\r\n"},
+    {1, "250 ok\r\n"},
+    {0, "RCPT TO:<gone@x>\r\n"},             /* refused recipient, then DATA: not weird */
+    {1, "550 unknown\r\n"},
+    {0, "RCPT TO:<d@x>\r\n"},
+    {1, "250 ok\r\n"},
+    {0, "DATA\r\n"},
+    {1, "354 go\r\n"},
+    {0, "Subject: s\r\n\r\nhi\r\n.\r\n"},
+    {1, "250 2.0.0 Ok: queued as 1A\r\n"},
+    {0, "MAIL FROM:<e@x>\r\n"},
+    {1, "250 ok\r\n"},
+    {0, "RCPT TO:<f@x>\r\n"},
+    {1, "250 ok\r\n"},
+    {0, "BDAT 4\r\nab\r\n"},
+    {1, "250 4 bytes\r\n"},
+    {0, "BDAT 0 LAST\r\n"},
+    {1, "250 queued as 2B\r\n"},
+    {0, "MAIL FROM:<g@x>\r\n"},                 /* new transaction, ended by EHLO */
+    {1, "250 ok\r\n"},
+    {0, "EHLO c\r\n"},
+    {1, "250 mx\r\n"},
+    {0, "RCPT TO:<h@x>\r\n"},                 /* the EHLO reset it: no MAIL */
+    {1, "503 need MAIL\r\n"},
+    {0, "QUIT\r\n"},
+    {1, "221 bye\r\n"},
+    {0, NULL},
+};
+
+static void check_invalid_seq(size_t mss)
+{
+    g_reply_cmd = 1;
+    char *log = run_steps(invalid_seq, mss, 1);
+    g_reply_cmd = 0;
+    /* only the lines this test is about */
+    char got[8192];
+    size_t o = 0;
+    got[0] = 0;
+    for (char *l = log; l && *l;) {
+        char *nl = strchr(l, '\n');
+        size_t n = nl ? (size_t)(nl - l + 1) : strlen(l);
+        if ((!strncmp(l, "REPLY", 5) || !strncmp(l, "WEIRD", 5)) && o + n < sizeof got) {
+            memcpy(got + o, l, n);
+            o += n;
+            got[o] = 0;
+        }
+        l += n;
+    }
+    static const char want[] =
+        "REPLY 220 [mx ESMTP] to - end=-\n"
+        "REPLY 250 [mx\\nCHUNKING] to EHLO end=false\n"
+        "REPLY 503 [need MAIL] to RCPT end=false\n"
+        "WEIRD smtp_mail_transaction_invalid\n"
+        "REPLY 250 [ok] to MAIL end=false\n"
+        "REPLY 250 [ok] to RCPT end=false\n"
+        "REPLY 503 [nested MAIL] to MAIL end=false\n"
+        "WEIRD smtp_nested_mail_transaction\n"
+        "REPLY 250 [reset] to RSET end=false\n"
+        "REPLY 503 [need RCPT] to DATA end=false\n"
+        "WEIRD smtp_mail_transaction_invalid\n"
+        "REPLY 550 [no] to MAIL end=false\n"
+        "REPLY 250 [ok] to MAIL end=false\n"
+        "REPLY 550 [unknown] to RCPT end=false\n"
+        "REPLY 250 [ok] to RCPT end=false\n"
+        "REPLY 354 [go] to DATA end=false\n"
+        "REPLY 250 [2.0.0 Ok: queued as 1A] to . end=true\n"
+        "REPLY 250 [ok] to MAIL end=false\n"
+        "REPLY 250 [ok] to RCPT end=false\n"
+        "REPLY 250 [4 bytes] to BDAT end=false\n"
+        "REPLY 250 [queued as 2B] to BDAT end=true\n"
+        "REPLY 250 [ok] to MAIL end=false\n"
+        "REPLY 250 [mx] to EHLO end=false\n"
+        "REPLY 503 [need MAIL] to RCPT end=false\n"
+        "WEIRD smtp_mail_transaction_invalid\n"
+        "REPLY 221 [bye] to QUIT end=false\n";
+    if (strcmp(got, want)) {
+        fprintf(stderr, "---- got (mss %zu):\n%s---- want:\n%s----\n", mss, got, want);
+        CHECK(0);
+    }
+    free(log);
+}
+
+TEST(transaction_states) { check_invalid_seq(1400); }
+TEST(transaction_states_one_byte) { check_invalid_seq(1); }
+
 int main(void)
 {
     RUN(probe);
@@ -817,5 +934,7 @@ int main(void)
     RUN(mid_session);
     RUN(gap_in_message);
     RUN(no_subscribers);
+    RUN(transaction_states);
+    RUN(transaction_states_one_byte);
     return check_report("smtp");
 }
