@@ -91,6 +91,8 @@ static const cfg_key_t keys[] = {
     /* shipped scripts' keys (scripts/logs/) */
     {"dns.max_pending_total", K_COUNT, "100000", NOFF, "DNS queries waiting in all flows in the dns log script"},
     {"ftp.log_passwords", K_BOOL, "false", NOFF, "the ftp log writes the password of USER/PASS logins"},
+    {"http.capture_password", K_BOOL, "false", NOFF,
+     "the http log writes the password of Basic authorization (Zeek's HTTP::default_capture_password)"},
 };
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
 

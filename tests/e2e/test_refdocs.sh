@@ -73,7 +73,9 @@ miss=
 for f in scripts/logs/*.lua; do
     awk '/log_columns\(/ { on = 1 } on { print } on && /\}\)/ { on = 0 }' "$f" |
         tr -d '\n' | sed 's/log_columns(/\n/g' | sed -n 's/^\(proto\|"[a-z0-9_]*"\), *{\(.*\)/\1|\2/p' >"$T/cols"
+    echo >>"$T/cols" # tr removed the last newline: read would skip that line
     while IFS='|' read -r stream cols; do
+        [ -n "$stream" ] || continue
         stream=$(echo "$stream" | tr -d '"')
         [ "$stream" = proto ] && stream=pop3 # mail_session.lua: pop3 and imap share one section
         sect=$(awk -v s="$stream" 'index($0, "## `" s "`") == 1 { on = 1; next } /^## / { on = 0 } on' $R/logs.md)
