@@ -146,6 +146,7 @@ typedef struct http_dir {
     int host_i, ua_i, cd_i;  /* stored Host, User-Agent, Content-Disposition (-1: none) */
     z_stream *z;
     eng_file_t *file;
+    uint32_t depth;          /* messages so far (responses: final ones), for files.log depth */
 } http_dir_t;
 
 typedef struct http {
@@ -339,6 +340,10 @@ static void file_open(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
         fl = mime_cd_filename(d->ab + h->val, h->val_len, fn, sizeof fn);
     }
     d->file = eng_file_begin(e, f, dir, "http", fl >= 0 ? fn : NULL, fl >= 0 ? (size_t)fl : 0);
+    eng_file_set_depth(d->file, d->depth);
+    /* the announced size, when the file's bytes are the body's (Zeek's total_bytes) */
+    if (d->has_cl && !d->cl_bad && !d->chunked && !d->te_other && d->coding == CE_NONE)
+        eng_file_set_total(d->file, d->cl);
 }
 
 /* deliver decoded body bytes: max_body, http.body, files */
@@ -593,6 +598,7 @@ static void start_request(eng_t *e, eng_flow_t *f, http_t *h, http_dir_t *d,
     if (!split_request(v->p, v->len, &ml, &us, &ul, &vs, &vl)) return; /* checked by caller */
     msg_reset(d);
     d->in_msg = 1;
+    d->depth++;
     d->msg_off = v->off;
     keep_part(e, d, 0, v->p, ml, v->off);
     keep_part(e, d, 1, v->p + us, ul, v->off + us);
@@ -624,6 +630,7 @@ static void start_response(eng_t *e, eng_flow_t *f, http_dir_t *d, const sr_view
     d->msg_off = v->off;
     keep_part(e, d, 2, v->p + 5, 3, v->off + 5);
     d->status = (v->p[9] - '0') * 100 + (v->p[10] - '0') * 10 + (v->p[11] - '0');
+    if (d->status < 100 || d->status >= 200) d->depth++; /* 1xx answer no request alone */
     if (v->len > 13) keep_part(e, d, 1, v->p + 13, v->len - 13, v->off + 13);
     if (v->p[5] != '1') WEIRD(e, f, "http_bad_version", "%.8s", (const char *)v->p);
     d->st = ST_HEADERS;
@@ -1207,6 +1214,7 @@ static void run(eng_t *e, eng_flow_t *f, http_t *h, int dir)
                         h->qn--;
                         msg_reset(d);
                         d->in_msg = 1;
+                        d->depth++;
                         d->v09 = 1;
                         d->msg_off = v.off;
                         d->body_start = v.off;

@@ -82,6 +82,7 @@
 #define OBUF 4096           /* batch of decoded bytes */
 #define SRC_MAX 16
 #define CD_CACHE 4          /* iconv descriptors kept */
+#define MSG_FUIDS 64        /* fuids mail.message_done lists */
 
 enum { ST_HDR, ST_BODY, ST_SKIP, ST_IGNORE };
 enum { ENC_RAW, ENC_B64, ENC_QP };
@@ -138,7 +139,12 @@ struct mime_msg {
     uint64_t off;             /* stream offset of the next byte fed */
     uint64_t gap_len;         /* size of the gap being reported */
 
-    uint8_t w_hdr, w_msg, w_part, w_pdone, w_data, w_files, w_decode, w_struct;
+    uint8_t w_hdr, w_msg, w_part, w_pdone, w_data, w_files, w_decode, w_struct, w_mdone;
+    uint32_t entities;        /* header blocks begun: MIME entities, top level = 1 */
+    uint32_t leaf_entity;     /* the entity number of the leaf being read */
+    uint32_t nfiles;          /* files begun */
+    uint64_t missing;         /* message bytes lost in gaps */
+    char (*fuids)[20];        /* MSG_FUIDS fuids for mail.message_done, lazily */
     uint8_t st;
     uint8_t top;              /* reading the top-level header block */
     uint8_t drop_next;        /* the next line is a fragment after a gap */
@@ -732,6 +738,7 @@ static void process_header(mime_msg_t *m) {
 static void start_headers(mime_msg_t *m, int depth) {
     m->st = ST_HDR;
     m->depth = depth;
+    m->entities++;
     m->have_hdr = 0;
     m->hdr_len = 0;
     m->bad_hdr_warned = 0;
@@ -847,6 +854,15 @@ static void ensure_file(mime_msg_t *m) {
     m->file_started = 1;
     if (m->w_files)
         m->fl = eng_file_begin(m->e, m->f, m->dir, m->source, m->has_fn ? m->fn : NULL, m->fn_len);
+    if (!m->fl) return;
+    eng_file_set_depth(m->fl, m->leaf_entity);
+    if (m->w_mdone) {
+        if (!m->fuids) m->fuids = calloc(MSG_FUIDS, sizeof *m->fuids);
+        const char *id = eng_file_fuid(m->fl);
+        if (m->fuids && id && m->nfiles < MSG_FUIDS)
+            snprintf(m->fuids[m->nfiles], sizeof m->fuids[0], "%s", id);
+    }
+    m->nfiles++;
 }
 
 static void deliver(mime_msg_t *m, const uint8_t *p, size_t n) {
@@ -1029,6 +1045,7 @@ static void leaf_begin(mime_msg_t *m) {
     m->nq = 0;
     m->size = 0;
     m->fl = NULL;
+    m->leaf_entity = m->entities;
     m->olen = 0;
     /* nothing to decode and no boundary to watch for: the rest is ignored */
     m->st = (!m->w_decode && m->nlv == 0) ? ST_IGNORE : ST_BODY;
@@ -1174,6 +1191,24 @@ static void run(mime_msg_t *m) {
     }
 }
 
+/* mail.message_done: the message's fuids (the first MSG_FUIDS), counts */
+static void fire_message_done(mime_msg_t *m) {
+    eng_value_t ids[MSG_FUIDS];
+    uint32_t n = 0;
+    for (; m->fuids && n < m->nfiles && n < MSG_FUIDS; n++) ids[n] = ev_cstr(m->fuids[n]);
+    eng_event_t ev;
+    ev_init(&ev, ENG_EV_MAIL_MESSAGE_DONE, m->f);
+    eng_value_t l = {.type = ENG_T_LIST, .len = n, .offset = ENG_NO_OFFSET};
+    l.u.list = ids;
+    ev_set(&ev, ENG_F_MAIL_MESSAGE_DONE_fuids, l);
+    ev_set(&ev, ENG_F_MAIL_MESSAGE_DONE_files, ev_int(m->nfiles));
+    ev_set(&ev, ENG_F_MAIL_MESSAGE_DONE_parts, ev_int(m->entities));
+    ev_set(&ev, ENG_F_MAIL_MESSAGE_DONE_size, ev_int((int64_t)m->off));
+    ev_set(&ev, ENG_F_MAIL_MESSAGE_DONE_missing_bytes, ev_int((int64_t)m->missing));
+    ev_set(&ev, ENG_F_MAIL_MESSAGE_DONE_dir, ev_dir(m->dir));
+    dec_fire(m->e, &ev);
+}
+
 /* ---- API ---------------------------------------------------------------- */
 
 mime_msg_t *mime_begin(eng_t *e, eng_flow_t *f, int dir, const char *source) {
@@ -1194,12 +1229,16 @@ mime_msg_t *mime_begin(eng_t *e, eng_flow_t *f, int dir, const char *source) {
     m->w_data = dec_wants(e, ENG_EV_MIME_DATA);
     m->w_files = dec_wants(e, ENG_EV_FILE_BEGIN) || dec_wants(e, ENG_EV_FILE_DATA) ||
                  dec_wants(e, ENG_EV_FILE_DONE);
+    m->w_mdone = dec_wants(e, ENG_EV_MAIL_MESSAGE_DONE);
+    /* mail.message_done lists fuids: the files are decoded only when some
+     * file event is subscribed (then w_files is set anyway) */
     m->w_decode = m->w_data || m->w_files || m->w_pdone;
     m->w_struct = m->w_decode || m->w_part;
     if (m->w_msg) m->mf = calloc(1, sizeof *m->mf); /* NULL: the fields stay nil */
     m->top = 1;
     start_headers(m, 0);
     if (!m->w_hdr && !m->w_msg && !m->w_struct) m->st = ST_IGNORE;
+    /* (mail.message_done alone needs no parsing: sizes are counted as fed) */
     return m;
 }
 
@@ -1218,10 +1257,12 @@ void mime_gap(mime_msg_t *m, uint64_t n) {
     if (!m || n == 0) return;
     if (m->st == ST_IGNORE) {
         m->off += n;
+        m->missing += n;
         return;
     }
     sr_gap(&m->sr, m->off, n);
     m->off += n;
+    m->missing += n;
     m->gap_len += n;
     run(m);
 }
@@ -1242,6 +1283,8 @@ void mime_end(mime_msg_t *m) {
         leaf_end(m, 1);
     }
     while (m->nlv > 0) pop_level(m);
+    if (m->w_mdone) fire_message_done(m); /* every part and file is done by now */
+    free(m->fuids);
     free(m->mf);
     free(m->lv);
     sr_free(&m->sr);
@@ -1255,5 +1298,6 @@ uint64_t mime_debug_peak(const mime_msg_t *m) { return m ? m->sr.peak : 0; }
 size_t mime_debug_state_size(const mime_msg_t *m);
 size_t mime_debug_state_size(const mime_msg_t *m) {
     if (!m) return 0;
-    return sizeof *m + m->sr.buf_cap + (size_t)m->caplv * sizeof(level_t) + (m->mf ? sizeof *m->mf : 0);
+    return sizeof *m + m->sr.buf_cap + (size_t)m->caplv * sizeof(level_t) + (m->mf ? sizeof *m->mf : 0) +
+           (m->fuids ? MSG_FUIDS * sizeof *m->fuids : 0);
 }

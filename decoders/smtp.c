@@ -172,7 +172,8 @@ static int wants_mime(const eng_t *e)
     return dec_wants(e, ENG_EV_MAIL_HEADER) || dec_wants(e, ENG_EV_MAIL_MESSAGE) ||
            dec_wants(e, ENG_EV_MIME_PART) || dec_wants(e, ENG_EV_MIME_DATA) ||
            dec_wants(e, ENG_EV_MIME_PART_DONE) || dec_wants(e, ENG_EV_FILE_BEGIN) ||
-           dec_wants(e, ENG_EV_FILE_DATA) || dec_wants(e, ENG_EV_FILE_DONE);
+           dec_wants(e, ENG_EV_FILE_DATA) || dec_wants(e, ENG_EV_FILE_DONE) ||
+           dec_wants(e, ENG_EV_MAIL_MESSAGE_DONE);
 }
 
 

@@ -379,4 +379,6 @@ void eng_reset(eng_t *e) {
     e->now = e->next_tick = e->next_expire = e->next_due = 0; /* set again at the first packet */
     e->cur_flow = NULL;
     e->next_file_id = 0;
+    e->extract_total = 0; /* files.c: a new run, new extraction budget */
+    e->extract_dead = 0;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "decoder.h"
+#include "files.h"
 #include "internal.h"
 
 typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_BODY, K_PORT, K_TEXT, K_VERIFY } kind_t;
@@ -261,6 +262,7 @@ int eng_config_set(eng_t *e, const char *key, const char *value, char *err, size
         snprintf(err, errlen, "bad configuration key '%s'", key);
         return -1;
     }
+    if (!strcmp(key, "files.extract") && files_extract_check(value, err, errlen)) return -1;
     if (!e->extra && !(e->extra = calloc(1, sizeof *e->extra))) goto oom;
     cfg_extra_t *x = e->extra;
     for (int i = 0; i < x->n; i++) {
@@ -269,6 +271,7 @@ int eng_config_set(eng_t *e, const char *key, const char *value, char *err, size
             if (!v) goto oom;
             free(x->val[i]);
             x->val[i] = v;
+            if (!strcmp(key, "files.extract")) files_extract_config(e);
             return 0;
         }
     }
@@ -286,6 +289,7 @@ int eng_config_set(eng_t *e, const char *key, const char *value, char *err, size
     x->val[x->n] = strdup(value);
     if (!x->key[x->n] || !x->val[x->n]) goto oom;
     x->n++;
+    if (!strcmp(key, "files.extract")) files_extract_config(e);
     return 0;
 oom:
     snprintf(err, errlen, "out of memory");

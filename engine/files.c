@@ -37,6 +37,11 @@
 #include <strings.h>
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <magic.h>
 #include <nettle/md5.h>
 #include <nettle/sha1.h>
@@ -52,6 +57,11 @@
 #define MIME_MAX 96           /* longest MIME type kept */
 #define SOURCE_MAX 16
 #define FILENAME_MAX_LEN 4096 /* longer names given by a protocol are cut */
+#define EXTRACT_NAME_MAX 96   /* "extract-<ts>-<SOURCE>-<fuid>" */
+#define EXTRACT_DEF_MAX (100ULL << 20)   /* files.extract_max_bytes: Zeek's tuning default */
+#define EXTRACT_DEF_TOTAL (10ULL << 30)  /* files.extract_total_max_bytes */
+
+enum { EX_UNDECIDED = 0, EX_OFF, EX_ON, EX_STOPPED };
 
 /* marks e->magic after magic_open/magic_load failed: do not retry per file */
 static char magic_failed_;
@@ -79,6 +89,18 @@ struct eng_file {
     struct sha256_ctx sha256;
     size_t buflen;
     uint8_t *buf;             /* SNIFF_MAX bytes while sniffing, else NULL */
+    int64_t last_ts;          /* network time of the last byte (or gap) */
+    uint32_t depth;           /* eng_file_set_depth, 0 when not set */
+    uint8_t has_total;
+    uint64_t total;           /* eng_file_set_total */
+    /* extraction */
+    uint8_t ex_state;         /* EX_* */
+    uint8_t ex_cut;           /* a cap (or a write error) cut the extracted file */
+    uint8_t ex_tried;         /* extraction was attempted (the name is reported) */
+    int ex_fd;                /* -1 when closed */
+    uint64_t ex_max;          /* this file's cap, positions [0, ex_max) (0: none) */
+    uint64_t ex_size;         /* extent on disk: one past the highest position written */
+    char ex_name[EXTRACT_NAME_MAX];
 };
 
 enum { HASH_MD5 = 1, HASH_SHA1 = 2, HASH_SHA256 = 4, HASH_ALL = 7 };
@@ -286,7 +308,196 @@ static void sniff(eng_t *e, eng_file_t *fl, const uint8_t *p, size_t n) {
     fl->has_mime = 1;
 }
 
+
+/* ---- extraction (files.extract) ----------------------------------------- */
+
+static const char *extract_dir(const eng_t *e) {
+    const char *d = dec_config(e, "files.extract");
+    return d && *d ? d : NULL;
+}
+
+static void extract_keepalive(eng_t *e, const eng_event_t *ev, void *user) {
+    (void)e, (void)ev, (void)user; /* only makes the decoders hand files over */
+}
+
+int files_extract_check(const char *dir, char *err, size_t errlen) {
+    struct stat st;
+    if (!dir || !*dir) return 0; /* empty: extraction off */
+    if (stat(dir, &st) != 0) {
+        snprintf(err, errlen, "files.extract: %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "files.extract: %s: not a directory", dir);
+        return -1;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        snprintf(err, errlen, "files.extract: %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void files_extract_config(eng_t *e) {
+    if (!e) return;
+    if (extract_dir(e)) {
+        if (!e->extract_sub) {
+            int id = eng_on(e, ENG_EV_FILE_DONE, extract_keepalive, NULL);
+            e->extract_sub = id > 0 ? id : 0;
+        }
+    } else if (e->extract_sub) {
+        eng_off(e, e->extract_sub);
+        e->extract_sub = 0;
+    }
+}
+
+/* files.extract_mime: types separated by commas or spaces; "type/sub" matches
+ * exactly, "type/" or "type/ *" (no space) every subtype; case-insensitive.
+ * Unset or empty: every file. A file whose type is unknown matches only when
+ * there is no filter. */
+static int mime_allowed(const eng_t *e, const eng_file_t *fl) {
+    const char *v = dec_config(e, "files.extract_mime");
+    if (!v || !*v) return 1;
+    if (!fl->has_mime) return 0;
+    size_t ml = strlen(fl->mime);
+    const char *p = v;
+    while (*p) {
+        while (*p == ',' || *p == ' ') p++;
+        size_t n = strcspn(p, ", ");
+        if (n) {
+            size_t k = n;
+            if (k >= 2 && p[k - 1] == '*' && p[k - 2] == '/') k--; /* "type/STAR" -> "type/" */
+            if (p[k - 1] == '/') {
+                if (ml > k && !strncasecmp(fl->mime, p, k)) return 1;
+            } else if (ml == k && !strncasecmp(fl->mime, p, k)) {
+                return 1;
+            }
+        }
+        p += n;
+    }
+    return 0;
+}
+
+/* an extraction failed: one message on stderr and a weird, then no more
+ * extraction this run (a full disk or a vanished directory will not heal
+ * between two files) */
+static void extract_fail(eng_t *e, eng_file_t *fl, const char *what, int err) {
+    char detail[256 + EXTRACT_NAME_MAX];
+    snprintf(detail, sizeof detail, "%s %s/%s: %s", what, extract_dir(e) ? extract_dir(e) : "",
+             fl->ex_name, strerror(err));
+    if (!e->extract_dead) {
+        fprintf(stderr, "engine: files.extract: %s (no more files are extracted)\n", detail);
+        eng_weird(e, fl->flow, "file_extract_failed", detail);
+    }
+    e->extract_dead = 1;
+    fl->ex_cut = 1;
+    fl->ex_state = EX_STOPPED;
+    if (fl->ex_fd >= 0) {
+        close(fl->ex_fd);
+        fl->ex_fd = -1;
+    }
+}
+
+static void extract_close(eng_t *e, eng_file_t *fl) {
+    if (fl->ex_fd < 0) return;
+    int fd = fl->ex_fd;
+    fl->ex_fd = -1;
+    /* a gap at the end is part of the file's extent: a hole of zeros */
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < fl->ex_size && ftruncate(fd, (off_t)fl->ex_size) != 0) {
+        int err = errno;
+        close(fd);
+        extract_fail(e, fl, "cannot extend", err);
+        return;
+    }
+    if (close(fd) != 0) extract_fail(e, fl, "cannot close", errno);
+}
+
+/* decide, once the MIME type is known (file.begin time), whether this file is
+ * extracted, and open its file */
+static void extract_decide(eng_t *e, eng_file_t *fl) {
+    if (fl->ex_state != EX_UNDECIDED) return;
+    fl->ex_state = EX_OFF;
+    const char *dir = extract_dir(e);
+    if (!dir || e->extract_dead || !mime_allowed(e, fl)) return;
+    uint64_t total_max = dec_config_u64(e, "files.extract_total_max_bytes", EXTRACT_DEF_TOTAL);
+    if (total_max && e->extract_total >= total_max) return; /* the run's budget is spent */
+    fl->ex_max = dec_config_u64(e, "files.extract_max_bytes", EXTRACT_DEF_MAX);
+    /* the name: Zeek's "extract-<ts>-<source>-<fuid>"; the source is the
+     * decoder's name (upper-cased, as Zeek spells it), never traffic */
+    char src[SOURCE_MAX];
+    size_t i = 0;
+    for (; fl->source[i] && i < sizeof src - 1; i++) {
+        unsigned char c = (unsigned char)fl->source[i];
+        src[i] = isalnum(c) ? (char)toupper(c) : '_';
+    }
+    src[i] = 0;
+    int64_t t = fl->has_first ? fl->first_ts : e->now;
+    snprintf(fl->ex_name, sizeof fl->ex_name, "extract-%lld.%06lld-%s-%s", (long long)(t / 1000000000LL),
+             (long long)((t % 1000000000LL) / 1000), src[0] ? src : "UNKNOWN", fl->fuid);
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, fl->ex_name) >= sizeof path) {
+        fl->ex_tried = 1;
+        extract_fail(e, fl, "path too long:", ENAMETOOLONG);
+        return;
+    }
+    fl->ex_tried = 1;
+    /* O_NOFOLLOW: a symlink planted at the name is not followed; an old file
+     * of the same name (an earlier run) is replaced, as Zeek does */
+    fl->ex_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fl->ex_fd < 0) {
+        extract_fail(e, fl, "cannot create", errno);
+        return;
+    }
+    fl->ex_state = EX_ON;
+}
+
+/* bytes at file position off, or (p NULL) a gap of n bytes */
+static void extract_write(eng_t *e, eng_file_t *fl, const uint8_t *p, size_t n, uint64_t off) {
+    if (fl->ex_state == EX_UNDECIDED) extract_decide(e, fl);
+    if (fl->ex_state != EX_ON || n == 0) return;
+    uint64_t k = n;
+    if (fl->ex_max && off + k > fl->ex_max) { /* the file's cap */
+        k = off < fl->ex_max ? fl->ex_max - off : 0;
+        fl->ex_cut = 1;
+    }
+    uint64_t total_max = dec_config_u64(e, "files.extract_total_max_bytes", EXTRACT_DEF_TOTAL);
+    uint64_t grow = off + k > fl->ex_size ? off + k - fl->ex_size : 0;
+    if (total_max && e->extract_total + grow > total_max) { /* the run's cap */
+        uint64_t left = total_max > e->extract_total ? total_max - e->extract_total : 0;
+        k = fl->ex_size + left > off ? fl->ex_size + left - off : 0;
+        if (k > n) k = n;
+        grow = off + k > fl->ex_size ? off + k - fl->ex_size : 0;
+        fl->ex_cut = 1;
+    }
+    if (p) {
+        size_t done = 0;
+        while (done < k) {
+            ssize_t w = pwrite(fl->ex_fd, p + done, (size_t)(k - done), (off_t)(off + done));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) {
+                /* what reached the disk stays; the record says cut */
+                uint64_t got = off + done;
+                if (got > fl->ex_size) {
+                    e->extract_total += got - fl->ex_size;
+                    fl->ex_size = got;
+                }
+                extract_fail(e, fl, "cannot write", w < 0 ? errno : ENOSPC);
+                return;
+            }
+            done += (size_t)w;
+        }
+    }
+    e->extract_total += grow;
+    if (off + k > fl->ex_size) fl->ex_size = off + k;
+    if (fl->ex_cut) { /* nothing more is written: close now */
+        extract_close(e, fl);
+        if (fl->ex_state == EX_ON) fl->ex_state = EX_STOPPED;
+    }
+}
+
 static void fire_data(eng_t *e, eng_file_t *fl, const uint8_t *p, size_t n, uint64_t off) {
+    if (n && fl->ex_state != EX_OFF) extract_write(e, fl, p, n, off);
     if (n == 0 || !eng_wants(e, ENG_EV_FILE_DATA)) return;
     eng_event_t ev;
     ev_init(&ev, ENG_EV_FILE_DATA, fl->flow);
@@ -334,7 +545,14 @@ eng_file_t *eng_file_begin(eng_t *e, eng_flow_t *f, int dir, const char *source,
     if (!fl) return NULL;
     fl->flow = f;
     fl->dir = dir == ENG_RESP ? ENG_RESP : ENG_ORIG;
+    fl->ex_fd = -1;
     fl->sniff = eng_wants(e, ENG_EV_FILE_BEGIN) ? 1 : 0;
+    if (!extract_dir(e) || e->extract_dead) {
+        fl->ex_state = EX_OFF;
+    } else {
+        const char *mf = dec_config(e, "files.extract_mime");
+        if (mf && *mf) fl->sniff = 1; /* the filter needs the type */
+    }
     fl->hash = eng_wants(e, ENG_EV_FILE_DONE) ? digests_wanted(e) : 0;
     make_id(fl->fuid, 'F', e->cfg.seed, ++e->next_file_id);
     if (source) {
@@ -373,6 +591,7 @@ void eng_file_data(eng_t *e, eng_file_t *fl, const uint8_t *p, size_t n) {
         fl->has_first = 1;
         fl->first_ts = e->now;
     }
+    fl->last_ts = e->now;
     uint64_t off = fl->pos;
     fl->seen += n;
     fl->pos += n;
@@ -409,7 +628,9 @@ void eng_file_gap(eng_t *e, eng_file_t *fl, uint64_t n) {
         fl->has_first = 1;
         fl->first_ts = e->now;
     }
+    fl->last_ts = e->now;
     if (!fl->begun) start(e, fl, NULL, 0);
+    if (fl->ex_state != EX_OFF) extract_write(e, fl, NULL, n > UINT64_MAX - fl->pos ? 0 : n, fl->pos);
     fl->pos += n;
     fl->missing += n;
 }
@@ -423,9 +644,34 @@ static void hex(char *out, const uint8_t *d, size_t n) {
     out[2 * n] = 0;
 }
 
+/* the fields of file.done Zeek's files.log takes from the analysis: duration,
+ * depth, total_bytes, analyzers, extracted* */
+static void done_fields(eng_t *e, eng_file_t *fl, eng_event_t *ev, eng_value_t *an, int nan) {
+    (void)e;
+    int64_t d = fl->has_first && fl->last_ts > fl->first_ts ? fl->last_ts - fl->first_ts : 0;
+    ev_set(ev, ENG_F_FILE_DONE_duration, ev_num(ns_to_secs(d)));
+    ev_set(ev, ENG_F_FILE_DONE_depth, ev_int((int64_t)fl->depth));
+    if (fl->has_total) ev_set(ev, ENG_F_FILE_DONE_total_bytes, ev_int((int64_t)fl->total));
+    eng_value_t l = {.type = ENG_T_LIST, .len = (uint32_t)nan, .offset = ENG_NO_OFFSET};
+    l.u.list = an;
+    ev_set(ev, ENG_F_FILE_DONE_analyzers, l);
+    if (fl->ex_tried) {
+        ev_set(ev, ENG_F_FILE_DONE_extracted, ev_cstr(fl->ex_name));
+        ev_set(ev, ENG_F_FILE_DONE_extracted_cutoff, ev_bool(fl->ex_cut));
+        ev_set(ev, ENG_F_FILE_DONE_extracted_size, ev_int((int64_t)fl->ex_size));
+    }
+}
+
 void eng_file_end(eng_t *e, eng_file_t *fl) {
     if (!fl) return;
     if (!fl->begun) start(e, fl, NULL, 0);
+    extract_close(e, fl);
+    eng_value_t an[4];
+    int nan = 0;
+    if (fl->hash & HASH_MD5) an[nan++] = ev_cstr("MD5");
+    if (fl->hash & HASH_SHA1) an[nan++] = ev_cstr("SHA1");
+    if (fl->hash & HASH_SHA256) an[nan++] = ev_cstr("SHA256");
+    if (fl->ex_tried) an[nan++] = ev_cstr("EXTRACT");
     if (fl->hash && eng_wants(e, ENG_EV_FILE_DONE)) {
         uint8_t d[SHA256_DIGEST_SIZE];
         char h5[2 * MD5_DIGEST_SIZE + 1], h1[2 * SHA1_DIGEST_SIZE + 1], h256[2 * SHA256_DIGEST_SIZE + 1];
@@ -449,6 +695,7 @@ void eng_file_end(eng_t *e, eng_file_t *fl) {
             ev_set(&ev, ENG_F_FILE_DONE_sha256, ev_str(h256, 2 * SHA256_DIGEST_SIZE, ENG_NO_OFFSET));
         }
         ev_set(&ev, ENG_F_FILE_DONE_missing_bytes, ev_int((int64_t)fl->missing));
+        done_fields(e, fl, &ev, an, nan);
         eng_fire(e, &ev);
     } else if (eng_wants(e, ENG_EV_FILE_DONE)) {
         /* file.done was subscribed after the file began: no digests */
@@ -457,11 +704,22 @@ void eng_file_end(eng_t *e, eng_file_t *fl) {
         ev_set(&ev, ENG_F_FILE_DONE_fuid, ev_str(fl->fuid, 18, ENG_NO_OFFSET));
         ev_set(&ev, ENG_F_FILE_DONE_size, ev_int((int64_t)fl->seen));
         ev_set(&ev, ENG_F_FILE_DONE_missing_bytes, ev_int((int64_t)fl->missing));
+        done_fields(e, fl, &ev, an, nan);
         eng_fire(e, &ev);
     }
     free(fl->buf);
     free(fl->filename);
     free(fl);
+}
+
+void eng_file_set_depth(eng_file_t *fl, uint32_t depth) {
+    if (fl) fl->depth = depth;
+}
+
+void eng_file_set_total(eng_file_t *fl, uint64_t total) {
+    if (!fl) return;
+    fl->total = total;
+    fl->has_total = 1;
 }
 
 const char *eng_file_fuid(const eng_file_t *fl) { return fl ? fl->fuid : NULL; }

@@ -174,6 +174,9 @@ struct eng {
     void *magic;
     void *magic_text;               /* files.c: libmagic without soft magic, for text */
     struct sniff_memo *sniff_memo;  /* files.c: recent full-libmagic verdicts, bounded */
+    uint64_t extract_total;         /* files.c: bytes extracted this run (files.extract) */
+    int extract_sub;                /* files.c: id of its own file.done subscriber, or 0 */
+    uint8_t extract_dead;           /* files.c: an extraction failed: no more this run */
     uint64_t wanted;                /* bit i: registry decoder i is wanted (dec_wanted) */
     struct expect_table *expect;    /* expect.c: connections decoders announced */
 };

@@ -4,11 +4,21 @@
 -- it; uid and id.* are those of the flow that carried the file, when there is
 -- one. md5, sha1 and sha256 are digests of the
 -- bytes seen: when missing_bytes > 0 they are not the digests of the file.
+--
+-- The other fields of Zeek's files.log: depth, analyzers, duration,
+-- total_bytes (when the protocol announced a size) and extracted /
+-- extracted_cutoff / extracted_size (with --set files.extract=DIR) come from
+-- file.done; overflow_bytes is always 0 (the engine hands files their bytes in
+-- order: what reassembly could not place is a gap, in missing_bytes) and
+-- timedout always false (a file ends with its message or its flow; there is
+-- no separate file inactivity timer). local_orig (no local networks are
+-- configured) and parent_fuid (no container is unpacked) are never set.
 local engine = require "engine"
 
 engine.log_columns("files", {
-  "fuid", "source", "is_orig", "mime_type", "filename", "seen_bytes", "missing_bytes",
-  "md5", "sha1", "sha256",
+  "fuid", "source", "depth", "analyzers", "mime_type", "filename", "duration", "is_orig",
+  "seen_bytes", "total_bytes", "missing_bytes", "overflow_bytes", "timedout",
+  "md5", "sha1", "sha256", "extracted", "extracted_cutoff", "extracted_size",
 })
 
 -- records of files that began and are not done yet (each file ends exactly
@@ -54,6 +64,20 @@ engine.on("file.done", function(flow, ev)
   r.md5 = ev.md5
   r.sha1 = ev.sha1
   r.sha256 = ev.sha256
+  r.depth = ev.depth or 0
+  local an = ev.analyzers
+  if an and #an > 0 then
+    local a = {}
+    for i = 1, #an do a[i] = an[i] end
+    r.analyzers = a
+  end
+  r.duration = ev.duration
+  r.total_bytes = ev.total_bytes
+  r.overflow_bytes = 0
+  r.timedout = false
+  r.extracted = ev.extracted
+  r.extracted_cutoff = ev.extracted_cutoff
+  r.extracted_size = ev.extracted_size
   engine.log("files", r)
 end)
 

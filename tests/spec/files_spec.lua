@@ -63,4 +63,38 @@ describe("scripts/logs/files.lua", function()
     assert.are.equal(1e9, f[1].ts) -- no ts in the event: the time it was fired
     assert.is_nil(f[1].seen_bytes)
   end)
+
+  it("carries Zeek's other files.log fields from file.done", function()
+    local out = T.run { pcap = H.pcap("http-curl.pcap"), scripts = { FILES } }
+    for _, f in ipairs(out.files) do
+      assert.are.same({ "MD5", "SHA1", "SHA256" }, f.analyzers)
+      assert.are.equal(0, f.overflow_bytes)
+      assert.are.equal(false, f.timedout)
+      assert.is_true(f.duration >= 0)
+      assert.is_true(f.depth >= 1) -- the HTTP transaction in its connection
+      assert.is_nil(f.extracted)
+      assert.is_nil(f.local_orig)
+    end
+    -- the 41-byte index.html had a Content-Length
+    assert.are.equal(41, out.files[1].total_bytes)
+    local mail = T.run { pcap = H.pcap("smtp-python.pcap"), scripts = { FILES } }
+    local csv = H.where(mail.files, { filename = "report.csv" })
+    assert.are.equal(3, csv[1].depth) -- the third MIME entity of the message
+  end)
+
+  it("logs extracted, extracted_cutoff and extracted_size as file.done gives them", function()
+    local eng = T.load { FILES }
+    eng:fire("file.begin", { fuid = "F3", source = "http", dir = "resp", ts = 5 }, { resp_p = 80 })
+    eng:fire("file.done", { fuid = "F3", size = 10, missing_bytes = 0, depth = 2, duration = 0.5,
+                            total_bytes = 10, analyzers = { "SHA256", "EXTRACT" },
+                            extracted = "extract-5.000000-HTTP-F3", extracted_cutoff = true,
+                            extracted_size = 4 }, { resp_p = 80 })
+    local f = eng:records("files")[1]
+    assert.are.equal("extract-5.000000-HTTP-F3", f.extracted)
+    assert.are.equal(true, f.extracted_cutoff)
+    assert.are.equal(4, f.extracted_size)
+    assert.are.same({ "SHA256", "EXTRACT" }, f.analyzers)
+    assert.are.equal(2, f.depth)
+    assert.are.equal(10, f.total_bytes)
+  end)
 end)
