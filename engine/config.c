@@ -89,6 +89,14 @@ static const cfg_key_t keys[] = {
     {"files.digests", K_TEXT, "md5,sha1,sha256", NOFF,
      "digests the files framework computes: md5, sha1, sha256 separated by commas (empty: none)"},
     {"files.sniff_memo", K_BOOL, "true", NOFF, "remember libmagic's verdict on identical file prefixes"},
+    {"files.extract", K_TEXT, "", NOFF,
+     "a folder: every file's bytes are written there as extract-<ts>-<SOURCE>-<fuid> (files.log extracted); empty: no extraction"},
+    {"files.extract_max_bytes", K_BYTES, "100MiB", NOFF,
+     "bytes extracted per file; a longer file is cut (files.log extracted_cutoff)"},
+    {"files.extract_total_max_bytes", K_BYTES, "10GiB", NOFF,
+     "bytes extracted in the whole run (0: no cap); files starting after it is spent are not extracted"},
+    {"files.extract_mime", K_TEXT, "", NOFF,
+     "extract only these MIME types, separated by commas: exact types or families (image/ or image/*); empty: all"},
     /* shipped scripts' keys (scripts/logs/) */
     {"dns.max_pending_total", K_COUNT, "100000", NOFF, "DNS queries waiting in all flows in the dns log script"},
     {"ftp.log_passwords", K_BOOL, "false", NOFF, "the ftp log writes the password of USER/PASS logins"},
@@ -247,6 +255,7 @@ int eng_config_set(eng_t *e, const char *key, const char *value, char *err, size
             snprintf(err, errlen, "bad value '%s' for %s: between 64 and 16MiB", value, key);
             return -1;
         }
+        if (!strcmp(key, "files.extract") && files_extract_check(value, err, errlen)) return -1;
         e->cfg = c;
         e->reasm.max_ooo = c.tcp_max_ooo_bytes;
         e->reasm.max_total = c.tcp_max_total_bytes;
@@ -256,13 +265,13 @@ int eng_config_set(eng_t *e, const char *key, const char *value, char *err, size
          * Lua would be a true value */
         if (keys[i].kind == K_BOOL && !parse_bool(value, &b)) value = b ? "true" : "false";
         set_text(e, i, value);
+        if (!strcmp(key, "files.extract")) files_extract_config(e);
         return 0;
     }
     if (!valid_key(key)) {
         snprintf(err, errlen, "bad configuration key '%s'", key);
         return -1;
     }
-    if (!strcmp(key, "files.extract") && files_extract_check(value, err, errlen)) return -1;
     if (!e->extra && !(e->extra = calloc(1, sizeof *e->extra))) goto oom;
     cfg_extra_t *x = e->extra;
     for (int i = 0; i < x->n; i++) {
@@ -271,7 +280,6 @@ int eng_config_set(eng_t *e, const char *key, const char *value, char *err, size
             if (!v) goto oom;
             free(x->val[i]);
             x->val[i] = v;
-            if (!strcmp(key, "files.extract")) files_extract_config(e);
             return 0;
         }
     }
@@ -289,7 +297,6 @@ int eng_config_set(eng_t *e, const char *key, const char *value, char *err, size
     x->val[x->n] = strdup(value);
     if (!x->key[x->n] || !x->val[x->n]) goto oom;
     x->n++;
-    if (!strcmp(key, "files.extract")) files_extract_config(e);
     return 0;
 oom:
     snprintf(err, errlen, "out of memory");
