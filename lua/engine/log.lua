@@ -5,8 +5,10 @@
 -- stream's declared columns (engine.log_columns), then any other key sorted.
 -- Strings go through lua-cjson, after invalid UTF-8 bytes were replaced by
 -- the text \xNN (cjson would pass them through); cjson's "\/" becomes "/".
--- Integers print as integers, other numbers in the shortest form that reads
--- back to the same double (so microsecond timestamps survive). nil, NaN and
+-- Integers print as integers, other numbers as Zeek's JSON writer prints them:
+-- the shortest digits that read back to the same double, without an exponent
+-- from 1e-6 to 1e21 (0.000097, not 9.7e-05; 1e-7 below). ts is a time rounded
+-- to microseconds (six decimals at most, as Zeek reads captures). nil, NaN and
 -- infinities are omitted.
 local ffi = require "ffi"
 local cjson = require("cjson").new()
@@ -14,6 +16,7 @@ local sbuffer = require "string.buffer"
 
 local type, pairs, ipairs, tostring, tonumber, error = type, pairs, ipairs, tostring, tonumber, error
 local find, format, gsub, concat, sort, byte = string.find, string.format, string.gsub, table.concat, table.sort, string.byte
+local match, rep, sub = string.match, string.rep, string.sub
 local next = next
 local floor, huge = math.floor, math.huge
 local cjson_encode = cjson.encode
@@ -58,6 +61,18 @@ function M.new(opts)
     return e
   end
 
+  -- Zeek's JSON writer (rapidjson's Writer::Double) lays the shortest digits
+  -- out without an exponent from 1e-6 up to 1e21: 9.7e-05 becomes 0.000097;
+  -- below, it writes 1e-7 or 1.5e-300 (no "+", no leading zero in the exponent).
+  local function zeek_exp(s)
+    local sign, d1, rest, x = match(s, "^(%-?)(%d)%.?(%d*)e([-+]%d+)$")
+    if not sign then return s end
+    x = tonumber(x)
+    if x < 0 and x >= -6 then return sign .. "0." .. rep("0", -x - 1) .. d1 .. rest end
+    if rest ~= "" then rest = "." .. rest end
+    return sign .. d1 .. rest .. "e" .. x
+  end
+
   local function enc_num(v)
     if v == floor(v) and v >= -9007199254740992 and v <= 9007199254740992 then
       return format("%d", v)
@@ -68,7 +83,23 @@ function M.new(opts)
       s = format("%.16g", v)
       if tonumber(s) ~= v then s = format("%.17g", v) end
     end
+    if find(s, "e", 1, true) then s = zeek_exp(s) end
     return s
+  end
+
+  -- ts: a time as Zeek writes it from a capture (microseconds): rounded to six
+  -- decimals, trailing zeros dropped (1795436983.71221, 1.5, 3)
+  local function put_time(b, v)
+    if v == floor(v) or v ~= v or v >= 1e15 or v <= -1e15 then
+      local s = enc_num(v)
+      if s then b:put(s) end
+      return
+    end
+    local s = format("%.6f", v)
+    local n = #s
+    while byte(s, n) == 48 do n = n - 1 end
+    if byte(s, n) == 46 then n = n - 1 end
+    b:put(sub(s, 1, n))
   end
 
   -- Records are encoded straight into one reused string buffer (LuaJIT's
@@ -173,7 +204,13 @@ function M.new(opts)
     local sep = ""
     local p = prefix[stream]
     if p then b:put(p); sep = "," end
-    for i = 1, NFIRST do
+    local ts = rec.ts
+    if not skip(ts) then
+      b:put(sep, FIRSTENC[1])
+      sep = ","
+      if type(ts) == "number" then put_time(b, ts) else put_value(b, ts, 0) end
+    end
+    for i = 2, NFIRST do
       local v = rec[FIRST[i]]
       if not skip(v) then
         b:put(sep, FIRSTENC[i])
