@@ -28,6 +28,8 @@ int lbr_load_default(lbr_t *b, char *err, size_t errlen);
  * that cannot be written. The message is in lbr_error(). */
 int lbr_failed(const lbr_t *b);
 const char *lbr_error(const lbr_t *b);
+/* write the logs' buffers out now (live runs: cli.c calls it every second) */
+void lbr_flush(lbr_t *b);
 /* flush and close the logs, close the Lua state (after eng_finish) */
 void lbr_free(lbr_t *b);
 /* the Lua state, for the REPL */

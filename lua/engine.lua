@@ -623,6 +623,7 @@ function M._done()
 end
 
 function M._shutdown() writer.close() end
+function M._flush() writer.flush() end  -- C: every second of a live run
 
 -- ---- stats and config -------------------------------------------------------------
 

@@ -25,12 +25,15 @@ local FIRST = { "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p" 
 local IS_FIRST = {}
 for _, k in ipairs(FIRST) do IS_FIRST[k] = true end
 
+pcall(ffi.cdef, "int isatty(int fd);")
+
 local M = {}
 
 function M.new(opts)
   local C, B, outdir = opts.C, opts.B, opts.outdir
   local files, prefix, columns, colset = {}, {}, {}, {}
   local sbuf, sbuflen = nil, 0
+  local stdout_tty
   local W = {}
 
   local function enc_str(s)
@@ -279,6 +282,13 @@ function M.new(opts)
       fh:setvbuf("full", 65536)
       f = { fh = fh, path = path }
     else
+      -- a terminal sees every record at once; a pipe or file gets whole buffers
+      -- (and, live, a flush every second from the C side)
+      if stdout_tty == nil then
+        local ok, r = pcall(function() return ffi.C.isatty(1) == 1 end)
+        stdout_tty = ok and r
+        if stdout_tty then io.stdout:setvbuf("line") end
+      end
       f = { fh = io.stdout, path = "standard output" }
       prefix[stream] = '"_path":' .. enc_str(stream)
     end
