@@ -1,0 +1,119 @@
+#!/bin/sh
+# test_logio.sh - log input/output of the command line (issue 11 items 2, 7, 9):
+#  - several captures in one run (-r a -r b, files after the options) give the
+#    records of each file, in order, as one timeline;
+#  - numbers as Zeek's JSON writer writes them: no exponent from 1e-6 up, ts
+#    with six decimals at most;
+#  - a live capture on lo writes its records before the stop (flushed every
+#    second): traffic this test sends itself to 127.0.0.1 (SKIP when live
+#    capture on lo is impossible, e.g. not root).
+#   sh tests/e2e/test_logio.sh [build-dir]
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 1
+B=${1:-build}
+ENG="$B/engine"
+T=$(mktemp -d)
+LPID=
+trap '[ -n "$LPID" ] && kill "$LPID" 2>/dev/null; rm -rf "$T"' EXIT
+pass=0 fail=0 skip=0
+ok() { pass=$((pass + 1)); echo "PASS $1"; }
+ko() { fail=$((fail + 1)); echo "FAIL $1"; [ -f "$T/err" ] && sed 's/^/    /' "$T/err" | head -20; }
+sk() { skip=$((skip + 1)); echo "SKIP $1"; }
+check() { name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
+
+[ -x "$ENG" ] || { echo "no $ENG"; echo "0 passed, 1 failed"; exit 1; }
+A=pcaps/http-curl.pcap P=pcaps/pop3-dovecot.pcap D=pcaps/dns-dnsmasq-udp.pcap
+
+# ---- several captures ------------------------------------------------------
+# records without uid, fuid, resp_fuids... (they differ from run to run), one a line
+strip() { python3 -c 'import json,sys
+for f in sys.argv[1:]:
+    for l in open(f):
+        r = json.loads(l)
+        for k in list(r):
+            if k.endswith("uid") or k.endswith("uids"): r.pop(k)
+        print(json.dumps(r, sort_keys=True))' "$@"; }
+for f in A P D; do
+    eval p=\$$f
+    mkdir "$T/$f"
+    "$ENG" -q -r "$p" -o "$T/$f" 2>>"$T/err"
+done
+mkdir "$T/two" "$T/pos"
+"$ENG" -q -r "$A" -r "$P" -r "$D" -o "$T/two" 2>>"$T/err"; rc=$?
+check "-r a -r b -r c exits 0" [ "$rc" = 0 ]
+for s in conn http pop3 dns files; do
+    : >"$T/want.$s"
+    for f in A P D; do [ -f "$T/$f/$s.log" ] && strip "$T/$f/$s.log" >>"$T/want.$s"; done
+    strip "$T/two/$s.log" >"$T/got.$s" 2>>"$T/err"
+    check "-r a -r b -r c: $s.log holds the records of each file, in order" \
+        sh -c "[ -s '$T/want.$s' ] && cmp -s '$T/want.$s' '$T/got.$s'"
+done
+"$ENG" -q -o "$T/pos" "$A" "$P" "$D" 2>>"$T/err"
+strip "$T/pos/conn.log" >"$T/pos.conn"
+check "files after the options are read like -r" cmp -s "$T/pos.conn" "$T/want.conn"
+"$ENG" -q -r "$A" -r "$T/missing.pcap" -o "$T/bad" 2>"$T/bad.err"; rc=$?
+check "a missing second file: exit 1 naming it" \
+    sh -c "[ $rc = 1 ] && grep -q 'missing.pcap' '$T/bad.err'"
+"$ENG" --repl -r "$A" -r "$P" </dev/null >/dev/null 2>"$T/repl.err"; rc=$?
+check "--repl with two files is a usage error" [ "$rc" = 2 ]
+
+# ---- number layout ------------------------------------------------------------
+bad=0
+for p in pcaps/*.pcap; do
+    rm -rf "$T/n"; mkdir "$T/n"
+    "$ENG" -q -r "$p" -o "$T/n" 2>>"$T/err"
+    python3 - "$T/n"/*.log >>"$T/err" 2>&1 <<'EOF' || bad=1
+import re, sys
+num = re.compile(r'[:,\[](-?[0-9][0-9.eE+-]*)(?=[,}\]])')
+for f in sys.argv[1:]:
+    for line in open(f, encoding="utf-8"):
+        # outside strings only: drop the string literals first
+        bare = re.sub(r'"(?:[^"\\]|\\.)*"', '""', line)
+        for m in num.finditer(bare):
+            t = m.group(1)
+            if ("e" in t or "E" in t) and abs(float(t)) >= 1e-6:
+                print("exponent form:", f, t); sys.exit(1)
+        m = re.search(r'"ts":(-?[0-9.]+)', line)
+        if m and "." in m.group(1) and len(m.group(1).split(".")[1]) > 6:
+            print("ts with more than six decimals:", f, m.group(1)); sys.exit(1)
+EOF
+done
+check "default logs of pcaps/*.pcap: no exponent from 1e-6 up, ts six decimals at most" [ "$bad" = 0 ]
+# a sub-millisecond duration is written 0.000NNN
+grep -h -o '"duration":0\.000[0-9]*' "$T"/[APD]/conn.log >"$T/small" 2>/dev/null
+check "a sub-millisecond duration is written 0.000NNN" [ -s "$T/small" ]
+
+# ---- live logs before the stop ---------------------------------------------------
+PORT=$((47000 + $$ % 1000))
+mkdir "$T/live"
+"$ENG" -q -i lo -f "tcp port $PORT" -o "$T/live" >"$T/live.out" 2>&1 &
+LPID=$!
+sleep 1.5
+if ! kill -0 "$LPID" 2>/dev/null; then
+    sk "live logs before the stop (no live capture on lo: $(head -1 "$T/live.out"))"
+    LPID=
+else
+    python3 - "$PORT" <<'EOF' 2>>"$T/err"
+import socket, sys
+port = int(sys.argv[1])
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port)); s.listen(1)
+c = socket.create_connection(("127.0.0.1", port)); a, _ = s.accept()
+c.sendall(b"GET /logio HTTP/1.0\r\nHost: localhost\r\n\r\n"); a.recv(1000)
+a.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"); a.close()
+c.recv(1000); c.close(); s.close()
+EOF
+    seen=0
+    for i in 1 2 3 4 5 6; do
+        sleep 0.5
+        grep -q '"uri":"/logio"' "$T/live/http.log" 2>/dev/null && { seen=1; break; }
+    done
+    check "live -i lo: http.log holds the request within 3 s, before the stop" [ "$seen" = 1 ]
+    check "live -i lo: the engine is still running then" kill -0 "$LPID"
+    kill -INT "$LPID"; wait "$LPID"; rc=$?; LPID=
+    check "live -i lo: SIGINT ends the run with exit 0" [ "$rc" = 0 ]
+    check "live -i lo: conn.log written at the stop" grep -q "\"id.resp_p\":$PORT" "$T/live/conn.log"
+fi
+
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" = 0 ]
