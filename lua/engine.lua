@@ -577,10 +577,12 @@ end
 -- ---- logs -----------------------------------------------------------------------
 
 local log = require "engine.log"
-local writer = log.new { C = C, B = B, outdir = boot.outdir }
+local writer = log.new { C = C, B = B, outdir = boot.outdir,
+  config = function(k) return M.config[k] end }
 
 M.log = writer.write
 M.log_columns = writer.columns
+M.log_types = writer.types
 
 local function flow_fields(r, flow)
   r.uid = flow.uid

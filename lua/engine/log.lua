@@ -31,6 +31,8 @@ local M = {}
 
 function M.new(opts)
   local C, B, outdir = opts.C, opts.B, opts.outdir
+  local tsvmode -- nil until the first log opens: then log.format=tsv or not
+  local types = {} -- engine.log_types: stream -> { column = Zeek type }
   local files, prefix, columns, colset = {}, {}, {}, {}
   local sbuf, sbuflen = nil, 0
   local stdout_tty
@@ -275,12 +277,25 @@ function M.new(opts)
     if type(stream) ~= "string" or not find(stream, "^[%w_][%w_%-%.]*$") then
       error("engine.log: bad stream name '" .. tostring(stream) .. "' (letters, digits, _ - .)", 3)
     end
+    if tsvmode == nil then
+      local fmt = opts.config and opts.config("log.format")
+      if fmt == nil or fmt == "json" then tsvmode = false
+      elseif fmt == "tsv" then tsvmode = true
+      else failed("log.format: expected json or tsv, not '" .. tostring(fmt) .. "'") end
+      if tsvmode and not outdir then failed("log.format=tsv writes files: give -o DIR") end
+    end
     if outdir then
       local path = outdir .. "/" .. stream .. ".log"
       local fh, err = io.open(path, "w")
       if not fh then failed("cannot open log " .. (err or path)) end
       fh:setvbuf("full", 65536)
       f = { fh = fh, path = path }
+      if tsvmode then
+        f.tsv = require("engine.log_tsv").new { fh = fh, path = path, stream = stream,
+          columns = columns[stream], types = types[stream], C = C,
+          json = function(v) local jb = sbuffer.new(); put_value(jb, v, 0); return jb:tostring() end,
+          warn = function(msg) io.stderr:write("engine: warning: ", msg, "\n") end }
+      end
     else
       -- a terminal sees every record at once; a pipe or file gets whole buffers
       -- (and, live, a flush every second from the C side)
@@ -299,6 +314,11 @@ function M.new(opts)
   function W.write(stream, rec)
     if type(rec) ~= "table" then error("engine.log(stream, record): record must be a table", 2) end
     local f = out(stream)
+    if f.tsv then
+      local ok, err = f.tsv.write(rec)
+      if not ok then failed("cannot write " .. f.path .. ": " .. tostring(err)) end
+      return
+    end
     local line = encode(stream, rec)
     local ok, err = f.fh:write(line)
     if not ok then failed("cannot write " .. f.path .. ": " .. tostring(err)) end
@@ -327,7 +347,10 @@ function M.new(opts)
     local errs = {}
     for s, f in pairs(files) do
       local ok, err
-      if f.fh == io.stdout then ok, err = f.fh:flush() else ok, err = f.fh:close() end
+      if f.tsv then ok, err = f.tsv.footer() else ok = true end
+      if not ok then
+        errs[#errs + 1] = "cannot write " .. f.path .. ": " .. tostring(err)
+      elseif f.fh == io.stdout then ok, err = f.fh:flush() else ok, err = f.fh:close() end
       if not ok then errs[#errs + 1] = "cannot write " .. f.path .. ": " .. tostring(err) end
       files[s] = nil
     end
@@ -335,6 +358,20 @@ function M.new(opts)
       C.lbr_ffi_fail(B, errs[1])
       error(concat(errs, "; "), 0)
     end
+  end
+
+  -- Zeek types of a stream's columns for log.format=tsv (time, interval, count, int,
+  -- double, string, addr, port, bool, enum, set[string], vector[count], ...)
+  function W.types(stream, map)
+    if type(map) ~= "table" then error("engine.log_types(stream, types): types must be a table", 2) end
+    local t = {}
+    for k, v in pairs(map) do
+      if type(v) ~= "string" or not v:match("^[%a_]+$") and not v:match("^%a+%[[%a_]+%]$") then
+        error("engine.log_types: bad type for '" .. tostring(k) .. "'", 2)
+      end
+      t[tostring(k)] = v
+    end
+    types[stream] = t
   end
 
   W.encode = encode

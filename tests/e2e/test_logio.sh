@@ -83,6 +83,58 @@ check "default logs of pcaps/*.pcap: no exponent from 1e-6 up, ts six decimals a
 grep -h -o '"duration":0\.000[0-9]*' "$T"/[APD]/conn.log >"$T/small" 2>/dev/null
 check "a sub-millisecond duration is written 0.000NNN" [ -s "$T/small" ]
 
+# ---- Zeek TSV (--set log.format=tsv) --------------------------------------------------
+mkdir "$T/tsv"
+"$ENG" -q -r "$D" -r "$A" -o "$T/tsv" --set log.format=tsv --set engine.seed=1 2>"$T/tsv.err"; rc=$?
+check "log.format=tsv: exit 0, no warning" sh -c "[ $rc = 0 ] && [ ! -s '$T/tsv.err' ]"
+for f in conn dns http files; do
+    echo "== $f.log"
+    sed -E 's/^#(open|close)	.*/#\1	X/' "$T/tsv/$f.log"
+done >"$T/tsv.got"
+check "log.format=tsv: conn, dns, http, files as logio_tsv_expected.txt (#open/#close aside)" \
+    cmp "$T/tsv.got" tests/e2e/logio_tsv_expected.txt
+check "log.format=tsv: #open and #close are Zeek's date format" \
+    sh -c "grep -Eq '^#open	[0-9]{4}(-[0-9]{2}){5}$' '$T/tsv/conn.log' && tail -1 '$T/tsv/conn.log' | grep -Eq '^#close	[0-9]{4}(-[0-9]{2}){5}$'"
+# zeek-cut's way: find the columns by name on the #fields line
+cut_tsv() { awk -F'\t' -v want="$2" '
+    /^#fields/ { n = split(want, w, " "); for (i = 2; i <= NF; i++) for (j = 1; j <= n; j++) if ($i == w[j]) col[j] = i - 1; next }
+    /^#/ { next }
+    { line = ""; for (j = 1; j <= n; j++) line = line (j > 1 ? "\t" : "") $(col[j]); print line }' "$1"; }
+cut_tsv "$T/tsv/dns.log" "query qtype_name rtt" >"$T/cut.dns"
+mkdir "$T/js"
+"$ENG" -q -r "$D" -o "$T/js" 2>>"$T/err"
+python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    print("%s\t%s\t%s" % (r.get("query", "-"), r.get("qtype_name", "-"),
+        "%.6f" % r["rtt"] if "rtt" in r else "-"))' "$T/js/dns.log" >"$T/js.dns"
+check "zeek-cut-style awk on #fields: dns query, qtype_name, rtt as in the JSON log" \
+    sh -c "[ -s '$T/cut.dns' ] && cmp -s '$T/cut.dns' '$T/js.dns'"
+n_types=$(awk -F'\t' '/^#types/ { print NF }' "$T/tsv/http.log")
+n_fields=$(awk -F'\t' '/^#fields/ { print NF }' "$T/tsv/http.log")
+bad_rows=$(awk -F'\t' -v n="$n_fields" '!/^#/ && NF != n - 1' "$T/tsv/http.log" | wc -l)
+check "log.format=tsv: every row has as many columns as #fields and #types" \
+    sh -c "[ '$n_types' = '$n_fields' ] && [ $bad_rows = 0 ]"
+"$ENG" -q -r "$D" --set log.format=tsv >/dev/null 2>"$T/tsv2.err"; rc=$?
+check "log.format=tsv without -o: exit 1, saying so" sh -c "[ $rc = 1 ] && grep -q 'give -o DIR' '$T/tsv2.err'"
+"$ENG" -q -r "$D" -o "$T/tsv3" --set log.format=xml >/dev/null 2>"$T/tsv3.err"; rc=$?
+check "log.format=xml: exit 1 naming the choices" sh -c "[ $rc = 1 ] && grep -q 'json or tsv' '$T/tsv3.err'"
+cat >"$T/esc.lua" <<'EOF'
+local engine = require "engine"
+engine.log_types("e", { d = "double", t = "time", l = "vector[string]" })
+engine.on("engine.init", function()
+  engine.log("e", { ts = 1.5, s = "tab\there\\", d = 2, t = 3, l = { "a,b", "" }, u = "-", m = { k = 1 }, b = true })
+  engine.log("e", { ts = 2, s = "", d = 0.25, l = {}, u = "(empty)", extra = 1 })
+end)
+EOF
+mkdir "$T/esc"
+"$ENG" -q -r "$D" -s "$T/esc.lua" -o "$T/esc" --set log.format=tsv 2>"$T/esc.err"
+grep -v '^#' "$T/esc/e.log" >"$T/esc.got"
+printf '1.500000\tT\t2.0\ta\\x2cb,(empty)\t{"k":1}\ttab\\x09here\\x5c\t3.000000\t\\x2d\n2.000000\t-\t0.25\t(empty)\t-\t(empty)\t-\t\\x28empty)\n' >"$T/esc.exp"
+sed -n '/^#fields/p;/^#types/p' "$T/esc/e.log" >>"$T/esc.err"
+check "log.format=tsv: escapes, (empty), unset -, double/time layout, map as JSON" cmp "$T/esc.got" "$T/esc.exp"
+check "log.format=tsv: a key outside the header is said once on stderr" grep -q "field 'extra' is not a column" "$T/esc.err"
+
 # ---- live logs before the stop ---------------------------------------------------
 PORT=$((47000 + $$ % 1000))
 mkdir "$T/live"
