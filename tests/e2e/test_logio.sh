@@ -85,7 +85,7 @@ check "a sub-millisecond duration is written 0.000NNN" [ -s "$T/small" ]
 
 # ---- Zeek TSV (--set log.format=tsv) --------------------------------------------------
 mkdir "$T/tsv"
-"$ENG" -q -r "$D" -r "$A" -o "$T/tsv" --set log.format=tsv --set engine.seed=1 2>"$T/tsv.err"; rc=$?
+"$ENG" -q -r "$A" -r "$D" -o "$T/tsv" --set log.format=tsv --set engine.seed=1 2>"$T/tsv.err"; rc=$?
 check "log.format=tsv: exit 0, no warning" sh -c "[ $rc = 0 ] && [ ! -s '$T/tsv.err' ]"
 for f in conn dns http files; do
     echo "== $f.log"
