@@ -289,7 +289,7 @@ function M.new(opts)
       local fh, err = io.open(path, "w")
       if not fh then failed("cannot open log " .. (err or path)) end
       fh:setvbuf("full", 65536)
-      f = { fh = fh, path = path }
+      f = { fh = fh, path = path, opened = opts.now and opts.now() or 0 }
       if tsvmode then
         f.tsv = require("engine.log_tsv").new { fh = fh, path = path, stream = stream,
           columns = columns[stream], types = types[stream], C = C,
@@ -372,6 +372,32 @@ function M.new(opts)
       t[tostring(k)] = v
     end
     types[stream] = t
+  end
+
+  -- log.rotate: close every file of -o DIR and rename it with its time span,
+  -- in the pattern Zeek's archiver reads: conn__2026-12-03-15-00-00__2026-12-03-16-00-00__.log
+  -- (local time, Zeek's default_rotation_date_format); the next record opens a new file.
+  local function span_name(stream, t0, t1)
+    local d = "%Y-%m-%d-%H-%M-%S"
+    return outdir .. "/" .. stream .. "__" .. os.date(d, floor(t0)) .. "__" .. os.date(d, floor(t1)) .. "__.log"
+  end
+
+  function W.rotate(now)
+    if not outdir then return end
+    local streams = {}
+    for s in pairs(files) do streams[#streams + 1] = s end
+    sort(streams)
+    for _, s in ipairs(streams) do
+      local f = files[s]
+      local ok, err = true, nil
+      if f.tsv then ok, err = f.tsv.footer() end
+      if ok then ok, err = f.fh:close() end
+      files[s] = nil
+      if not ok then failed("cannot write " .. f.path .. ": " .. tostring(err)) end
+      local dst = span_name(s, f.opened, now)
+      local rok, rerr = os.rename(f.path, dst)
+      if not rok then failed("cannot rename " .. f.path .. ": " .. tostring(rerr)) end
+    end
   end
 
   W.encode = encode

@@ -135,6 +135,34 @@ sed -n '/^#fields/p;/^#types/p' "$T/esc/e.log" >>"$T/esc.err"
 check "log.format=tsv: escapes, (empty), unset -, double/time layout, map as JSON" cmp "$T/esc.got" "$T/esc.exp"
 check "log.format=tsv: a key outside the header is said once on stderr" grep -q "field 'extra' is not a column" "$T/esc.err"
 
+# ---- rotation (--set log.rotate=SECONDS) ------------------------------------------------
+mkdir "$T/rot"
+"$ENG" -q -r "$A" -r "$P" -o "$T/rot" --set log.rotate=60 2>"$T/rot.err"; rc=$?
+check "log.rotate=60 on two captures: exit 0" [ "$rc" = 0 ]
+check "log.rotate: no unrotated log left" sh -c "! ls '$T/rot' | grep -qv '__.log\$'"
+check "log.rotate: conn.log rotated into two files (the captures are 25 minutes apart)" \
+    [ "$(ls "$T/rot" | grep -c '^conn__')" = 2 ]
+python3 - "$T/rot" >>"$T/rot.err" 2>&1 <<'EOF'
+import json, os, re, sys, time
+d = sys.argv[1]
+pat = re.compile(r'^([a-z0-9_.-]+)__(\d{4}(?:-\d\d){5})__(\d{4}(?:-\d\d){5})__\.log$')
+for name in os.listdir(d):
+    m = pat.match(name)
+    assert m, "not Zeek's archiver pattern: " + name
+    t0 = time.mktime(time.strptime(m.group(2), "%Y-%m-%d-%H-%M-%S"))
+    t1 = time.mktime(time.strptime(m.group(3), "%Y-%m-%d-%H-%M-%S"))
+    assert t0 <= t1 and int(t0 // 60) == int((t1 - 1) // 60) or t1 == t0, "span crosses a minute: " + name
+    for line in open(os.path.join(d, name)):
+        ts = json.loads(line)["ts"]
+        assert t0 - 60 <= ts <= t1 + 1, "record outside its file's span: %s %s" % (name, ts)
+EOF
+check "log.rotate: names conn__OPEN__CLOSE__.log, spans within one interval, records inside them" [ $? = 0 ]
+strip "$T/rot"/conn__*.log >"$T/rot.conn"
+strip "$T/A/conn.log" "$T/P/conn.log" >"$T/ap.conn"
+check "log.rotate: the rotated conn files hold every record once" cmp -s "$T/rot.conn" "$T/ap.conn"
+"$ENG" -q -r "$A" -o "$T/rot2" --set log.rotate=0 2>"$T/rot2.err"; rc=$?
+check "log.rotate=0: exit 1, saying what is expected" sh -c "[ $rc = 1 ] && grep -q 'log.rotate' '$T/rot2.err'"
+
 # ---- live logs before the stop ---------------------------------------------------
 PORT=$((47000 + $$ % 1000))
 mkdir "$T/live"
