@@ -37,6 +37,8 @@ typedef struct opts {
     int nchunks;
     const char *sets[MAX_ITEMS];
     int nsets;
+    const char *rfiles[MAX_ITEMS]; /* -r FILE and positional files, read in order */
+    int nrfiles;
     long jobs;
     int repl, stats, list_events, list_config, markdown, quiet, help, version;
 } opts_t;
@@ -44,9 +46,9 @@ typedef struct opts {
 /* ---- messages ------------------------------------------------------------ */
 
 static void usage_line(FILE *f) {
-    fputs("usage: engine [-r FILE | -i IFACE] [-f BPF] [-s SCRIPT]... [-e LUA] [-o DIR] [-j N]\n"
+    fputs("usage: engine [-r FILE]... [-i IFACE] [-f BPF] [-s SCRIPT]... [-e LUA] [-o DIR] [-j N]\n"
           "              [--set KEY=VALUE]... [--repl] [--stats] [--list-events] [--list-config]\n"
-          "              [--format=markdown] [-q] [-h] [-V]\n",
+          "              [--format=markdown] [-q] [-h] [-V] [FILE]...\n",
           f);
 }
 
@@ -66,14 +68,17 @@ static int usage_error(const char *fmt, ...) {
 static void help(void) {
     usage_line(stdout);
     fputs("\nAnalyse network traffic with Lua policy scripts; write JSON logs.\n\n"
-          "  -r FILE            read a capture file (pcap or pcapng); '-' reads standard input\n"
+          "  -r FILE            read a capture file (pcap or pcapng); '-' reads standard input;\n"
+          "                     repeatable, and files may follow the options: read in order\n"
+          "                     as one timeline (flows carry over from one file to the next)\n"
           "  -i IFACE           live capture on an interface; SIGINT/SIGTERM stop cleanly\n"
           "  -f BPF             BPF filter applied to the input (libpcap syntax)\n"
           "  -s SCRIPT          load a Lua policy script; repeatable, loaded in order\n"
           "  -e LUA             run a Lua chunk after the scripts; repeatable\n"
           "  -o DIR             write each log stream to DIR/<stream>.log (created if missing)\n"
           "  -j N               worker threads (only 1 in this version)\n"
-          "  --set KEY=VALUE    override a configuration value, e.g. --set tcp.overlap=last\n"
+          "  --set KEY=VALUE    override a configuration value, e.g. --set tcp.overlap=last;\n"
+          "                     log.format=tsv (Zeek's TSV logs, with -o), log.rotate=SECONDS\n"
           "  --repl             interactive Lua prompt after the scripts load; with -r the\n"
           "                     capture is read by run()/step() (help() lists the helpers)\n"
           "  --stats            print counters to standard error at exit\n"
@@ -240,6 +245,11 @@ typedef struct progress {
     int drawn;          /* width of the line on screen, 0 when none */
     int64_t start_ns;
     lbr_t *lbr;         /* to stop the read early when the bridge failed */
+    eng_t *eng;         /* its network time is shown */
+    uint64_t base_bytes, all_bytes; /* the files before this one; all the files (0: unknown) */
+    uint64_t base_pkts;
+    int live;           /* flush the logs every second */
+    int64_t last_flush;
 } progress_t;
 
 static int64_t mono_ns(void) {
@@ -265,11 +275,28 @@ static void progress_clear(progress_t *pg) {
 static void on_progress(void *user, uint64_t bytes, uint64_t total, uint64_t packets) {
     progress_t *pg = user;
     if (pg->lbr && lbr_failed(pg->lbr)) g_stop = 1;
+    int64_t mnow = mono_ns();
+    if (pg->live && pg->lbr && mnow - pg->last_flush >= 1000000000LL) {
+        lbr_flush(pg->lbr); /* tail -f sees the records of a live run within a second */
+        pg->last_flush = mnow;
+    }
     if (!pg->show) return;
-    double secs = (double)(mono_ns() - pg->start_ns) / 1e9;
+    if (pg->all_bytes) {
+        bytes += pg->base_bytes;
+        total = pg->all_bytes;
+    }
+    packets += pg->base_pkts;
+    double secs = (double)(mnow - pg->start_ns) / 1e9;
     if (!pg->drawn && secs < 0.5) return; /* a short run shows nothing */
     if (secs <= 0) secs = 1e-9;
-    char line[160], a[32], b[32];
+    char line[200], a[32], b[32], when[40] = "";
+    {
+        /* the capture time reached, UTC */
+        int64_t ns = pg->eng ? eng_now(pg->eng) : 0;
+        time_t t = (time_t)(ns / 1000000000LL);
+        struct tm tm;
+        if (ns > 0 && gmtime_r(&t, &tm)) strftime(when, sizeof when, "  at %Y-%m-%d %H:%M:%S", &tm);
+    }
     int n;
     double kpps = (double)packets / secs / 1000.0;
     if (bytes && total && bytes <= total) {
@@ -277,15 +304,15 @@ static void on_progress(void *user, uint64_t bytes, uint64_t total, uint64_t pac
         fmt_bytes(b, sizeof b, total);
         double rate = (double)bytes / secs;
         long eta = rate > 0 ? (long)((double)(total - bytes) / rate + 0.5) : 0;
-        n = snprintf(line, sizeof line, "  %s / %s  (%d%%)  %.1f kpkt/s  ETA %ld:%02ld", a, b,
-                     (int)(bytes * 100 / total), kpps, eta / 60, eta % 60);
+        n = snprintf(line, sizeof line, "  %s / %s  (%d%%)  %.1f kpkt/s  ETA %ld:%02ld%s", a, b,
+                     (int)(bytes * 100 / total), kpps, eta / 60, eta % 60, when);
     } else if (bytes) {
         fmt_bytes(a, sizeof a, bytes);
-        n = snprintf(line, sizeof line, "  %s  %llu packets  %.1f kpkt/s", a,
-                     (unsigned long long)packets, kpps);
+        n = snprintf(line, sizeof line, "  %s  %llu packets  %.1f kpkt/s%s", a,
+                     (unsigned long long)packets, kpps, when);
     } else {
-        n = snprintf(line, sizeof line, "  %llu packets  %.1f kpkt/s",
-                     (unsigned long long)packets, kpps);
+        n = snprintf(line, sizeof line, "  %llu packets  %.1f kpkt/s%s",
+                     (unsigned long long)packets, kpps, when);
     }
     if (n < 0) return;
     if (n >= (int)sizeof line) n = (int)sizeof line - 1;
@@ -403,8 +430,7 @@ static int parse(int argc, char **argv, opts_t *o) {
     while ((c = getopt_long(argc, argv, ":r:i:f:s:e:o:j:qhV", longs, NULL)) != -1) {
         switch (c) {
         case 'r':
-            if (o->rfile) return usage_error("-r given twice");
-            o->rfile = optarg;
+            if (add_item(o->rfiles, &o->nrfiles, optarg, "-r") < 0) return 2;
             break;
         case 'i':
             if (o->iface) return usage_error("-i given twice");
@@ -458,7 +484,9 @@ static int parse(int argc, char **argv, opts_t *o) {
         }
         }
     }
-    if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
+    for (; optind < argc; optind++) /* positional capture files follow the -r ones */
+        if (add_item(o->rfiles, &o->nrfiles, argv[optind], "capture file") < 0) return 2;
+    o->rfile = o->nrfiles ? o->rfiles[0] : NULL;
     if (o->markdown && !o->list_events && !o->list_config)
         return usage_error("--format goes with --list-events or --list-config");
     if (o->help || o->version || o->list_events || o->list_config) return 0;
@@ -482,6 +510,7 @@ static int parse(int argc, char **argv, opts_t *o) {
     }
     if (o->repl) {
         if (o->iface) return usage_error("--repl reads a capture file (-r FILE), not an interface");
+        if (o->nrfiles > 1) return usage_error("--repl reads one capture file");
         if (o->rfile && strcmp(o->rfile, "-") == 0)
             return usage_error("--repl reads its commands from standard input: -r - is not possible");
         return 0;
@@ -642,24 +671,46 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    progress_t pg = {0, 0, mono_ns(), lb};
+    progress_t pg = {0, 0, mono_ns(), lb, e, 0, 0, 0, 0, mono_ns()};
     pg.show = o.rfile && !o.quiet && isatty(STDERR_FILENO);
+    pg.live = !o.rfile;
+    for (int i = 0; i < o.nrfiles && o.nrfiles > 1; i++) {
+        struct stat st;
+        if (strcmp(o.rfiles[i], "-") == 0 || stat(o.rfiles[i], &st) != 0 || !S_ISREG(st.st_mode)) {
+            pg.all_bytes = 0; /* a size unknown: no overall percentage */
+            break;
+        }
+        pg.all_bytes += (uint64_t)st.st_size;
+    }
     eng_set_progress(e, on_progress, &pg);
 
     err[0] = 0;
-    int r = 0;
-    if (lbr_exit_requested(lb, NULL)) r = 0; /* os.exit while the scripts loaded */
-    else if (o.rfile) r = eng_read_file_until(e, o.rfile, o.bpf, &g_stop, err, sizeof err);
-    else r = eng_read_live(e, o.iface, o.bpf, &g_stop, err, sizeof err);
+    int r = 0, status = 0;
+    if (lbr_exit_requested(lb, NULL)) {
+        r = 0; /* os.exit while the scripts loaded: nothing is read */
+    } else if (o.rfile) {
+        /* the files in order, one timeline: flows, timers and network time carry over */
+        for (int i = 0; i < o.nrfiles && !g_stop; i++) {
+            err[0] = 0;
+            r = eng_read_file_until(e, o.rfiles[i], o.bpf, &g_stop, err, sizeof err);
+            if (r == 2) {
+                progress_clear(&pg);
+                fprintf(stderr, "engine: warning: %s\n", err);
+            }
+            if (r == 1) break;
+            struct stat st;
+            if (pg.all_bytes && stat(o.rfiles[i], &st) == 0) pg.base_bytes += (uint64_t)st.st_size;
+            pg.base_pkts = eng_stats(e)->packets;
+        }
+    } else {
+        r = eng_read_live(e, o.iface, o.bpf, &g_stop, err, sizeof err);
+    }
     progress_clear(&pg);
     eng_set_progress(e, NULL, NULL);
 
-    int status = 0;
     if (r == 1) {
         fprintf(stderr, "engine: %s\n", err[0] ? err : "cannot read the input");
         status = 1;
-    } else if (r == 2) {
-        fprintf(stderr, "engine: warning: %s\n", err);
     }
     if (g_stop && o.rfile && !lbr_failed(lb) && !o.quiet && !lbr_exit_requested(lb, NULL))
         fprintf(stderr, "engine: interrupted; flushing flows and logs\n");

@@ -95,6 +95,7 @@ struct lua_bridge {
     struct lbr_shared sh;
     struct lbr_api api;
     int ref_tb, ref_dispatch, ref_timers, ref_done, ref_shutdown;
+    int ref_flush; /* engine._flush: write the logs' buffers out (live runs) */
     int sub[ENG_EV_COUNT];      /* subscription id per kind, 0 = none */
     int nh[ENG_EV_COUNT];       /* Lua handlers per kind */
     int nflowkinds;             /* kinds with handlers that carry a flow */
@@ -743,6 +744,7 @@ lbr_t *lbr_new(eng_t *e, const char *home, const char *outdir, char *err, size_t
     }
     b->e = e;
     b->ref_tb = b->ref_dispatch = b->ref_timers = b->ref_done = b->ref_shutdown = LUA_NOREF;
+    b->ref_flush = LUA_NOREF;
     if (find_home(b, home)) {
         set_err(err, errlen, "cannot find lua/engine.lua (set ENGINE_HOME)%s", "");
         free(b);
@@ -823,6 +825,7 @@ lbr_t *lbr_new(eng_t *e, const char *home, const char *outdir, char *err, size_t
     b->ref_done = getref(L, mod, "_done");
     b->ref_shutdown = getref(L, mod, "_shutdown");
     b->ref_strike = getref(L, mod, "_strike");
+    b->ref_flush = getref(L, mod, "_flush");
     if (b->ref_dispatch == LUA_NOREF || b->ref_timers == LUA_NOREF || b->ref_done == LUA_NOREF ||
         b->ref_shutdown == LUA_NOREF) {
         set_err(err, errlen, "%s: engine module lacks its entry points", path);
@@ -961,6 +964,11 @@ int lbr_config_check(lbr_t *b, const char *key, char *near, size_t nearlen) {
     }
     lua_settop(L, top);
     return declared;
+}
+
+void lbr_flush(lbr_t *b) {
+    if (!b || b->failed || b->dead || b->ref_flush == LUA_NOREF) return;
+    ENTER_LUA(b, run_protected(b, b->ref_flush, 0, "log flush"));
 }
 
 int lbr_failed(const lbr_t *b) { return b->failed; }

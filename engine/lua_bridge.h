@@ -38,6 +38,8 @@ void lbr_set_stop_flag(lbr_t *b, volatile int *flag);
 int lbr_exit_requested(const lbr_t *b, int *code);
 /* handler errors so far (timeouts and lua.max_memory failures included) */
 uint64_t lbr_handler_errors(const lbr_t *b);
+/* write the logs' buffers out now (live runs: cli.c calls it every second) */
+void lbr_flush(lbr_t *b);
 /* flush and close the logs, close the Lua state (after eng_finish) */
 void lbr_free(lbr_t *b);
 /* the Lua state, for the REPL */

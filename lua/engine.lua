@@ -638,7 +638,8 @@ end
 -- ---- logs -----------------------------------------------------------------------
 
 local log = require "engine.log"
-local writer = log.new { C = C, B = B, outdir = boot.outdir }
+local writer = log.new { C = C, B = B, outdir = boot.outdir,
+  config = function(k) return M.config[k] end, now = function() return now() end }
 
 -- engine.log fills ts (engine.now()) when the record has none, as log_flow does
 local write = writer.write
@@ -647,6 +648,7 @@ function M.log(stream, record)
   write(stream, record)
 end
 M.log_columns = writer.columns
+M.log_types = writer.types
 
 local function flow_fields(r, flow)
   r.uid = flow.uid
@@ -688,7 +690,13 @@ function M._done()
   writer.flush()
 end
 
-function M._shutdown() writer.close() end
+local rotating = false
+function M._shutdown()
+  -- with log.rotate the last files are renamed with their span too, as Zeek does at exit
+  if rotating then writer.rotate(now()) end
+  writer.close()
+end
+function M._flush() writer.flush() end  -- C: every second of a live run
 
 -- ---- stats and config -------------------------------------------------------------
 
@@ -812,6 +820,31 @@ function M.hash(kind, s)
   if type(s) ~= "string" then error("engine.hash(kind, s): s must be a string", 2) end
   C.eng_digest_hex(k, s, #s, digest_buf)
   return ffi.string(digest_buf)
+end
+
+-- log.rotate=SECONDS (with -o DIR): every SECONDS of network time, at multiples of
+-- SECONDS since 1970 as Zeek aligns them, the logs are closed and renamed with
+-- their time span (lua/engine/log.lua W.rotate). Network time follows the clock in a
+-- live run; reading files, the capture's time decides (Zeek rotates only live).
+do
+  local r = M.config["log.rotate"]
+  if r ~= nil then
+    r = tonumber(r)
+    if not r or r ~= r or r < 1 then
+      error("log.rotate: expected a number of seconds >= 1, not '" .. tostring(M.config["log.rotate"]) .. "'", 0)
+    end
+    if boot.outdir then
+      rotating = true
+      M.after(0, function()
+        local t = now()
+        local first = (floor(t / r) + 1) * r - t
+        M.after(first, function()
+          writer.rotate(now())
+          M.every(r, function() writer.rotate(now()) end)
+        end)
+      end)
+    end
+  end
 end
 
 return M

@@ -5,8 +5,10 @@
 -- stream's declared columns (engine.log_columns), then any other key sorted.
 -- Strings go through lua-cjson, after invalid UTF-8 bytes were replaced by
 -- the text \xNN (cjson would pass them through); cjson's "\/" becomes "/".
--- Integers print as integers, other numbers in the shortest form that reads
--- back to the same double (so microsecond timestamps survive). nil, NaN and
+-- Integers print as integers, other numbers as Zeek's JSON writer prints them:
+-- the shortest digits that read back to the same double, without an exponent
+-- from 1e-6 to 1e21 (0.000097, not 9.7e-05; 1e-7 below). ts is a time rounded
+-- to microseconds (six decimals at most, as Zeek reads captures). nil, NaN and
 -- infinities are omitted.
 local ffi = require "ffi"
 local cjson = require("cjson").new()
@@ -14,6 +16,7 @@ local sbuffer = require "string.buffer"
 
 local type, pairs, ipairs, tostring, tonumber, error = type, pairs, ipairs, tostring, tonumber, error
 local find, format, gsub, concat, sort, byte = string.find, string.format, string.gsub, table.concat, table.sort, string.byte
+local match, rep, sub = string.match, string.rep, string.sub
 local next = next
 local floor, huge = math.floor, math.huge
 local cjson_encode = cjson.encode
@@ -22,12 +25,17 @@ local FIRST = { "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p" 
 local IS_FIRST = {}
 for _, k in ipairs(FIRST) do IS_FIRST[k] = true end
 
+pcall(ffi.cdef, "int isatty(int fd);")
+
 local M = {}
 
 function M.new(opts)
   local C, B, outdir = opts.C, opts.B, opts.outdir
+  local tsvmode -- nil until the first log opens: then log.format=tsv or not
+  local types = {} -- engine.log_types: stream -> { column = Zeek type }
   local files, prefix, columns, colset = {}, {}, {}, {}
   local sbuf, sbuflen = nil, 0
+  local stdout_tty
   local W = {}
 
   local function enc_str(s)
@@ -58,6 +66,18 @@ function M.new(opts)
     return e
   end
 
+  -- Zeek's JSON writer (rapidjson's Writer::Double) lays the shortest digits
+  -- out without an exponent from 1e-6 up to 1e21: 9.7e-05 becomes 0.000097;
+  -- below, it writes 1e-7 or 1.5e-300 (no "+", no leading zero in the exponent).
+  local function zeek_exp(s)
+    local sign, d1, rest, x = match(s, "^(%-?)(%d)%.?(%d*)e([-+]%d+)$")
+    if not sign then return s end
+    x = tonumber(x)
+    if x < 0 and x >= -6 then return sign .. "0." .. rep("0", -x - 1) .. d1 .. rest end
+    if rest ~= "" then rest = "." .. rest end
+    return sign .. d1 .. rest .. "e" .. x
+  end
+
   local function enc_num(v)
     if v == floor(v) and v >= -9007199254740992 and v <= 9007199254740992 then
       return format("%d", v)
@@ -68,7 +88,23 @@ function M.new(opts)
       s = format("%.16g", v)
       if tonumber(s) ~= v then s = format("%.17g", v) end
     end
+    if find(s, "e", 1, true) then s = zeek_exp(s) end
     return s
+  end
+
+  -- ts: a time as Zeek writes it from a capture (microseconds): rounded to six
+  -- decimals, trailing zeros dropped (1795436983.71221, 1.5, 3)
+  local function put_time(b, v)
+    if v == floor(v) or v ~= v or v >= 1e15 or v <= -1e15 then
+      local s = enc_num(v)
+      if s then b:put(s) end
+      return
+    end
+    local s = format("%.6f", v)
+    local n = #s
+    while byte(s, n) == 48 do n = n - 1 end
+    if byte(s, n) == 46 then n = n - 1 end
+    b:put(sub(s, 1, n))
   end
 
   -- Records are encoded straight into one reused string buffer (LuaJIT's
@@ -173,7 +209,13 @@ function M.new(opts)
     local sep = ""
     local p = prefix[stream]
     if p then b:put(p); sep = "," end
-    for i = 1, NFIRST do
+    local ts = rec.ts
+    if not skip(ts) then
+      b:put(sep, FIRSTENC[1])
+      sep = ","
+      if type(ts) == "number" then put_time(b, ts) else put_value(b, ts, 0) end
+    end
+    for i = 2, NFIRST do
       local v = rec[FIRST[i]]
       if not skip(v) then
         b:put(sep, FIRSTENC[i])
@@ -235,13 +277,33 @@ function M.new(opts)
     if type(stream) ~= "string" or not find(stream, "^[%w_][%w_%-%.]*$") then
       error("engine.log: bad stream name '" .. tostring(stream) .. "' (letters, digits, _ - .)", 3)
     end
+    if tsvmode == nil then
+      local fmt = opts.config and opts.config("log.format")
+      if fmt == nil or fmt == "json" then tsvmode = false
+      elseif fmt == "tsv" then tsvmode = true
+      else failed("log.format: expected json or tsv, not '" .. tostring(fmt) .. "'") end
+      if tsvmode and not outdir then failed("log.format=tsv writes files: give -o DIR") end
+    end
     if outdir then
       local path = outdir .. "/" .. stream .. ".log"
       local fh, err = io.open(path, "w")
       if not fh then failed("cannot open log " .. (err or path)) end
       fh:setvbuf("full", 65536)
-      f = { fh = fh, path = path }
+      f = { fh = fh, path = path, opened = opts.now and opts.now() or 0 }
+      if tsvmode then
+        f.tsv = require("engine.log_tsv").new { fh = fh, path = path, stream = stream,
+          columns = columns[stream], types = types[stream], C = C,
+          json = function(v) local jb = sbuffer.new(); put_value(jb, v, 0); return jb:tostring() end,
+          warn = function(msg) io.stderr:write("engine: warning: ", msg, "\n") end }
+      end
     else
+      -- a terminal sees every record at once; a pipe or file gets whole buffers
+      -- (and, live, a flush every second from the C side)
+      if stdout_tty == nil then
+        local ok, r = pcall(function() return ffi.C.isatty(1) == 1 end)
+        stdout_tty = ok and r
+        if stdout_tty then io.stdout:setvbuf("line") end
+      end
       f = { fh = io.stdout, path = "standard output" }
       prefix[stream] = '"_path":' .. enc_str(stream)
     end
@@ -252,6 +314,11 @@ function M.new(opts)
   function W.write(stream, rec)
     if type(rec) ~= "table" then error("engine.log(stream, record): record must be a table", 2) end
     local f = out(stream)
+    if f.tsv then
+      local ok, err = f.tsv.write(rec)
+      if not ok then failed("cannot write " .. f.path .. ": " .. tostring(err)) end
+      return
+    end
     local line = encode(stream, rec)
     local ok, err = f.fh:write(line)
     if not ok then failed("cannot write " .. f.path .. ": " .. tostring(err)) end
@@ -280,13 +347,56 @@ function M.new(opts)
     local errs = {}
     for s, f in pairs(files) do
       local ok, err
-      if f.fh == io.stdout then ok, err = f.fh:flush() else ok, err = f.fh:close() end
+      if f.tsv then ok, err = f.tsv.footer() else ok = true end
+      if not ok then
+        errs[#errs + 1] = "cannot write " .. f.path .. ": " .. tostring(err)
+      elseif f.fh == io.stdout then ok, err = f.fh:flush() else ok, err = f.fh:close() end
       if not ok then errs[#errs + 1] = "cannot write " .. f.path .. ": " .. tostring(err) end
       files[s] = nil
     end
     if #errs > 0 then
       C.lbr_ffi_fail(B, errs[1])
       error(concat(errs, "; "), 0)
+    end
+  end
+
+  -- Zeek types of a stream's columns for log.format=tsv (time, interval, count, int,
+  -- double, string, addr, port, bool, enum, set[string], vector[count], ...)
+  function W.types(stream, map)
+    if type(map) ~= "table" then error("engine.log_types(stream, types): types must be a table", 2) end
+    local t = {}
+    for k, v in pairs(map) do
+      if type(v) ~= "string" or not v:match("^[%a_]+$") and not v:match("^%a+%[[%a_]+%]$") then
+        error("engine.log_types: bad type for '" .. tostring(k) .. "'", 2)
+      end
+      t[tostring(k)] = v
+    end
+    types[stream] = t
+  end
+
+  -- log.rotate: close every file of -o DIR and rename it with its time span,
+  -- in the pattern Zeek's archiver reads: conn__2026-12-03-15-00-00__2026-12-03-16-00-00__.log
+  -- (local time, Zeek's default_rotation_date_format); the next record opens a new file.
+  local function span_name(stream, t0, t1)
+    local d = "%Y-%m-%d-%H-%M-%S"
+    return outdir .. "/" .. stream .. "__" .. os.date(d, floor(t0)) .. "__" .. os.date(d, floor(t1)) .. "__.log"
+  end
+
+  function W.rotate(now)
+    if not outdir then return end
+    local streams = {}
+    for s in pairs(files) do streams[#streams + 1] = s end
+    sort(streams)
+    for _, s in ipairs(streams) do
+      local f = files[s]
+      local ok, err = true, nil
+      if f.tsv then ok, err = f.tsv.footer() end
+      if ok then ok, err = f.fh:close() end
+      files[s] = nil
+      if not ok then failed("cannot write " .. f.path .. ": " .. tostring(err)) end
+      local dst = span_name(s, f.opened, now)
+      local rok, rerr = os.rename(f.path, dst)
+      if not rok then failed("cannot rename " .. f.path .. ": " .. tostring(rerr)) end
     end
   end
 

@@ -7,6 +7,10 @@ engine.log_columns("conn", {
   "proto", "service", "duration", "orig_bytes", "resp_bytes", "conn_state",
   "missed_bytes", "history", "orig_pkts", "resp_pkts", "vlan", "tunnel_parents",
 })
+-- Zeek's types, for --set log.format=tsv
+engine.log_types("conn", { proto = "enum", vlan = "count", tunnel_parents = "set[string]",
+  local_orig = "bool", local_resp = "bool", ip_proto = "count", orig_ip_bytes = "count",
+  resp_ip_bytes = "count" })
 
 engine.on("flow.end", function(flow)
   local start = flow.start_ts

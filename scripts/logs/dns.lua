@@ -26,6 +26,9 @@ engine.log_columns("dns", {
   "proto", "trans_id", "rtt", "query", "qclass_name", "qtype_name", "rcode_name",
   "AA", "TC", "RD", "RA", "Z", "answers", "TTLs", "rejected",
 })
+engine.log_types("dns", { proto = "enum", trans_id = "count", answers = "vector[string]",
+  TTLs = "vector[interval]", AA = "bool", TC = "bool", RD = "bool", RA = "bool", Z = "count",
+  rejected = "bool", qclass = "count", qtype = "count", rcode = "count" })
 
 local function cfg(key, dflt)
   local v = engine.config and tonumber(engine.config[key])

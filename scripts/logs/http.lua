@@ -31,6 +31,11 @@ if engine.log_columns then
     "resp_mime_types", "resp_fuids", "resp_filenames",
     "orig_mime_types", "orig_fuids", "orig_filenames",
   })
+  engine.log_types("http", { resp_mime_types = "vector[string]", resp_fuids = "vector[string]",
+    resp_filenames = "vector[string]", orig_mime_types = "vector[string]",
+    orig_fuids = "vector[string]", orig_filenames = "vector[string]", trans_depth = "count",
+    request_body_len = "count", response_body_len = "count", status_code = "count",
+    tags = "set[string]", info_code = "count" })
 end
 
 -- per flow: { depth = n, pending = {records awaiting a response}, head/tail =

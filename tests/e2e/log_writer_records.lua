@@ -1,6 +1,7 @@
 -- log_writer_records.lua - records that exercise every branch of the JSON
 -- writer (lua/engine/log.lua); test_log_writer.sh compares what it writes with
--- log_writer_expected.txt, made by the first (cjson-only) writer.
+-- log_writer_expected.txt, made by the first (cjson-only) writer, then changed
+-- deliberately to Zeek's number layout (0.000097, 1e-7, 1e300; ts in microseconds).
 local engine = require "engine"
 local ffi = require "ffi"
 engine.log_columns("w", { "a", "b", "n", "s" })
@@ -22,4 +23,10 @@ engine.on("engine.init", function()
   engine.log("w", { a = { 1, 0 / 0, math.huge, nil, 3 } })
   engine.log("other.stream-1", { z = 1, a = 2, m = { b = 1, a = { c = "d" } } })
   engine.log("w", {})
+  -- Zeek's number layout: no exponent from 1e-6 up (0.000097), rapidjson's
+  -- exponent below (1e-7); ts rounded to microseconds
+  local zn = { 9.7e-05, 1.5e-06, 1e-06, -2.5e-05, 1.25e-07, 0.001, 0.000123456789 }
+  for i, v in ipairs(zn) do engine.log("w", { n = v, i = i }) end
+  local zt = { 1795436983.7122101, 1795436983.712210, 1795436983.0000004, 2, 0.000097, 1.5, 1e-7 }
+  for i, v in ipairs(zt) do engine.log("w", { ts = v, i = i }) end
 end)

@@ -5,7 +5,8 @@
 # valid and invalid UTF-8, long ones), nested lists and maps, sparse and
 # numeric keys, int64/uint64 cdata, declared columns then sorted keys; the
 # output must equal log_writer_expected.txt, which the first writer (every
-# string through lua-cjson, a string per field) produced. Standard output
+# string through lua-cjson, a string per field) produced, changed on purpose
+# to Zeek's number layout (0.000097, 1e-7, 1e300; ts in microseconds). Standard output
 # (with _path) and -o DIR (without) are both checked; the default logs of the
 # project's captures must parse as JSON.
 #   sh tests/e2e/test_log_writer.sh [build-dir]
