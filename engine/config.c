@@ -97,6 +97,11 @@ static const cfg_key_t keys[] = {
      "bytes extracted in the whole run (0: no cap); files starting after it is spent are not extracted"},
     {"files.extract_mime", K_TEXT, "", NOFF,
      "extract only these MIME types, separated by commas: exact types or families (image/ or image/*); empty: all"},
+    /* the log writer's keys (lua/engine/log.lua, lua/engine.lua) */
+    {"log.format", K_TEXT, "json", NOFF,
+     "json (one object per line) or tsv (Zeek's ASCII format with #fields/#types headers; needs -o DIR)"},
+    {"log.rotate", K_TEXT, "", NOFF,
+     "seconds: with -o DIR, close and rename every log at multiples of it in network time (conn__OPEN__CLOSE__.log, Zeek's pattern); empty: no rotation"},
     /* shipped scripts' keys (scripts/logs/) */
     {"dns.max_pending_total", K_COUNT, "100000", NOFF, "DNS queries waiting in all flows in the dns log script"},
     {"ftp.log_passwords", K_BOOL, "false", NOFF, "the ftp log writes the password of USER/PASS logins"},

@@ -828,7 +828,7 @@ end
 -- live run; reading files, the capture's time decides (Zeek rotates only live).
 do
   local r = M.config["log.rotate"]
-  if r ~= nil then
+  if r ~= nil and r ~= "" then
     r = tonumber(r)
     if not r or r ~= r or r < 1 then
       error("log.rotate: expected a number of seconds >= 1, not '" .. tostring(M.config["log.rotate"]) .. "'", 0)

@@ -35,7 +35,7 @@ if engine.log_columns then
     resp_filenames = "vector[string]", orig_mime_types = "vector[string]",
     orig_fuids = "vector[string]", orig_filenames = "vector[string]", trans_depth = "count",
     request_body_len = "count", response_body_len = "count", status_code = "count",
-    tags = "set[string]", info_code = "count" })
+    tags = "set[string]", info_code = "count", proxied = "set[string]" })
 end
 
 -- per flow: { depth = n, pending = {records awaiting a response}, head/tail =
