@@ -290,6 +290,7 @@ local getters = {
   end,
   orig_h = function(p, f) addrs(p, f); return rawget(p, "_oh") end,
   resp_h = function(p, f) addrs(p, f); return rawget(p, "_rh") end,
+  ip_proto = function(p, f) return f.proto end,
   orig_p = function(p, f) return f.orig_port end,
   resp_p = function(p, f) return f.resp_port end,
   service = function(p, f)

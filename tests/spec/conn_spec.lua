@@ -103,4 +103,35 @@ describe("scripts/logs/conn.lua", function()
     assert.are.equal(4, http.orig_pkts)
     assert.are.equal(3, http.resp_pkts)
   end)
+
+  it("logs ip_proto, and no local_orig/local_resp without net.local (Zeek's empty local_nets)", function()
+    for _, r in ipairs(out.conn) do
+      assert.are.equal(6, r.ip_proto)
+      assert.is_nil(r.local_orig)
+      assert.is_nil(r.local_resp)
+    end
+    local u = T.run { pcap = H.pcap("udp-dns-like.pcap"), scripts = { CONN } }
+    assert.are.equal(17, u.conn[1].ip_proto)
+  end)
+
+  it("marks local_orig/local_resp from net.local, IPv4 and IPv6 prefixes", function()
+    local o = T.run { pcap = H.pcap("tcp-misc.pcap"), scripts = { CONN },
+                      config = { ["net.local"] = "10.0.0.0/8,::1/128" } }
+    local v6, v4 = 0, 0
+    for _, r in ipairs(o.conn) do
+      local want = r["id.orig_h"] == "::1"
+      if want then v6 = v6 + 1 else v4 = v4 + 1 end
+      assert.are.equal(want, r.local_orig)
+      assert.are.equal(r["id.resp_h"] == "::1", r.local_resp)
+    end
+    assert.is_true(v6 >= 1 and v4 >= 1)
+    o = T.run { pcap = H.pcap("tcp-misc.pcap"), scripts = { CONN },
+                config = { ["net.local"] = "127.0.0.0/9" } }
+    for _, r in ipairs(o.conn) do
+      assert.are.equal(r["id.orig_h"] == "127.0.0.1", r.local_orig)
+    end
+    o = T.run { pcap = H.pcap("tcp-misc.pcap"), scripts = { CONN },
+                config = { ["net.local"] = "126.0.0.0/8" } }
+    for _, r in ipairs(o.conn) do assert.is_false(r.local_orig) end
+  end)
 end)
