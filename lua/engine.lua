@@ -107,6 +107,7 @@ struct eng_flow {
   char services[48];
   char parent_uid[24];
   char tunnel_parents[80];
+  uint64_t ip_bytes[2];
 };
 struct eng_event {
   int32_t kind;
@@ -304,6 +305,8 @@ local getters = {
   orig_bytes = function(p, f) return tonumber(f.bytes[0]) end,
   resp_bytes = function(p, f) return tonumber(f.bytes[1]) end,
   orig_pkts = function(p, f) return tonumber(f.pkts[0]) end,
+  orig_ip_bytes = function(p, f) return tonumber(f.ip_bytes[0]) end,
+  resp_ip_bytes = function(p, f) return tonumber(f.ip_bytes[1]) end,
   resp_pkts = function(p, f) return tonumber(f.pkts[1]) end,
   missed_bytes = function(p, f) return tonumber(f.missed_bytes) end,
   state = function(p, f)

@@ -6,8 +6,8 @@ local engine = require "engine"
 
 engine.log_columns("conn", {
   "proto", "service", "duration", "orig_bytes", "resp_bytes", "conn_state",
-  "local_orig", "local_resp", "missed_bytes", "history", "orig_pkts", "resp_pkts",
-  "vlan", "tunnel_parents", "ip_proto",
+  "local_orig", "local_resp", "missed_bytes", "history", "orig_pkts", "orig_ip_bytes",
+  "resp_pkts", "resp_ip_bytes", "vlan", "tunnel_parents", "ip_proto",
 })
 
 -- an address as a list of 16 bytes (IPv4 as ::ffff:a.b.c.d), or nil
@@ -109,7 +109,9 @@ engine.on("flow.end", function(flow)
     missed_bytes = flow.missed_bytes,
     history = history ~= "" and history or nil,
     orig_pkts = flow.orig_pkts,
+    orig_ip_bytes = flow.orig_ip_bytes,
     resp_pkts = flow.resp_pkts,
+    resp_ip_bytes = flow.resp_ip_bytes,
     vlan = flow.vlan,
     tunnel_parents = flow.tunnel_parents,
     ip_proto = flow.ip_proto,
