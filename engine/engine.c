@@ -172,6 +172,7 @@ static void udp_input(eng_t *e, pkt_t *p) {
     e->cur_flow = f;
     f->pub.last_ns = p->ts;
     f->pub.pkts[dir]++;
+    f->pub.ip_bytes[dir] += p->ip_len;
     f->pub.bytes[dir] += (ulen >= 8 ? ulen - 8u : plen);
     if (plen) flow_hist_once(f, dir, 'D');
     flow_touch(e, f);
@@ -207,6 +208,7 @@ static void other_input(eng_t *e, pkt_t *p) {
     if (created && !flow_announce(e, f)) return;
     f->pub.last_ns = p->ts;
     f->pub.pkts[dir]++;
+    f->pub.ip_bytes[dir] += p->ip_len;
     f->pub.bytes[dir] += p->l4_wire;
     flow_touch(e, f);
     if (f->tunnel && !f->pub.skipped && !f->pub.ended)

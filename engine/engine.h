@@ -197,6 +197,7 @@ struct eng_flow {
     char parent_uid[24];  /* uid of the flow whose expectation this one fulfilled, or "" */
     char tunnel_parents[80]; /* uids of the tunnel flows enclosing it, outermost first,
                                 comma-joined (Zeek's conn.log tunnel_parents), or "" */
+    uint64_t ip_bytes[2]; /* IP-level bytes (IP length fields) from each side (orig/resp_ip_bytes) */
 };
 
 const char *eng_flow_state(const eng_flow_t *f); /* Zeek conn_state: "S0", "SF", ... */

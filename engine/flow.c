@@ -224,6 +224,7 @@ void flow_flip(flow_t *f) {
     uint64_t t;
     t = f->pub.bytes[0]; f->pub.bytes[0] = f->pub.bytes[1]; f->pub.bytes[1] = t;
     t = f->pub.pkts[0]; f->pub.pkts[0] = f->pub.pkts[1]; f->pub.pkts[1] = t;
+    t = f->pub.ip_bytes[0]; f->pub.ip_bytes[0] = f->pub.ip_bytes[1]; f->pub.ip_bytes[1] = t;
     tcp_half_t h = f->tcp[0];
     f->tcp[0] = f->tcp[1];
     f->tcp[1] = h;

@@ -133,8 +133,11 @@ static int ip4(ipctx_t *c, const uint8_t *p, size_t avail) {
                          id, off, have, tot);
             return 0;
         }
-        return frag_add(c->e, o, id, off, mf, pl.p, (uint32_t)pl.len);
+        if (!frag_add(c->e, o, id, off, mf, pl.p, (uint32_t)pl.len)) return 0;
+        o->ip_len = hl + o->l4_wire;
+        return 1;
     }
+    o->ip_len = tot;
     o->l4 = pl.p;
     o->l4_len = (uint32_t)pl.len;
     o->l4_wire = tot - hl;
@@ -211,6 +214,7 @@ static int ip6_ext(ipctx_t *c, uint8_t nh, bcur_t cur, uint32_t wire, int trunca
             }
             o->proto = next;
             if (!frag_add(c->e, o, id, off, m, cur.p, (uint32_t)cur.len)) return 0;
+            o->ip_len = 40 + o->l4_len; /* extension headers before the fragment header not counted */
             return ip6_ext(c, next, bcur(o->l4, o->l4_len), o->l4_len, 0, 1);
         }
         default: /* a transport, ESP (50), no next header (59) or unknown: the end */
@@ -254,6 +258,7 @@ static int ip6(ipctx_t *c, const uint8_t *p, size_t avail) {
     } else {
         have = plen;
     }
+    o->ip_len = 40 + plen;
     return ip6_ext(c, nh, bcur(h.p, have), plen, truncated, 0);
 }
 

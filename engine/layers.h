@@ -24,6 +24,8 @@ typedef struct pkt {
     const uint8_t *l4;  /* transport header and payload, captured bytes only */
     uint32_t l4_len;    /* captured bytes at l4 */
     uint32_t l4_wire;   /* length the IP header gives for it (>= l4_len when cut by snaplen) */
+    uint32_t ip_len;    /* IP-level length (IPv4 total length, IPv6 40 + payload length;
+                           a reassembled datagram: its header + l4_wire), for conn.log's *_ip_bytes */
     /* tunnels (tunnel.c): set on a packet decapsulated from another */
     uint8_t depth;      /* encapsulation levels around it (0: the captured frame) */
     uint64_t tunnel_key; /* hash of the enclosing tunnels' endpoints, part of the flow key (0: none) */

@@ -245,6 +245,7 @@ void tcp_input(eng_t *e, pkt_t *p) {
     e->cur_flow = f;
     f->pub.last_ns = p->ts;
     f->pub.pkts[dir]++;
+    f->pub.ip_bytes[dir] += p->ip_len;
     flow_touch(e, f);
 
     tcp_half_t *me = &f->tcp[dir];

@@ -108,6 +108,7 @@ struct eng_flow {
   char services[48];
   char parent_uid[24];
   char tunnel_parents[80];
+  uint64_t ip_bytes[2];
 };
 struct eng_event {
   int32_t kind;
@@ -310,6 +311,7 @@ local getters = {
   end,
   orig_h = function(p, f) addrs(p, f); return rawget(p, "_oh") end,
   resp_h = function(p, f) addrs(p, f); return rawget(p, "_rh") end,
+  ip_proto = function(p, f) return f.proto end,
   orig_p = function(p, f) return f.orig_port end,
   resp_p = function(p, f) return f.resp_port end,
   service = function(p, f)
@@ -323,6 +325,8 @@ local getters = {
   orig_bytes = function(p, f) return tonumber(f.bytes[0]) end,
   resp_bytes = function(p, f) return tonumber(f.bytes[1]) end,
   orig_pkts = function(p, f) return tonumber(f.pkts[0]) end,
+  orig_ip_bytes = function(p, f) return tonumber(f.ip_bytes[0]) end,
+  resp_ip_bytes = function(p, f) return tonumber(f.ip_bytes[1]) end,
   resp_pkts = function(p, f) return tonumber(f.pkts[1]) end,
   missed_bytes = function(p, f) return tonumber(f.missed_bytes) end,
   state = function(p, f)

@@ -103,4 +103,70 @@ describe("scripts/logs/conn.lua", function()
     assert.are.equal(4, http.orig_pkts)
     assert.are.equal(3, http.resp_pkts)
   end)
+
+  it("logs ip_proto, and no local_orig/local_resp without net.local (Zeek's empty local_nets)", function()
+    for _, r in ipairs(out.conn) do
+      assert.are.equal(6, r.ip_proto)
+      assert.is_nil(r.local_orig)
+      assert.is_nil(r.local_resp)
+    end
+    local u = T.run { pcap = H.pcap("udp-dns-like.pcap"), scripts = { CONN } }
+    assert.are.equal(17, u.conn[1].ip_proto)
+  end)
+
+  it("marks local_orig/local_resp from net.local, IPv4 and IPv6 prefixes", function()
+    local o = T.run { pcap = H.pcap("tcp-misc.pcap"), scripts = { CONN },
+                      config = { ["net.local"] = "10.0.0.0/8,::1/128" } }
+    local v6, v4 = 0, 0
+    for _, r in ipairs(o.conn) do
+      local want = r["id.orig_h"] == "::1"
+      if want then v6 = v6 + 1 else v4 = v4 + 1 end
+      assert.are.equal(want, r.local_orig)
+      assert.are.equal(r["id.resp_h"] == "::1", r.local_resp)
+    end
+    assert.is_true(v6 >= 1 and v4 >= 1)
+    o = T.run { pcap = H.pcap("tcp-misc.pcap"), scripts = { CONN },
+                config = { ["net.local"] = "127.0.0.0/9" } }
+    for _, r in ipairs(o.conn) do
+      assert.are.equal(r["id.orig_h"] == "127.0.0.1", r.local_orig)
+    end
+    o = T.run { pcap = H.pcap("tcp-misc.pcap"), scripts = { CONN },
+                config = { ["net.local"] = "126.0.0.0/8" } }
+    for _, r in ipairs(o.conn) do assert.is_false(r.local_orig) end
+  end)
+
+  -- Zeek's conn.log columns (docs.zeek.org, base/protocols/conn/main.zeek, Conn::Info, Zeek 8),
+  -- then the policy scripts' ones; every Zeek column a Zeek user would see filled for this
+  -- closed HTTP connection is in our record, the rest are listed with the reason they are absent
+  local ZEEK_CONN = { "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto",
+    "service", "duration", "orig_bytes", "resp_bytes", "conn_state", "local_orig", "local_resp",
+    "missed_bytes", "history", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes",
+    "tunnel_parents", "ip_proto",
+    -- policy/protocols/conn/*: community-id-logging, mac-logging, vlan-logging, ip-proto-name-logging
+    "community_id", "orig_l2_addr", "resp_l2_addr", "vlan", "inner_vlan", "ip_proto_name" }
+  local ABSENT = {
+    tunnel_parents = "only for a flow inside a tunnel (as Zeek)",
+    vlan = "only for a VLAN-tagged flow (as Zeek's vlan-logging)",
+    community_id = "not implemented yet",
+    orig_l2_addr = "no layer-2 addresses kept", resp_l2_addr = "no layer-2 addresses kept",
+    inner_vlan = "only the outermost VLAN tag is kept",
+    ip_proto_name = "proto already names the transport",
+  }
+  it("has every Zeek conn.log column Zeek would fill, and none Zeek lacks", function()
+    local o = T.run { pcap = H.pcap("http-curl.pcap"), scripts = { CONN },
+                      config = { ["net.local"] = "127.0.0.0/8" } }
+    assert.is_true(#o.conn >= 1)
+    local known = {}
+    for _, k in ipairs(ZEEK_CONN) do known[k] = true end
+    for _, r in ipairs(o.conn) do
+      for _, k in ipairs(ZEEK_CONN) do
+        if not ABSENT[k] then assert.is_not_nil(r[k], "Zeek field " .. k) end
+      end
+      for k in pairs(r) do assert.is_true(known[k] == true, "not a Zeek field: " .. k) end
+      assert.are.equal("http", r.service)
+      assert.are.equal(true, r.local_orig)
+      assert.are.equal(6, r.ip_proto)
+      assert.is_true(r.orig_ip_bytes >= r.orig_bytes + 40 * r.orig_pkts)
+    end
+  end)
 end)

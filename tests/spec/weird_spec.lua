@@ -14,7 +14,7 @@ describe("scripts/logs/weird.lua", function()
     assert.are.same({
       ts = 1e9, uid = "CWeirdFlow00000001", ["id.orig_h"] = "10.0.0.5", ["id.orig_p"] = 1234,
       ["id.resp_h"] = "10.0.0.6", ["id.resp_p"] = 80, name = "bad_http_request_line",
-      addl = "GE T /",
+      addl = "GE T /", notice = false, peer = "engine",
     }, w[1])
   end)
 
@@ -22,7 +22,7 @@ describe("scripts/logs/weird.lua", function()
     local eng = T.load { WEIRD, start = 1234.5 }
     eng:fire("weird", { name = "truncated_packet" }, false)
     local w = eng:records("weird")[1]
-    assert.are.same({ ts = 1234.5, name = "truncated_packet" }, w)
+    assert.are.same({ ts = 1234.5, name = "truncated_packet", notice = false, peer = "engine" }, w)
   end)
 
   it("logs the weirds the core finds in a damaged capture", function()

@@ -298,7 +298,9 @@ TEST(default_scripts) {
         CHECK(strstr(t, "\"id.orig_h\":\"10.0.0.1\",\"id.orig_p\":1111,\"id.resp_h\":\"10.0.0.2\","
                         "\"id.resp_p\":53,\"proto\":\"udp\"") != NULL);
         CHECK(strstr(t, "\"duration\":0.5,\"orig_bytes\":5,\"resp_bytes\":7,") != NULL);
-        CHECK(strstr(t, "\"orig_pkts\":1,\"resp_pkts\":1}") != NULL);
+        /* IPv4 + UDP headers (28 bytes) plus the payload; ip_proto last */
+        CHECK(strstr(t, "\"orig_pkts\":1,\"orig_ip_bytes\":33,\"resp_pkts\":1,\"resp_ip_bytes\":35,"
+                        "\"ip_proto\":17}") != NULL);
         fprintf(stderr, "conn.log: %s", t);
     }
     t = slurp("/tmp/test_lua_bridge_default/weird.log");
