@@ -168,6 +168,11 @@ struct eng {
     struct sniff_memo *sniff_memo;  /* files.c: recent full-libmagic verdicts, bounded */
     uint64_t wanted;                /* bit i: registry decoder i is wanted (dec_wanted) */
     struct expect_table *expect;    /* expect.c: connections decoders announced */
+    /* workers.c (-j N): when set, eng_feed hands the frame to it instead of
+     * decoding it (the reader thread's instance routes frames to the workers) */
+    void (*feed_hook)(void *user, int64_t ts, int linktype, const uint8_t *pkt, uint32_t caplen,
+                      uint32_t wirelen);
+    void *feed_hook_user;
 };
 
 /* ---- event helpers (bus.c) ---------------------------------------------- */

@@ -577,7 +577,10 @@ end
 -- ---- logs -----------------------------------------------------------------------
 
 local log = require "engine.log"
-local writer = log.new { C = C, B = B, outdir = boot.outdir }
+local writer = log.new { C = C, B = B, outdir = boot.outdir,
+  sink = boot.log_write, sink_flush = boot.log_flush, sink_user = boot.log_user }
+-- -j N: this Lua state is worker `id` (0-based) of `count` (docs/lua.md, "Workers")
+M.worker = { id = boot.worker_id or 0, count = boot.workers or 1 }
 
 M.log = writer.write
 M.log_columns = writer.columns
