@@ -25,6 +25,10 @@ ENG="$B/engine"
 GEN="$B/bench/benchgen"
 NORM="python3 $top/tests/e2e/workers_norm.py"
 JS=${WORKERS_J:-2 4}
+# under make SANITIZE=thread: the watchdog's sampling is suppressed (tests/tsan.supp); a report
+# goes to stderr, which must be the same with -j N as with -j 1 (none)
+TSAN_OPTIONS=${TSAN_OPTIONS:-suppressions=$top/tests/tsan.supp}
+export TSAN_OPTIONS
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 pass=0 fail=0 skip=0
