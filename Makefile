@@ -20,6 +20,11 @@ ifeq ($(SANITIZE),1)
 BUILD    ?= build/asan
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
+else ifeq ($(SANITIZE),thread)
+# ThreadSanitizer (-j N: the reader, the workers and the shared log output): build/tsan
+BUILD    ?= build/tsan
+CFLAGS   += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=thread
 else
 BUILD    ?= build
 endif
@@ -67,6 +72,7 @@ help:
 	@echo "make bench      the benchmark table (docs/performance.md); make bench-quick: BENCH_MB=20"
 	@echo "make deps       install the Debian packages the build and tests need"
 	@echo "make SANITIZE=1 build with ASan+UBSan into build/asan"
+	@echo "make SANITIZE=thread  build with TSan into build/tsan (tests/e2e/test_workers.sh build/tsan)"
 
 # ---- packages -------------------------------------------------------------
 deps:

@@ -19,6 +19,7 @@
 #include "engine.h"
 #include "lua_bridge.h"
 #include "lua_repl.h"
+#include "lua_workers.h"
 
 #define MAX_ITEMS 256 /* -s, -e and --set given at most this many times each */
 
@@ -76,7 +77,8 @@ static void help(void) {
           "  -s SCRIPT          load a Lua policy script; repeatable, loaded in order\n"
           "  -e LUA             run a Lua chunk after the scripts; repeatable\n"
           "  -o DIR             write each log stream to DIR/<stream>.log (created if missing)\n"
-          "  -j N               worker threads (only 1 in this version)\n"
+          "  -j N               N worker threads on a capture file: flows sharded by their\n"
+          "                     address pair, a Lua state each, the same records (docs/guide.md)\n"
           "  --set KEY=VALUE    override a configuration value, e.g. --set tcp.overlap=last;\n"
           "                     log.format=tsv (Zeek's TSV logs, with -o), log.rotate=SECONDS\n"
           "  --repl             interactive Lua prompt after the scripts load; with -r the\n"
@@ -519,6 +521,38 @@ static int parse(int argc, char **argv, opts_t *o) {
     return 0;
 }
 
+static void install_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND; /* a second signal ends the process at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static void on_progress_done(void *user) { progress_clear(user); }
+
+/* -j N on a capture file (engine/lua_workers.c) */
+static int run_workers(const opts_t *o) {
+    if (o->outdir && make_dirs(o->outdir) != 0) {
+        fprintf(stderr, "engine: %s: %s\n", o->outdir, strerror(errno));
+        return 1;
+    }
+    install_signals();
+    progress_t pg = {0, 0, mono_ns(), NULL};
+    pg.show = !o->quiet && isatty(STDERR_FILENO);
+    lwk_args_t a = {o->rfile, o->bpf, o->outdir, o->scripts, o->nscripts, o->chunks, o->nchunks,
+                    o->sets, o->nsets, (int)o->jobs, o->stats, o->quiet, &g_stop,
+                    on_progress, &pg, on_progress_done, print_stats};
+    int status = lwk_run(&a);
+    if (fflush(stdout) != 0 && status == 0) {
+        fprintf(stderr, "engine: standard output: %s\n", strerror(errno));
+        status = 1;
+    }
+    return status;
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
@@ -541,9 +575,18 @@ int main(int argc, char **argv) {
         if (o.list_config) list_config(o.markdown);
         return fflush(stdout) == 0 ? 0 : 1;
     }
-    if (o.jobs > 1 && !o.quiet)
-        fprintf(stderr, "engine: -j %ld: multi-worker runs are not implemented yet; running with "
-                        "one worker\n", o.jobs);
+    /* what -j N does not do yet runs one worker, said once */
+    const char *one = NULL;
+    if (o.jobs > 1) {
+        if (o.iface) one = "live capture";
+        else if (o.repl) one = "--repl";
+        else if (o.nrfiles > 1) one = "several capture files";
+        for (int i = 0; i < o.nsets && !one; i++)
+            if (!strncmp(o.sets[i], "log.rotate=", 11) || !strcmp(o.sets[i], "log.format=tsv"))
+                one = !strncmp(o.sets[i], "log.rotate=", 11) ? "log.rotate" : "log.format=tsv";
+        if (one && !o.quiet) fprintf(stderr, "engine: -j %ld: %s runs one worker in this version\n", o.jobs, one);
+    }
+    if (o.jobs > 1 && o.rfile && !one) return run_workers(&o);
 
     char err[1024];
     eng_t *e = eng_new();
@@ -663,13 +706,7 @@ int main(int argc, char **argv) {
         return status;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND; /* a second signal ends the process at once */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    install_signals();
 
     progress_t pg = {0, 0, mono_ns(), lb, e, 0, 0, 0, 0, mono_ns()};
     pg.show = o.rfile && !o.quiet && isatty(STDERR_FILENO);

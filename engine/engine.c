@@ -225,6 +225,10 @@ void eng_transport(eng_t *e, pkt_t *p) {
 
 void eng_feed(eng_t *e, int64_t ts, int linktype, const uint8_t *pkt, uint32_t caplen,
               uint32_t wirelen) {
+    if (e->feed_hook) {
+        e->feed_hook(e->feed_hook_user, ts, linktype, pkt, caplen, wirelen);
+        return;
+    }
     if (!e->started) eng_start(e);
     if (e->finished) return;
     e->stats.packets++;

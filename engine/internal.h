@@ -179,6 +179,11 @@ struct eng {
     uint8_t extract_dead;           /* files.c: an extraction failed: no more this run */
     uint64_t wanted;                /* bit i: registry decoder i is wanted (dec_wanted) */
     struct expect_table *expect;    /* expect.c: connections decoders announced */
+    /* workers.c (-j N): when set, eng_feed hands the frame to it instead of
+     * decoding it (the reader thread's instance routes frames to the workers) */
+    void (*feed_hook)(void *user, int64_t ts, int linktype, const uint8_t *pkt, uint32_t caplen,
+                      uint32_t wirelen);
+    void *feed_hook_user;
 };
 
 /* ---- event helpers (bus.c) ---------------------------------------------- */

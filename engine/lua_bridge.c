@@ -737,6 +737,11 @@ static int getref(lua_State *L, int mod, const char *name) {
 }
 
 lbr_t *lbr_new(eng_t *e, const char *home, const char *outdir, char *err, size_t errlen) {
+    return lbr_new_worker(e, home, outdir, NULL, err, errlen);
+}
+
+lbr_t *lbr_new_worker(eng_t *e, const char *home, const char *outdir, const lbr_worker_t *w,
+                      char *err, size_t errlen) {
     lbr_t *b = calloc(1, sizeof *b);
     if (!b) {
         set_err(err, errlen, "out of memory%s", "");
@@ -801,6 +806,19 @@ lbr_t *lbr_new(eng_t *e, const char *home, const char *outdir, char *err, size_t
     }
     lua_pushstring(L, b->home);
     lua_setfield(L, -2, "home");
+    if (w) {
+        /* the log writer calls these through the FFI (lua/engine/log.lua) */
+        lua_pushlightuserdata(L, (void *)w->write);
+        lua_setfield(L, -2, "log_write");
+        lua_pushlightuserdata(L, (void *)w->flush);
+        lua_setfield(L, -2, "log_flush");
+        lua_pushlightuserdata(L, w->user);
+        lua_setfield(L, -2, "log_user");
+        lua_pushinteger(L, w->id);
+        lua_setfield(L, -2, "worker_id");
+        lua_pushinteger(L, w->count);
+        lua_setfield(L, -2, "workers");
+    }
     lua_pushcfunction(L, traceback);
     lua_setfield(L, -2, "traceback");
     lua_pushlightuserdata(L, b);

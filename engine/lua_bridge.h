@@ -18,6 +18,17 @@ typedef struct lua_bridge lbr_t;
  * ENGINE_HOME environment variable). `outdir` is the -o folder, NULL for
  * standard output. NULL on failure, with a message in err. */
 lbr_t *lbr_new(eng_t *e, const char *home, const char *outdir, char *err, size_t errlen);
+/* -j N (engine/workers.h): the bridge of worker `id` of `count`. Its logs go
+ * through write(user, stream, slen, lines, len) and flush(user) (0 or -1)
+ * instead of files it opens; engine.worker is { id = id, count = count }. */
+typedef struct lbr_worker {
+    int id, count;
+    int (*write)(void *user, const char *stream, size_t slen, const char *line, size_t len);
+    int (*flush)(void *user);
+    void *user;
+} lbr_worker_t;
+lbr_t *lbr_new_worker(eng_t *e, const char *home, const char *outdir, const lbr_worker_t *w,
+                      char *err, size_t errlen);
 /* Load and run a script file. 0, or -1 with "file:line: message" in err. */
 int lbr_load_file(lbr_t *b, const char *path, char *err, size_t errlen);
 /* Run a chunk of Lua (-e). 0, or -1 with the message in err. */

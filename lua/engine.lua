@@ -643,7 +643,10 @@ end
 
 local log = require "engine.log"
 local writer = log.new { C = C, B = B, outdir = boot.outdir,
-  config = function(k) return M.config[k] end, now = function() return now() end }
+  config = function(k) return M.config[k] end, now = function() return now() end,
+  sink = boot.log_write, sink_flush = boot.log_flush, sink_user = boot.log_user }
+-- -j N: this Lua state is worker `id` (0-based) of `count` (docs/lua.md, "Workers")
+M.worker = { id = boot.worker_id or 0, count = boot.workers or 1 }
 
 -- engine.log fills ts (engine.now()) when the record has none, as log_flow does
 local write = writer.write

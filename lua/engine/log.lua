@@ -39,6 +39,13 @@ function M.new(opts)
   local sbuf, sbuflen = nil, 0
   local stdout_tty
   local W = {}
+  -- -j N: whole lines go to the workers' shared output (engine/workers.c)
+  local sink, sink_flush, sink_user
+  if opts.sink then
+    sink = ffi.cast("int (*)(void *, const char *, size_t, const char *, size_t)", opts.sink)
+    sink_flush = ffi.cast("int (*)(void *)", opts.sink_flush)
+    sink_user = opts.sink_user
+  end
 
   local function enc_str(s)
     if not find(s, '[%z\1-\31"\\/\128-\255]') then return '"' .. s .. '"' end
@@ -286,7 +293,11 @@ function M.new(opts)
       else failed("log.format: expected json or tsv, not '" .. tostring(fmt) .. "'") end
       if tsvmode and not outdir then failed("log.format=tsv writes files: give -o DIR") end
     end
-    if outdir then
+    if sink and tsvmode then failed("log.format=tsv does not work with -j N yet: use -j 1") end
+    if sink then
+      f = { sink = true, path = outdir and (outdir .. "/" .. stream .. ".log") or "standard output" }
+      if not outdir then prefix[stream] = '"_path":' .. enc_str(stream) end
+    elseif outdir then
       local path = outdir .. "/" .. stream .. ".log"
       local fh, err = io_open(path, "w")
       if not fh then failed("cannot open log " .. (err or path)) end
@@ -322,6 +333,10 @@ function M.new(opts)
       return
     end
     local line = encode(stream, rec)
+    if f.sink then
+      if sink(sink_user, stream, #stream, line, #line) ~= 0 then failed("cannot write " .. f.path) end
+      return
+    end
     local ok, err = f.fh:write(line)
     if not ok then failed("cannot write " .. f.path .. ": " .. tostring(err)) end
   end
@@ -339,6 +354,10 @@ function M.new(opts)
   end
 
   function W.flush()
+    if sink then
+      if sink_flush(sink_user) ~= 0 then failed("cannot write the logs") end
+      return
+    end
     for _, f in pairs(files) do
       local ok, err = f.fh:flush()
       if not ok then failed("cannot write " .. f.path .. ": " .. tostring(err)) end
@@ -346,6 +365,11 @@ function M.new(opts)
   end
 
   function W.close()
+    if sink then
+      for st in pairs(files) do files[st] = nil end
+      if sink_flush(sink_user) ~= 0 then failed("cannot write the logs") end
+      return
+    end
     local errs = {}
     for s, f in pairs(files) do
       local ok, err

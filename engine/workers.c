@@ -1,0 +1,552 @@
+/* workers.c - `-j N` (workers.h): the reader, the bounded queues, the worker
+ * threads and the shared log output. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "workers.h"
+
+/* ---- batches and queues -------------------------------------------------- */
+
+#define BATCH_BYTES (128 * 1024) /* a batch's data; a bigger frame gets a batch of its own */
+#define QCAP 8                   /* batches waiting in a worker's queue */
+#define ADVANCE_EVERY_NS NS_PER_SEC
+
+enum { REC_FRAME = 0, REC_ADVANCE = 1 };
+
+typedef struct rec {
+    int64_t ts;
+    uint32_t caplen, wirelen;
+    int32_t linktype;
+    uint32_t kind; /* REC_* */
+} rec_t;           /* followed by caplen bytes, padded to 8 */
+
+typedef struct batch {
+    size_t cap, used;
+    uint8_t data[];
+} batch_t;
+
+/* a bounded blocking queue of batch pointers: one producer, one consumer */
+typedef struct queue {
+    pthread_mutex_t mu;
+    pthread_cond_t nonempty, nonfull;
+    batch_t *slot[QCAP + 2];
+    int cap, head, count;
+} queue_t;
+
+static void q_init(queue_t *q, int cap) {
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->nonempty, NULL);
+    pthread_cond_init(&q->nonfull, NULL);
+    q->cap = cap;
+    q->head = q->count = 0;
+}
+
+static void q_destroy(queue_t *q) {
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->nonempty);
+    pthread_cond_destroy(&q->nonfull);
+}
+
+/* NULL is the end marker */
+static void q_push(queue_t *q, batch_t *b) {
+    pthread_mutex_lock(&q->mu);
+    while (q->count == q->cap) pthread_cond_wait(&q->nonfull, &q->mu);
+    q->slot[(q->head + q->count) % q->cap] = b;
+    q->count++;
+    pthread_cond_signal(&q->nonempty);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static batch_t *q_pop(queue_t *q) {
+    pthread_mutex_lock(&q->mu);
+    while (q->count == 0) pthread_cond_wait(&q->nonempty, &q->mu);
+    batch_t *b = q->slot[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->count--;
+    pthread_cond_signal(&q->nonfull);
+    pthread_mutex_unlock(&q->mu);
+    return b;
+}
+
+/* non-blocking; 0 when empty */
+static int q_trypop(queue_t *q, batch_t **out) {
+    pthread_mutex_lock(&q->mu);
+    int ok = q->count > 0;
+    if (ok) {
+        *out = q->slot[q->head];
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+        pthread_cond_signal(&q->nonfull);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return ok;
+}
+
+/* non-blocking push; 0 when full */
+static int q_trypush(queue_t *q, batch_t *b) {
+    pthread_mutex_lock(&q->mu);
+    int ok = q->count < q->cap;
+    if (ok) {
+        q->slot[(q->head + q->count) % q->cap] = b;
+        q->count++;
+        pthread_cond_signal(&q->nonempty);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return ok;
+}
+
+/* ---- the group ------------------------------------------------------------- */
+
+typedef struct worker {
+    wk_group_t *g;
+    int idx;
+    eng_t *e;
+    pthread_t th;
+    int started;
+    queue_t q;      /* full batches, reader -> worker */
+    queue_t spare;  /* used batches, worker -> reader */
+    batch_t *cur;   /* the reader's batch being filled */
+    int64_t sent_ts; /* latest time handed to it (frame or advance) */
+    uint64_t frames;
+} worker_t;
+
+struct wk_group {
+    int n;
+    worker_t *w;
+    wk_poll_t poll;
+    void *poll_user;
+    atomic_int failed;      /* a worker's poll said stop */
+    eng_t *router;          /* the reader's instance: frames are decoded up to IP here */
+    uint64_t key;           /* hash key of the routing */
+    volatile int *ext_stop;
+    volatile int stop_read;
+    int64_t last_ts, next_adv;
+    int any, oom;
+};
+
+uint64_t wk_seed(uint64_t seed, int i) { return seed + ((uint64_t)i << 40); }
+
+wk_group_t *wk_group_new(int n, eng_t **engines, wk_poll_t poll, void *user) {
+    if (n < 1 || n > WK_MAX) return NULL;
+    wk_group_t *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    g->w = calloc((size_t)n, sizeof *g->w);
+    g->router = eng_new();
+    if (!g->w || !g->router) {
+        free(g->w);
+        eng_free(g->router);
+        free(g);
+        return NULL;
+    }
+    g->n = n;
+    g->poll = poll;
+    g->poll_user = user;
+    g->key = hash_key();
+    atomic_init(&g->failed, 0);
+    for (int i = 0; i < n; i++) {
+        worker_t *w = &g->w[i];
+        w->g = g;
+        w->idx = i;
+        w->e = engines[i];
+        w->sent_ts = INT64_MIN;
+        q_init(&w->q, QCAP);
+        q_init(&w->spare, QCAP + 2);
+    }
+    return g;
+}
+
+uint64_t wk_frames(const wk_group_t *g, int i) { return g && i >= 0 && i < g->n ? g->w[i].frames : 0; }
+
+static void free_batches(queue_t *q) {
+    batch_t *b;
+    while (q_trypop(q, &b)) free(b);
+}
+
+void wk_group_free(wk_group_t *g) {
+    if (!g) return;
+    for (int i = 0; i < g->n; i++) {
+        worker_t *w = &g->w[i];
+        free_batches(&w->q);
+        free_batches(&w->spare);
+        free(w->cur);
+        q_destroy(&w->q);
+        q_destroy(&w->spare);
+    }
+    eng_free(g->router);
+    free(g->w);
+    free(g);
+}
+
+static void *worker_main(void *arg) {
+    worker_t *w = arg;
+    wk_group_t *g = w->g;
+    eng_start(w->e);
+    for (;;) {
+        batch_t *b = q_pop(&w->q);
+        if (!b) break;
+        if (!atomic_load_explicit(&g->failed, memory_order_relaxed)) {
+            size_t off = 0;
+            while (off < b->used) {
+                const rec_t *r = (const rec_t *)(b->data + off);
+                const uint8_t *pkt = b->data + off + sizeof *r;
+                off += sizeof *r + (((size_t)r->caplen + 7) & ~(size_t)7);
+                if (r->kind == REC_ADVANCE) eng_advance(w->e, r->ts);
+                else eng_feed(w->e, r->ts, r->linktype, pkt, r->caplen, r->wirelen);
+            }
+            if (g->poll && g->poll(g->poll_user, w->idx))
+                atomic_store(&g->failed, 1);
+        }
+        b->used = 0;
+        if (b->cap != BATCH_BYTES || !q_trypush(&w->spare, b)) free(b);
+    }
+    eng_finish(w->e);
+    if (g->poll && g->poll(g->poll_user, w->idx)) atomic_store(&g->failed, 1);
+    return NULL;
+}
+
+static batch_t *new_batch(worker_t *w, size_t need) {
+    batch_t *b = NULL;
+    if (need <= BATCH_BYTES && q_trypop(&w->spare, &b)) return b;
+    size_t cap = need > BATCH_BYTES ? need : BATCH_BYTES;
+    b = malloc(sizeof *b + cap);
+    if (!b) return NULL;
+    b->cap = cap;
+    b->used = 0;
+    return b;
+}
+
+/* room for need bytes in w's current batch (pushing it when full); NULL: out of memory */
+static uint8_t *reserve(worker_t *w, size_t need) {
+    if (w->cur && w->cur->cap - w->cur->used < need) {
+        q_push(&w->q, w->cur);
+        w->cur = NULL;
+    }
+    if (!w->cur) w->cur = new_batch(w, need);
+    if (!w->cur) return NULL;
+    uint8_t *p = w->cur->data + w->cur->used;
+    w->cur->used += need;
+    return p;
+}
+
+static void put_advance(worker_t *w, int64_t ts) {
+    rec_t *r = (rec_t *)reserve(w, sizeof(rec_t));
+    if (!r) return;
+    memset(r, 0, sizeof *r);
+    r->ts = ts;
+    r->kind = REC_ADVANCE;
+    w->sent_ts = ts;
+}
+
+/* a keyed hash of one address, summed over both so that the direction does not matter */
+static uint64_t addr_hash(uint64_t key, const uint8_t *a, int len) {
+    uint64_t x = 0, y = 0;
+    memcpy(&x, a, len < 8 ? (size_t)len : 8);
+    if (len > 8) memcpy(&y, a + 8, 8);
+    return hash_mix64(hash_mix64(x ^ key) + y);
+}
+
+static int route_of(wk_group_t *g, int64_t ts, int linktype, const uint8_t *pkt, uint32_t caplen,
+                    uint32_t wirelen) {
+    if (g->n == 1) return 0;
+    pkt_t p;
+    memset(&p, 0, sizeof p);
+    /* link and IP layers only (fragments are held here too, bounded by
+     * ip.max_frag_bytes of this instance; the worker reassembles its own) */
+    layers_decode(g->router, ts, linktype, pkt, caplen, wirelen, &p);
+    if (p.family != 4 && p.family != 6) return 0;
+    int alen = p.family == 4 ? 4 : 16;
+    uint64_t h = addr_hash(g->key, p.src, alen) + addr_hash(g->key, p.dst, alen);
+    return (int)(hash_mix64(h) % (uint64_t)g->n);
+}
+
+static void route(void *user, int64_t ts, int linktype, const uint8_t *pkt, uint32_t caplen,
+                  uint32_t wirelen) {
+    wk_group_t *g = user;
+    if ((g->ext_stop && *g->ext_stop) || atomic_load_explicit(&g->failed, memory_order_relaxed)) {
+        g->stop_read = 1;
+        return;
+    }
+    worker_t *w = &g->w[route_of(g, ts, linktype, pkt, caplen, wirelen)];
+    if (!g->any || ts > g->last_ts) g->last_ts = ts;
+    g->any = 1;
+    size_t need = sizeof(rec_t) + (((size_t)caplen + 7) & ~(size_t)7);
+    rec_t *r = (rec_t *)reserve(w, need);
+    if (!r) {
+        g->oom = 1;
+        g->stop_read = 1;
+        return;
+    }
+    r->ts = ts;
+    r->caplen = caplen;
+    r->wirelen = wirelen;
+    r->linktype = linktype;
+    r->kind = REC_FRAME;
+    memcpy(r + 1, pkt, caplen);
+    w->frames++;
+    if (ts > w->sent_ts) w->sent_ts = ts;
+    /* the other workers' clocks follow the capture's, at least once a second */
+    if (g->last_ts >= g->next_adv) {
+        for (int i = 0; i < g->n; i++)
+            if (g->w[i].sent_ts < g->last_ts - ADVANCE_EVERY_NS) put_advance(&g->w[i], g->last_ts);
+        g->next_adv = g->last_ts + ADVANCE_EVERY_NS;
+    }
+}
+
+int wk_read_file(wk_group_t *g, const char *path, const char *bpf, volatile int *stop,
+                 eng_progress_t progress, void *pguser, char *err, size_t errlen) {
+    int started = 0;
+    for (int i = 0; i < g->n; i++) {
+        worker_t *w = &g->w[i];
+        if (pthread_create(&w->th, NULL, worker_main, w) != 0) break;
+        w->started = 1;
+        started++;
+    }
+    int rc;
+    if (started < g->n) {
+        snprintf(err, errlen, "cannot start %d worker threads: %s", g->n, strerror(errno));
+        rc = 1;
+    } else {
+        g->ext_stop = stop;
+        g->stop_read = 0;
+        g->next_adv = INT64_MIN;
+        g->router->feed_hook = route;
+        g->router->feed_hook_user = g;
+        eng_set_progress(g->router, progress, pguser);
+        rc = eng_read_file_until(g->router, path, bpf, &g->stop_read, err, errlen);
+        eng_set_progress(g->router, NULL, NULL);
+        if (g->oom) {
+            snprintf(err, errlen, "out of memory queueing frames for the workers");
+            rc = 1;
+        }
+    }
+    for (int i = 0; i < g->n; i++) {
+        worker_t *w = &g->w[i];
+        if (!w->started) continue;
+        if (g->any && w->sent_ts < g->last_ts) put_advance(w, g->last_ts);
+        if (w->cur) {
+            q_push(&w->q, w->cur);
+            w->cur = NULL;
+        }
+        q_push(&w->q, NULL);
+    }
+    for (int i = 0; i < g->n; i++)
+        if (g->w[i].started) pthread_join(g->w[i].th, NULL);
+    /* an instance whose thread never ran is finished here */
+    for (int i = 0; i < g->n; i++)
+        if (!g->w[i].started) eng_finish(g->w[i].e);
+    return rc;
+}
+
+/* ---- shared log output ------------------------------------------------------- */
+
+typedef struct out_stream {
+    char *name;
+    FILE *fp;
+    char *path;
+} out_stream_t;
+
+struct wk_out {
+    pthread_mutex_t mu;
+    char *outdir;
+    out_stream_t s[WK_MAX_STREAMS];
+    int n;
+    int failed;
+    char err[512];
+};
+
+wk_out_t *wk_out_new(const char *outdir) {
+    wk_out_t *o = calloc(1, sizeof *o);
+    if (!o) return NULL;
+    if (outdir && !(o->outdir = strdup(outdir))) {
+        free(o);
+        return NULL;
+    }
+    pthread_mutex_init(&o->mu, NULL);
+    return o;
+}
+
+static void out_fail(wk_out_t *o, const char *path, const char *what) {
+    if (o->failed) return;
+    o->failed = 1;
+    snprintf(o->err, sizeof o->err, "%s %s: %s", what, path, strerror(errno));
+}
+
+/* with o->mu held: the file of a stream, opened on its first lines */
+static FILE *out_file(wk_out_t *o, const char *name, size_t nlen) {
+    for (int i = 0; i < o->n; i++)
+        if (strlen(o->s[i].name) == nlen && memcmp(o->s[i].name, name, nlen) == 0) return o->s[i].fp;
+    if (!o->outdir) return stdout;
+    if (o->n == WK_MAX_STREAMS) return NULL;
+    out_stream_t *s = &o->s[o->n];
+    s->name = strndup(name, nlen);
+    size_t pl = strlen(o->outdir) + nlen + 6;
+    s->path = malloc(pl);
+    if (!s->name || !s->path) {
+        free(s->name);
+        free(s->path);
+        return NULL;
+    }
+    snprintf(s->path, pl, "%s/%s.log", o->outdir, s->name);
+    s->fp = fopen(s->path, "w");
+    if (!s->fp) {
+        out_fail(o, s->path, "cannot open log");
+        free(s->name);
+        free(s->path);
+        return NULL;
+    }
+    setvbuf(s->fp, NULL, _IOFBF, 65536);
+    o->n++;
+    return s->fp;
+}
+
+static int out_write(wk_out_t *o, const char *name, size_t nlen, const char *buf, size_t len) {
+    pthread_mutex_lock(&o->mu);
+    FILE *fp = out_file(o, name, nlen);
+    int rc = 0;
+    if (!fp) rc = -1;
+    else if (fwrite(buf, 1, len, fp) != len) {
+        out_fail(o, o->outdir ? o->outdir : "standard output", "cannot write log");
+        rc = -1;
+    }
+    pthread_mutex_unlock(&o->mu);
+    return rc;
+}
+
+int wk_out_close(wk_out_t *o, char *err, size_t errlen) {
+    if (!o) return 0;
+    pthread_mutex_lock(&o->mu);
+    for (int i = 0; i < o->n; i++) {
+        if (o->s[i].fp && fclose(o->s[i].fp) != 0) out_fail(o, o->s[i].path, "cannot write log");
+        o->s[i].fp = NULL;
+    }
+    if (!o->outdir && fflush(stdout) != 0) out_fail(o, "standard output", "cannot write log");
+    int rc = o->failed ? -1 : 0;
+    if (rc && err && errlen) snprintf(err, errlen, "%s", o->err);
+    pthread_mutex_unlock(&o->mu);
+    return rc;
+}
+
+void wk_out_free(wk_out_t *o) {
+    if (!o) return;
+    wk_out_close(o, NULL, 0);
+    for (int i = 0; i < o->n; i++) {
+        free(o->s[i].name);
+        free(o->s[i].path);
+    }
+    pthread_mutex_destroy(&o->mu);
+    free(o->outdir);
+    free(o);
+}
+
+typedef struct line_buf {
+    char *name;
+    size_t nlen;
+    char *buf;
+    size_t len;
+} line_buf_t;
+
+struct wk_lines {
+    wk_out_t *o;
+    line_buf_t s[WK_MAX_STREAMS];
+    int n;
+};
+
+wk_lines_t *wk_lines_new(wk_out_t *o) {
+    wk_lines_t *l = calloc(1, sizeof *l);
+    if (l) l->o = o;
+    return l;
+}
+
+static int lb_flush(wk_lines_t *l, line_buf_t *s) {
+    if (!s->len) return 0;
+    int rc = out_write(l->o, s->name, s->nlen, s->buf, s->len);
+    s->len = 0;
+    return rc;
+}
+
+int wk_lines_write(void *lines, const char *stream, size_t slen, const char *line, size_t len) {
+    wk_lines_t *l = lines;
+    line_buf_t *s = NULL;
+    for (int i = 0; i < l->n; i++)
+        if (l->s[i].nlen == slen && memcmp(l->s[i].name, stream, slen) == 0) {
+            s = &l->s[i];
+            break;
+        }
+    if (!s) {
+        if (l->n == WK_MAX_STREAMS) return -1;
+        s = &l->s[l->n];
+        s->name = strndup(stream, slen);
+        s->buf = malloc(WK_LINES_BUF);
+        if (!s->name || !s->buf) {
+            free(s->name);
+            free(s->buf);
+            s->name = s->buf = NULL;
+            return -1;
+        }
+        s->nlen = slen;
+        s->len = 0;
+        l->n++;
+    }
+    if (s->len + len > WK_LINES_BUF && lb_flush(l, s) != 0) return -1;
+    if (len > WK_LINES_BUF) return out_write(l->o, s->name, s->nlen, line, len);
+    memcpy(s->buf + s->len, line, len);
+    s->len += len;
+    return 0;
+}
+
+int wk_lines_flush(void *lines) {
+    wk_lines_t *l = lines;
+    int rc = 0;
+    for (int i = 0; i < l->n; i++)
+        if (lb_flush(l, &l->s[i]) != 0) rc = -1;
+    return rc;
+}
+
+void wk_lines_free(wk_lines_t *l) {
+    if (!l) return;
+    wk_lines_flush(l);
+    for (int i = 0; i < l->n; i++) {
+        free(l->s[i].name);
+        free(l->s[i].buf);
+    }
+    free(l);
+}
+
+/* ---- merged counters ------------------------------------------------------------ */
+
+void wk_merge_stats(eng_t *dst, const eng_t *src) {
+    uint64_t *d = (uint64_t *)&dst->stats;
+    const uint64_t *s = (const uint64_t *)&src->stats;
+    for (size_t i = 0; i < sizeof dst->stats / sizeof *d; i++) d[i] += s[i];
+    for (int i = 0; i < src->nweirds; i++) {
+        int j = 0;
+        while (j < dst->nweirds && strcmp(dst->weirds[j].name, src->weirds[i].name) != 0) j++;
+        if (j == dst->nweirds) {
+            if (dst->nweirds == dst->capweirds) {
+                int cap = dst->capweirds ? dst->capweirds * 2 : 16;
+                struct weird_count *w = realloc(dst->weirds, (size_t)cap * sizeof *w);
+                if (!w) continue;
+                dst->weirds = w;
+                dst->capweirds = cap;
+            }
+            char *n = strdup(src->weirds[i].name);
+            if (!n) continue;
+            dst->weirds[dst->nweirds++] = (struct weird_count){n, 0};
+        }
+        dst->weirds[j].n += src->weirds[i].n;
+    }
+    for (int i = 0; i < src->nunsup; i++) {
+        int j = 0;
+        while (j < dst->nunsup && dst->unsup[j].linktype != src->unsup[i].linktype) j++;
+        if (j == dst->nunsup) {
+            if (dst->nunsup == ENG_UNSUP_LINKS) j = ENG_UNSUP_LINKS - 1;
+            else dst->unsup[dst->nunsup++].linktype = src->unsup[i].linktype;
+        }
+        dst->unsup[j].packets += src->unsup[i].packets;
+    }
+}
