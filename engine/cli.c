@@ -540,7 +540,7 @@ static int run_workers(const opts_t *o) {
         return 1;
     }
     install_signals();
-    progress_t pg = {0, 0, mono_ns(), NULL};
+    progress_t pg = {.start_ns = mono_ns()};
     pg.show = !o->quiet && isatty(STDERR_FILENO);
     lwk_args_t a = {o->rfile, o->bpf, o->outdir, o->scripts, o->nscripts, o->chunks, o->nchunks,
                     o->sets, o->nsets, (int)o->jobs, o->stats, o->quiet, &g_stop,
