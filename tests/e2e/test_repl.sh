@@ -255,6 +255,19 @@ else
     keys 'step(2)'; key Enter
     check "tty: step after an interrupt" wait_for '^-- 2 packets read \(2 in all\)'
 
+    keys 'f = flow(1)'; key Enter
+    keys 'f.events[1].ev'; key Tab
+    check "tty: Tab completes after an index (f.events[1].ev -> f.events[1].event)" \
+        wait_for '^engine> f\.events\[1\]\.event$'
+    key C-u
+    keys 'f.events[1].'; key Tab; key Tab
+    check "tty: Tab Tab after an index lists the event's fields" \
+        wait_for 'f\.events\[1\]\.event +f\.events\[1\]\.packet +f\.events\[1\]\.ts'
+    key C-u
+    keys 'x = t[coll'; key Tab
+    check "tty: Tab still completes a global after [ (t[coll -> t[collect)" wait_for '^engine> x = t\[collect$'
+    key C-u
+
     key C-d
     check "tty: Ctrl-D leaves with status 0" wait_for '^REPL-EXIT-0'
     check "tty: history saved to ENGINE_HISTORY" grep -q 'x\\040+\\0401' "$H"
