@@ -235,6 +235,17 @@ void eng_feed(eng_t *e, int64_t ts, int linktype, const uint8_t *pkt, uint32_t c
     e->stats.bytes += wirelen;
     set_time(e, ts);
     pkt_t p;
+    if (eng_wants(e, ENG_EV_PACKET)) { /* packet.c; otherwise the path is unchanged */
+        e->pkt_track = 1;
+        e->pkt_flow = NULL;
+        e->pkt_gone = 0;
+        e->pkt_ts = ts;
+        int decoded = layers_decode(e, e->now, linktype, pkt, caplen, wirelen, &p);
+        if (decoded) eng_transport(e, &p);
+        if (!e->finished) packet_fire(e, linktype, pkt, caplen, wirelen, &p, decoded);
+        e->pkt_track = 0;
+        return;
+    }
     if (!layers_decode(e, e->now, linktype, pkt, caplen, wirelen, &p)) return;
     eng_transport(e, &p);
 }

@@ -163,6 +163,7 @@ flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, in
     flow_t *f = find(e, p, sport, dport, h, dir);
     if (f) {
         if (p->tunnel_parents) merge_parents(f, p->tunnel_parents);
+        if (e->pkt_track && !p->depth) e->pkt_flow = f, e->pkt_gone = 0; /* packet.c */
         return f;
     }
 
@@ -210,6 +211,7 @@ flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, in
     e->stats.flows_active = e->ft.count;
     *dir = ENG_ORIG;
     *created = 1;
+    if (e->pkt_track && !p->depth) e->pkt_flow = f, e->pkt_gone = 0; /* packet.c */
     return f;
 }
 
@@ -233,6 +235,7 @@ void flow_flip(flow_t *f) {
 }
 
 void flow_end(eng_t *e, flow_t *f, const char *reason) {
+    if (f == e->pkt_flow) packet_flow_gone(e, f); /* packet.c: the frame's flow is freed */
     if (f->pub.proto == 6) tcp_flow_end(e, f);
     flow_release_decoders(e, f, 1);
     expect_flow_end(e, f);

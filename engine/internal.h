@@ -184,6 +184,13 @@ struct eng {
     void (*feed_hook)(void *user, int64_t ts, int linktype, const uint8_t *pkt, uint32_t caplen,
                       uint32_t wirelen);
     void *feed_hook_user;
+    /* packet.c: the frame being fed while a `packet` handler exists */
+    int pkt_track;                  /* flow_lookup records the outermost flow */
+    int pkt_gone;                   /* that flow ended during the frame: pkt_uid/pkt_service */
+    flow_t *pkt_flow;
+    int64_t pkt_ts;                 /* the frame's own time (network time never goes back) */
+    char pkt_uid[24];
+    char pkt_service[48];
 };
 
 /* ---- event helpers (bus.c) ---------------------------------------------- */
@@ -220,6 +227,11 @@ void flow_settle(eng_t *e, flow_t *f);
 
 /* engine.c: a decoded packet into the transport layer (tcp/udp/other, GRE) */
 void eng_transport(eng_t *e, pkt_t *p);
+
+/* packet.c: the `packet` event (eng_feed), and a flow of the frame that ends */
+void packet_fire(eng_t *e, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+                 const pkt_t *p, int decoded);
+void packet_flow_gone(eng_t *e, flow_t *f);
 
 /* tunnel.c */
 enum { TUN_NONE = 0, TUN_GRE, TUN_VXLAN, TUN_GENEVE, TUN_GTPU };

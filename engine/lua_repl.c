@@ -440,7 +440,8 @@ int repl_loop(repl_t *r) {
         rl_catch_signals = 0;
         rl_attempted_completion_function = complete;
         rl_completion_append_character = 0;
-        rl_basic_word_break_characters = " \t\n\"'`@$><=;|&{(),[]+-*/%^~#";
+        /* no [ ]: "f.events[2].fi" is one word, completed after the index */
+        rl_basic_word_break_characters = " \t\n\"'`@$><=;|&{(),+-*/%^~#";
         rl_completer_word_break_characters = (char *)rl_basic_word_break_characters;
         using_history();
         stifle_history(HISTORY_MAX);

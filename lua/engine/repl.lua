@@ -23,8 +23,12 @@ local MAX_FIELD_BYTES = 200       -- a string field in a flow's event log is cut
 local MAX_STREAM = 1024 * 1024    -- bytes kept per flow direction
 local MAX_STREAM_TOTAL = 64 * 1024 * 1024 -- bytes kept across all streams
 local MAX_COLLECT = 10000         -- collect() without n stops here
+local MAX_PACKETS = 200000        -- packet summaries kept (later ones are counted, not kept)
+local MAX_PACKET_BYTES = 64 * 1024 * 1024 -- frame bytes kept over all packets (for show)
+local MAX_STEP_LINES = 1000       -- step(n) prints at most this many summary lines
 R.limits = { flows = MAX_FLOWS, flow_events = MAX_FLOW_EVENTS, stream = MAX_STREAM,
-  stream_total = MAX_STREAM_TOTAL, collect = MAX_COLLECT }
+  stream_total = MAX_STREAM_TOTAL, collect = MAX_COLLECT, packets = MAX_PACKETS,
+  packet_bytes = MAX_PACKET_BYTES, step_lines = MAX_STEP_LINES }
 
 local C              -- the C functions given to init
 local catalogue = engine.events()
@@ -78,7 +82,10 @@ local function key_less(a, b)
 end
 
 local FLOWLIST = {}   -- metatable of what flows() returns: printed one flow a line
+local PACKETLIST = {} -- metatable of what packets() returns: printed one packet a line
+local PACKET = {}     -- metatable of a packet record: show() prints its layers and bytes
 local flow_summary    -- defined below
+local packet_line, packet_detail -- defined below
 
 local function is_proxy(t)
   return type(t) == "table" and type(rawget(t, "_f")) == "cdata" and getmetatable(t) == false
@@ -105,6 +112,19 @@ local function fmt_table(t, indent, seen, depth)
       lines[#lines + 1] = format("%3d  %s", i, flow_line(s))
     end
     return concat(lines, "\n" .. indent)
+  end
+  if getmetatable(t) == PACKETLIST then
+    if #t == 0 then return "(no packets)" end
+    local lines = {}
+    for i, p in ipairs(t) do
+      if i > MAX_ITEMS then lines[#lines + 1] = format("... (%d more)", #t - MAX_ITEMS) break end
+      lines[#lines + 1] = packet_line(p)
+    end
+    return concat(lines, "\n" .. indent)
+  end
+  if getmetatable(t) == PACKET then
+    if depth == 0 then return packet_detail(t) end
+    return packet_line(t)
   end
   if is_proxy(t) then t = flow_summary(t) end
   if depth > MAX_DEPTH then return "{...}" end
@@ -227,11 +247,27 @@ local function fields_of(v, out_, seen)
   return out_
 end
 
+-- the value of a path of names and indexes: a.b, a:b, a[2], a["k"], a[2].b;
+-- nil when it does not parse or a step is not a table (nothing is called)
 local function resolve_path(path)
-  local v = _G
-  for part in path:gmatch("[^.:]+") do
+  local name, rest = path:match("^([%a_][%w_]*)(.*)$")
+  if not name then return nil end
+  local v = rawget(_G, name)
+  while rest ~= "" do
     if type(v) ~= "table" then return nil end
-    v = v[part]
+    local k, r = rest:match("^[.:]([%a_][%w_]*)(.*)$")
+    if not k then
+      local num, r2 = rest:match("^%[%s*(%d+)%s*%](.*)$")
+      if num then k, r = tonumber(num), r2
+      else
+        local str, r3 = rest:match("^%[%s*[\"']([^\"']*)[\"']%s*%](.*)$")
+        if not str then return nil end
+        k, r = str, r3
+      end
+    end
+    local ok, x = pcall(function() return v[k] end)
+    if not ok then return nil end
+    v, rest = x, r
   end
   return v
 end
@@ -253,9 +289,19 @@ function R.complete(line, word)
       return cands
     end
   end
-  -- table fields: a.b.c<partial>, a:m<partial>
-  local prefix, sep, partial = word:match("^([%a_][%w_.]*)([.:])([%w_]*)$")
-  if prefix and not prefix:find("%.$") then
+  -- table fields: a.b.c<partial>, a:m<partial>, a[2].<partial>, a["k"].<partial>
+  local prefix, sep, partial = word:match("^([%a_][%w_.%[%]\"']*)([.:])([%w_]*)$")
+  if prefix and (prefix:find("%.$") or prefix:find(":")) then prefix = nil end
+  if not prefix and word:find("[", 1, true) then
+    -- "t[ab": complete what follows the last "[" on its own
+    local head, tail = word:match("^(.*%[)([^%[]*)$")
+    if head and not tail:find("[%]\"']") then
+      local sub_c = R.complete(line, tail)
+      for i, c in ipairs(sub_c) do sub_c[i] = head .. c end
+      return sub_c
+    end
+  end
+  if prefix then
     local v = resolve_path(prefix)
     local ok, keys = pcall(fields_of, v, {})
     if ok then
@@ -290,7 +336,11 @@ end
 local T -- { flows = uid -> rec, order = {rec...}, untracked, stream_total, eof }
 
 local function reset_tracking()
-  T = { flows = {}, order = {}, untracked = 0, stream_total = 0, eof = false }
+  T = { flows = {}, order = {}, untracked = 0, stream_total = 0, eof = false,
+    packets = {}, npackets = 0, packets_untracked = 0, packet_bytes = 0,
+    cur_events = {}, -- names of the events fired while the next packet is processed
+    last = nil,      -- the record of the last packet read
+    watch = nil }    -- function(rec) called for each packet read (step, go)
 end
 reset_tracking()
 
@@ -334,12 +384,13 @@ end
 local function logger(name)
   local fl = catalogue[name]
   return function(flow, ev)
+    T.cur_events[name] = true
     if flow == nil then return end
     local rec = T.flows[flow.uid]
     if not rec then return end
     local evs = rec.events
     if #evs >= MAX_FLOW_EVENTS then rec.more = rec.more + 1 return end
-    local t = { event = name, ts = engine.now() }
+    local t = { event = name, ts = engine.now(), packet = T.npackets + 1 }
     for _, f in ipairs(fl) do
       local v = ev[f]
       if v ~= nil and t[f] == nil then t[f] = cut(v) end
@@ -368,12 +419,32 @@ local function on_data(flow, ev)
 end
 
 local BULKY = { ["tcp.data"] = true, ["file.data"] = true, ["mime.data"] = true,
-  ["http.body"] = true }
+  ["http.body"] = true, packet = true }
 local ENGINE_LEVEL = { ["engine.init"] = true, ["engine.done"] = true, ["engine.tick"] = true }
+
+local PACKET_FIELDS = { "number", "ts", "caplen", "len", "layers", "src", "dst", "proto",
+  "sport", "dport", "flags", "payload", "vlan", "uid", "service" }
+
+local function on_packet(flow, ev)
+  local rec = { events = T.cur_events }
+  T.cur_events = {}
+  for _, f in ipairs(PACKET_FIELDS) do rec[f] = ev[f] end
+  T.npackets = rec.number
+  if T.packet_bytes + rec.caplen <= MAX_PACKET_BYTES then
+    rec.data = ev.data
+    T.packet_bytes = T.packet_bytes + #rec.data
+  end
+  setmetatable(rec, PACKET)
+  if #T.packets < MAX_PACKETS then T.packets[#T.packets + 1] = rec
+  else T.packets_untracked = T.packets_untracked + 1 end
+  T.last = rec
+  if T.watch then T.watch(rec) end
+end
 
 local function track()
   engine.on("flow.start", on_start)
   engine.on("tcp.data", on_data)
+  engine.on("packet", on_packet)
   local names = {}
   for name in pairs(catalogue) do
     if not BULKY[name] and not ENGINE_LEVEL[name] then names[#names + 1] = name end
@@ -430,12 +501,248 @@ local function do_step(n)
   return fed, state
 end
 
+-- ---- packets: summaries, detail, filters ------------------------------------------------
+
+local function addr_port(a, p)
+  if a == nil then return "-" end
+  if a:find(":", 1, true) then a = "[" .. a .. "]" end
+  if p ~= nil then return a .. ":" .. p end
+  return a
+end
+
+-- "  12  1795434438.216904  127.0.0.1:8080 -> 127.0.0.1:41048  tcp [PA]  len 107 cap 107
+--  payload 41  CFAguIEMUD8keCX9J6 http"
+function packet_line(p)
+  local l = format("%4d  %.6f  ", p.number, p.ts)
+  if p.src then
+    l = l .. addr_port(p.src, p.sport) .. " -> " .. addr_port(p.dst, p.dport) .. "  "
+  end
+  l = l .. (p.proto or p.layers)
+  if p.flags then l = l .. " [" .. p.flags .. "]" end
+  l = l .. format("  len %d cap %d", p.len, p.caplen)
+  if p.payload then l = l .. format(" payload %d", p.payload) end
+  l = l .. "  " .. (p.uid or "-") .. " " .. (p.service or "-")
+  return l
+end
+
+local function hex_dump(data)
+  local lines = {}
+  for off = 0, #data - 1, 16 do
+    local chunk = sub(data, off + 1, off + 16)
+    local hx = {}
+    for i = 1, #chunk do hx[i] = format("%02x", byte(chunk, i)) end
+    local asc = chunk:gsub("[^\32-\126]", ".")
+    lines[#lines + 1] = format("%04x  %-47s  %s", off, concat(hx, " "), asc)
+  end
+  return lines
+end
+
+-- the layers of a frame, read from its bytes for display (every read is
+-- bounds-checked: a short frame stops the description)
+local function u8(d, i) return byte(d, i) end
+local function u16(d, i) local a, b = byte(d, i, i + 1); return b and a * 256 + b end
+local function u32(d, i)
+  local a, b, c, x = byte(d, i, i + 3)
+  return x and ((a * 256 + b) * 256 + c) * 256 + x
+end
+local function mac(d, i)
+  if #d < i + 5 then return "?" end
+  local t = {}
+  for k = 0, 5 do t[#t + 1] = format("%02x", byte(d, i + k)) end
+  return concat(t, ":")
+end
+
+local function describe_layers(p)
+  local d, out = p.data, {}
+  if not d then return { "(frame bytes not kept: more than " .. MAX_PACKET_BYTES .. " bytes of frames)" } end
+  local link = p.layers:match("^[^:]+")
+  local i -- offset (1-based) of the IP header
+  if link == "eth" and #d >= 14 then
+    local et = u16(d, 13)
+    i = 15
+    out[#out + 1] = format("Ethernet  dst %s  src %s  type 0x%04x", mac(d, 1), mac(d, 7), et)
+    while (et == 0x8100 or et == 0x88a8) and #d >= i + 3 do
+      out[#out + 1] = format("802.1Q  vlan %d  type 0x%04x", u16(d, i) % 4096, u16(d, i + 2))
+      et = u16(d, i + 2)
+      i = i + 4
+    end
+    if et ~= 0x0800 and et ~= 0x86dd then i = nil end
+  elseif link == "sll" and #d >= 16 then
+    out[#out + 1] = format("Linux cooked  type 0x%04x", u16(d, 15)); i = 17
+  elseif link == "sll2" and #d >= 20 then
+    out[#out + 1] = format("Linux cooked v2  type 0x%04x", u16(d, 1)); i = 21
+  elseif link == "raw" or link == "ipv4" or link == "ipv6" then
+    i = 1
+  elseif link == "null" or link == "loop" then
+    out[#out + 1] = "BSD loopback"; i = 5
+  else
+    out[#out + 1] = p.layers
+  end
+  local l4, proto
+  if i and #d >= i and floor(u8(d, i) / 16) == 4 and #d >= i + 19 then
+    local ihl = (u8(d, i) % 16) * 4
+    local fo = u16(d, i + 6)
+    proto = u8(d, i + 9)
+    out[#out + 1] = format("IPv4  %s -> %s  hlen %d  len %d  id 0x%04x  ttl %d  proto %d%s%s",
+      p.src or "?", p.dst or "?", ihl, u16(d, i + 2), u16(d, i + 4), u8(d, i + 8), proto,
+      floor(fo / 16384) % 2 == 1 and "  DF" or "", (fo % 8192 ~= 0 or floor(fo / 8192) % 2 == 1)
+      and format("  fragment offset %d%s", (fo % 8192) * 8, floor(fo / 8192) % 2 == 1 and " MF" or "")
+      or "")
+    if fo % 8192 == 0 then l4 = i + ihl end
+  elseif i and #d >= i + 39 and floor(u8(d, i) / 16) == 6 then
+    proto = u8(d, i + 6)
+    out[#out + 1] = format("IPv6  %s -> %s  payload length %d  next header %d  hop limit %d",
+      p.src or "?", p.dst or "?", u16(d, i + 4), proto, u8(d, i + 7))
+    l4 = i + 40
+    if p.proto ~= "tcp" and p.proto ~= "udp" then l4 = nil end -- extension headers: not shown
+    proto = p.proto == "tcp" and 6 or p.proto == "udp" and 17 or proto
+  end
+  if l4 and proto == 6 and #d >= l4 + 19 then
+    out[#out + 1] = format("TCP  %d -> %d  seq %d  ack %d  hlen %d  flags [%s]  win %d  payload %d",
+      u16(d, l4), u16(d, l4 + 2), u32(d, l4 + 4), u32(d, l4 + 8), floor(u8(d, l4 + 12) / 16) * 4,
+      p.flags or "", u16(d, l4 + 14), p.payload or 0)
+  elseif l4 and proto == 17 and #d >= l4 + 7 then
+    out[#out + 1] = format("UDP  %d -> %d  length %d", u16(d, l4), u16(d, l4 + 2), u16(d, l4 + 4))
+  elseif p.proto and p.proto ~= "tcp" and p.proto ~= "udp" then
+    out[#out + 1] = format("%s  payload %d", p.proto:upper(), p.payload or 0)
+  end
+  if p.uid then
+    out[#out + 1] = format("flow %s  service %s", p.uid, p.service or "-")
+  end
+  local evs = {}
+  for name in pairs(p.events or {}) do evs[#evs + 1] = name end
+  if #evs > 0 then sort(evs); out[#out + 1] = "events  " .. concat(evs, " ") end
+  return out
+end
+
+function packet_detail(p)
+  local lines = { format("packet %d  %.6f  %d bytes on the wire, %d captured  %s", p.number, p.ts,
+    p.len, p.caplen, p.layers) }
+  for _, l in ipairs(describe_layers(p)) do lines[#lines + 1] = "  " .. l end
+  if p.data then for _, l in ipairs(hex_dump(p.data)) do lines[#lines + 1] = l end end
+  return concat(lines, "\n")
+end
+
+local function has_item(list, x) -- "smtp,ssl" has "ssl"
+  if list == nil then return false end
+  for w in list:gmatch("[^,]+") do if w == x then return true end end
+  return false
+end
+
+-- a packet filter: nil (every packet), a function of the record, a table of
+-- fields ({ uid = "C...", service = "http", event = "http.request", proto = "udp",
+-- src = ..., sport = ..., flags = ... }: uid may be a prefix, service one of the
+-- flow's services, event one fired while the packet was processed), or a
+-- string: an event name, else a uid (prefix) of a known flow, else a service
+local function packet_filter(filter, fname, level)
+  if filter == nil then return function() return true end end
+  if type(filter) == "function" then return filter end
+  if type(filter) == "string" then
+    if catalogue[filter] then filter = { event = filter }
+    elseif filter:match("^C[%w]+$") and find(filter) then filter = { uid = find(filter).uid }
+    else filter = { service = filter } end
+  end
+  if type(filter) ~= "table" then
+    error(fname .. ": filter must be a function, a table of fields or a string", level + 1)
+  end
+  if filter.event and not catalogue[filter.event] then
+    error(fname .. ": unknown event " .. tostring(filter.event), level + 1)
+  end
+  return function(p)
+    for k, v in pairs(filter) do
+      if k == "uid" then
+        if not p.uid or p.uid:sub(1, #v) ~= v then return false end
+      elseif k == "service" then
+        if not has_item(p.service, v) then return false end
+      elseif k == "event" then
+        if not (p.events and p.events[v]) then return false end
+      elseif p[k] ~= v then
+        return false
+      end
+    end
+    return true
+  end
+end
+
+local function packets(filter)
+  local match = packet_filter(filter, "packets(filter)", 2)
+  local list = setmetatable({}, PACKETLIST)
+  for _, p in ipairs(T.packets) do if match(p) then list[#list + 1] = p end end
+  if T.packets_untracked > 0 then
+    say(format("-- %d later packets were not kept (more than %d)", T.packets_untracked, MAX_PACKETS))
+  end
+  return list
+end
+
+local function packet(n)
+  if n == nil then return T.last end
+  if type(n) ~= "number" then error("packet(n): n must be a packet number", 2) end
+  local p = T.packets[n]
+  if p and p.number == n then return p end
+  error(format("packet(n): packet %d was not read%s", n,
+    n > T.npackets and " yet (go(n) reads up to it)" or ""), 2)
+end
+
 local function run() do_step(-1) end
 
-local function step(n)
+-- read packets, printing the summary of each one that matches the filter,
+-- until n of them were printed (or the end, or Ctrl-C)
+local function step(n, filter)
   if n == nil then n = 1 end
   if type(n) ~= "number" or n < 0 then error("step(n): n must be a number >= 0", 2) end
-  do_step(floor(n))
+  n = floor(n)
+  local match = packet_filter(filter, "step(n, filter)", 2)
+  local shown, more = 0, 0
+  T.watch = function(p)
+    if not match(p) then return end
+    shown = shown + 1
+    if shown <= MAX_STEP_LINES then say(packet_line(p)) else more = more + 1 end
+    if shown >= n then C.stop() end
+  end
+  local ok, err = pcall(do_step, filter == nil and n or -1)
+  T.watch = nil
+  if more > 0 then say(format("-- %d more summaries not printed", more)) end
+  if not ok then error(err, 2) end
+end
+
+-- go(n): packet n becomes the last one read (reading on, or rewinding first
+-- when it was already passed); go{ time = T }: the first packet at or after
+-- T (epoch seconds, or seconds from the first packet when T < 1e9)
+local go_first_ts -- the first packet's time in this pass
+local function go(x)
+  local want_n, want_t
+  if type(x) == "number" then want_n = floor(x)
+  elseif type(x) == "table" and type(x.time) == "number" then want_t = x.time
+  else error("go(n) or go{ time = T }", 2) end
+  if want_n and want_n < 1 then error("go(n): n must be >= 1", 2) end
+  local function passed()
+    if not T.last then return false end
+    if want_n then return T.last.number >= want_n end
+    local t = want_t < 1e9 and (go_first_ts or T.packets[1] and T.packets[1].ts or 0) + want_t or want_t
+    return T.last.ts >= t and (T.packets[T.last.number - 1] == nil or T.packets[T.last.number - 1].ts < t)
+  end
+  if passed() and not (want_n and T.last.number == want_n) then
+    local ok, err = C.rewind()
+    reset_tracking()
+    if not ok then error(err, 2) end
+    say("-- rewound")
+  elseif passed() then
+    say(packet_line(T.last))
+    return
+  end
+  local first
+  T.watch = function(p)
+    first = first or p.ts
+    if want_n and p.number >= want_n then C.stop() end
+    if want_t then
+      local t = want_t < 1e9 and first + want_t or want_t
+      if p.ts >= t then C.stop() end
+    end
+  end
+  local ok, err = pcall(do_step, -1)
+  T.watch = nil
+  if not ok then error(err, 2) end
+  if T.last then say(packet_line(T.last)) end
 end
 
 local function rewind()
@@ -597,6 +904,7 @@ function R.init(cfg)
   _G.run, _G.step, _G.rewind = run, step, rewind
   _G.flows, _G.flow, _G.collect, _G.stream = flows, flow, collect, stream
   _G.show, _G.reload, _G.help = show, reload, help
+  _G.packets, _G.packet, _G.go = packets, packet, go
 end
 
 return R

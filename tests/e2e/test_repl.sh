@@ -99,6 +99,83 @@ echo 'syntax error here' >"$T/bad.lua"
 "$ENG" --repl -s "$T/bad.lua" </dev/null >/dev/null 2>"$T/err"
 check "a -s script that fails to load is exit 1" [ $? -eq 1 ]
 
+# ---- the capture browser (step lines, show, go, filters) against tshark ----
+# tshark's per-packet fields, written as step() writes a summary line (the uid
+# and service, which tshark has not, are cut off the REPL's lines)
+tshark_lines() { # pcap
+    tshark -r "$1" -T fields -E separator='|' -e frame.number -e frame.time_epoch \
+        -e ip.src -e ip.dst -e ipv6.src -e ipv6.dst -e tcp.srcport -e tcp.dstport \
+        -e udp.srcport -e udp.dstport -e tcp.flags -e frame.len -e frame.cap_len -e tcp.len \
+        -e udp.length 2>/dev/null |
+    while IFS='|' read -r num t src dst src6 dst6 tsp tdp usp udp fl len cap tlen ulen; do
+        [ -n "$src" ] || src="[$src6]" dst="[$dst6]"
+        if [ -n "$fl" ]; then
+            f=$(printf '%d' "$fl") l=""
+            for x in 2:S 1:F 4:R 8:P 16:A 32:U 64:E 128:C; do
+                [ $((f & ${x%:*})) -ne 0 ] && l="$l${x#*:}"
+            done
+            printf '%4d  %.6f  %s:%s -> %s:%s  tcp [%s]  len %s cap %s payload %s\n' \
+                "$num" "$t" "$src" "$tsp" "$dst" "$tdp" "$l" "$len" "$cap" "$tlen"
+        else
+            printf '%4d  %.6f  %s:%s -> %s:%s  udp  len %s cap %s payload %d\n' \
+                "$num" "$t" "$src" "$usp" "$dst" "$udp" "$len" "$cap" $((ulen - 8))
+        fi
+    done
+}
+repl_lines() { # file: the summary lines without uid and service
+    grep -E '^ *[0-9]+  [0-9]+\.[0-9]{6}  ' "$1" | sed -E 's/  (C[0-9A-Za-z]+|-) [^ ]+$//'
+}
+if ! command -v tshark >/dev/null 2>&1; then
+    skip=$((skip + 1))
+    echo "SKIP capture browser tests against tshark: tshark is not installed"
+else
+    for cap in http-curl.pcap tcp-misc.pcap sip-udp-call.pcap; do
+        printf 'step(100000)\n' | "$ENG" --repl -r "pcaps/$cap" >"$T/out" 2>"$T/err"
+        repl_lines "$T/out" >"$T/got"
+        tshark_lines "pcaps/$cap" >"$T/want"
+        cp "$T/got" "$T/show"; diff "$T/want" "$T/got" >>"$T/show"
+        check "browse: step() lines of $cap equal tshark's fields ($(wc -l <"$T/want") packets)" \
+            sh -c "[ -s '$T/want' ] && cmp -s '$T/want' '$T/got'"
+    done
+    cat >"$T/in3" <<'EOF'
+step(4)
+show(packet(4))
+go(10)
+go(3)
+go{ time = 0.05 }
+run()
+rewind()
+step(2, "http.request")
+step(1, { event = "http.request", dport = 8080 })
+run()
+u = flows()[2].uid
+"n=" .. #packets{ uid = u }
+"svc=" .. #packets{ service = "http" }
+EOF
+    "$ENG" --repl -r pcaps/http-curl.pcap <"$T/in3" >"$T/out" 2>"$T/err"
+    cp "$T/out" "$T/show"; cat "$T/err" >>"$T/show"
+    # show(packet(4)): its hex dump is the frame's bytes (tshark -x)
+    sed -n '/^packet 4 /,/^ *10  /p' "$T/out" | grep -E '^[0-9a-f]{4}  ' | cut -c7-53 | tr -d ' \n' >"$T/hex"
+    tshark -r pcaps/http-curl.pcap -Y frame.number==4 -x 2>/dev/null | grep -E '^[0-9a-f]{4}  ' |
+        cut -c7-53 | tr -d ' \n' >"$T/hexw"
+    check "browse: show(packet(4)) hex dump equals the frame's bytes ($(($(wc -c <"$T/hexw") / 2)) bytes)" \
+        sh -c "[ -s '$T/hexw' ] && cmp -s '$T/hex' '$T/hexw'"
+    check "browse: show(packet(4)) lists its layers" sh -c \
+        "grep -q '^  Ethernet  dst 00:00:00:00:00:00' '$T/out' && grep -q '^  IPv4  127.0.0.1 -> 127.0.0.1  hlen 20  len 138' '$T/out' && grep -Eq '^  TCP  41048 -> 8080  seq [0-9]+  ack [0-9]+  hlen 32  flags \[PA\]' '$T/out' && grep -q '^  events  .*http.request' '$T/out'"
+    check "browse: go(10) stops at packet 10" grep -Eq '^  10  1795434438\.217166  ' "$T/out"
+    check "browse: go(3) after 10 rewinds and stops at 3" sh -c \
+        "sed -n '/^-- rewound\$/,\$p' '$T/out' | grep -Eq '^   3  1795434438\.210860  '"
+    tfirst=$(tshark -r pcaps/http-curl.pcap -Y 'frame.time_relative >= 0.05' -T fields -e frame.number 2>/dev/null | head -1)
+    check "browse: go{ time = 0.05 } stops at tshark's first frame at +0.05 s (#$tfirst)" \
+        grep -Eq "^ +$tfirst  [0-9.]+  .* http\$" "$T/out"
+    want=$(tshark -r pcaps/http-curl.pcap -Y http.request -T fields -e frame.number 2>/dev/null | head -3 | tr '\n' ' ')
+    got=$(sed -n '/^-- rewound: the next/,$p' "$T/out" | grep -E '^ +[0-9]+  [0-9]+\.' | awk '{printf "%s ", $1}')
+    check "browse: step(n, event filter) stops at tshark's http.request frames ($want)" [ "$got" = "$want" ]
+    nstream=$(tshark -r pcaps/http-curl.pcap -Y 'tcp.stream == 1' 2>/dev/null | wc -l)
+    check "browse: packets{ uid = u } has tshark's $nstream frames of the second flow" grep -qx "\"n=$nstream\"" "$T/out"
+    check "browse: packets{ service = \"http\" } keeps frames after detection" grep -Eqx '"svc=[0-9]+"' "$T/out"
+fi
+
 # ---- (b) a terminal, driven with tmux --------------------------------------
 tm() { tmux -S "$SOCK" "$@"; }
 screen() { tm capture-pane -p -t repl 2>/dev/null; }
@@ -177,6 +254,19 @@ else
     check "tty: Ctrl-C interrupts running code" wait_for 'interrupted'
     keys 'step(2)'; key Enter
     check "tty: step after an interrupt" wait_for '^-- 2 packets read \(2 in all\)'
+
+    keys 'f = flow(1)'; key Enter
+    keys 'f.events[1].ev'; key Tab
+    check "tty: Tab completes after an index (f.events[1].ev -> f.events[1].event)" \
+        wait_for '^engine> f\.events\[1\]\.event$'
+    key C-u
+    keys 'f.events[1].'; key Tab; key Tab
+    check "tty: Tab Tab after an index lists the event's fields" \
+        wait_for 'f\.events\[1\]\.event +f\.events\[1\]\.packet +f\.events\[1\]\.ts'
+    key C-u
+    keys 'x = t[coll'; key Tab
+    check "tty: Tab still completes a global after [ (t[coll -> t[collect)" wait_for '^engine> x = t\[collect$'
+    key C-u
 
     key C-d
     check "tty: Ctrl-D leaves with status 0" wait_for '^REPL-EXIT-0'
