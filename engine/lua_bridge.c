@@ -87,6 +87,7 @@ struct lbr_api {
     size_t (*lbr_ffi_utf8_sanitize)(const uint8_t *, size_t, uint8_t *);
     int (*eng_digest_hex)(int kind, const uint8_t *, size_t, char *out);
     int (*eng_config_known_info)(int, const char **, const char **, const char **, const char **);
+    int (*lbr_ffi_flows)(lbr_t *, const eng_flow_t **out, int max);
 };
 
 struct lua_bridge {
@@ -614,6 +615,17 @@ static int find_home(lbr_t *b, const char *home) {
     return -1;
 }
 
+/* engine.flows(): the open flows (up to max into out); returns how many there are */
+static int lbr_ffi_flows(lbr_t *b, const eng_flow_t **out, int max) {
+    int n = 0;
+    for (int c = 0; c < TO_NCLASS; c++)
+        for (const flow_t *f = b->e->ft.head[c]; f; f = f->next) {
+            if (out && n < max) out[n] = &f->pub;
+            n++;
+        }
+    return n;
+}
+
 static int setup_api(lbr_t *b) {
     struct lbr_api *a = &b->api;
     a->sizeof_event = sizeof(eng_event_t);
@@ -649,6 +661,7 @@ static int setup_api(lbr_t *b) {
     a->lbr_ffi_utf8_sanitize = lbr_ffi_utf8_sanitize;
     a->eng_digest_hex = eng_digest_hex;
     a->eng_config_known_info = eng_config_known_info;
+    a->lbr_ffi_flows = lbr_ffi_flows;
     return 0;
 }
 

@@ -74,6 +74,7 @@ struct lbr_api {
   size_t (*lbr_ffi_utf8_sanitize)(const char *, size_t, uint8_t *);
   int (*eng_digest_hex)(int, const char *, size_t, char *);
   int (*eng_config_known_info)(int, const char **, const char **, const char **, const char **);
+  int (*lbr_ffi_flows)(lbr_t *, const struct eng_flow **, int);
 };
 ]]
 end
@@ -471,6 +472,27 @@ function M.off(id)
   H[k], HID[k] = hs, ids
   C.lbr_ffi_subscribe(B, k, #hs)
   return true
+end
+
+-- engine.flows(): an iterator over the flows open now (a snapshot: flows that start
+-- later are not in it; one that ends meanwhile answers from the copy taken at its end)
+local flowbuf, flowbuf_n = nil, 0
+function M.flows()
+  local n = C.lbr_ffi_flows(B, nil, 0)
+  if n > flowbuf_n then
+    flowbuf_n = n * 2
+    flowbuf = ffi.new("const struct eng_flow *[?]", flowbuf_n)
+  end
+  if n > 0 then n = math.min(n, C.lbr_ffi_flows(B, flowbuf, flowbuf_n)) end
+  local list = {}
+  for i = 0, n - 1 do list[i + 1] = getproxy(flowbuf[i]) end
+  -- proxies are dropped at flow.end: keep it subscribed while they live
+  if n > 0 then C.lbr_ffi_subscribe(B, K_FLOW_END, #H[K_FLOW_END]) end
+  local i = 0
+  return function()
+    i = i + 1
+    return list[i]
+  end
 end
 
 -- called by C for each subscribed event, with the handler index to start at

@@ -151,5 +151,27 @@ if [ -w /dev/full ]; then
     check "unwritable output exits 1" [ $? -eq 1 ]
 fi
 
+# engine.flows(): from a timer, every flow that is open; proxies of flows that end later
+# answer from their copy (no handler on any flow event: flow.end is subscribed for them)
+cat >"$T/flows.lua" <<'EOF'
+local seen, kept = {}, nil
+engine.every(0.001, function()
+  for f in engine.flows() do seen[f.uid] = true; kept = kept or f end
+end)
+engine.on("engine.done", function()
+  local n, open = 0, 0
+  for _ in pairs(seen) do n = n + 1 end
+  for _ in engine.flows() do open = open + 1 end
+  engine.log("flows", { distinct = n, open_at_done = open, kept_state = kept and kept.state,
+    kept_ended = kept and kept.ended })
+end)
+EOF
+"$ENG" -r pcaps/http-nginx.pcap -s scripts/default.lua -s "$T/flows.lua" -o "$T/fl" 2>"$T/err"
+check "engine.flows: exit 0" [ $? -eq 0 ]
+nconn=$(wc -l <"$T/fl/conn.log")
+check "engine.flows: every flow of conn.log was seen open ($nconn)" grep -q "\"distinct\":$nconn," "$T/fl/flows.log"
+check "engine.flows: none open at engine.done; a kept proxy answers after its end" \
+    grep -q '"kept_ended":true,"kept_state":"[A-Z0-9]*","open_at_done":0' "$T/fl/flows.log"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
