@@ -105,6 +105,8 @@ static const cfg_key_t keys[] = {
     /* shipped scripts' keys (scripts/logs/) */
     {"dns.max_pending_total", K_COUNT, "100000", NOFF, "DNS queries waiting in all flows in the dns log script"},
     {"ftp.log_passwords", K_BOOL, "false", NOFF, "the ftp log writes the password of USER/PASS logins"},
+    {"flow.community_id_seed", K_COUNT, "0", NOFF,
+     "seed of the Community ID (flow.community_id, conn.log community_id), 0 to 65535, as Zeek's CommunityID::seed"},
     {"net.local", K_TEXT, "", NOFF,
      "local networks, CIDR prefixes separated by commas (10.0.0.0/8,fd00::/8): conn.log local_orig/local_resp (Zeek's Site::local_nets); empty: none"},
     {"http.capture_password", K_BOOL, "false", NOFF,

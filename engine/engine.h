@@ -204,6 +204,9 @@ const char *eng_flow_state(const eng_flow_t *f); /* Zeek conn_state: "S0", "SF",
 /* address as text (IPv4 dotted, IPv6 RFC 5952) into buf (>= 46 bytes); returns buf */
 char *eng_flow_addr(const eng_flow_t *f, int dir, char *buf, size_t len);
 const char *eng_proto_name(int proto); /* "tcp", "udp", "icmp", ... or NULL */
+/* the flow's Community ID v1 ("1:" + 28 base64 characters) into buf (>= 30 bytes), or NULL
+ * for ICMP/ICMPv6 (engine/community_id.c); seed: flow.community_id_seed, 0 by default */
+const char *eng_flow_community_id(const eng_flow_t *f, unsigned seed, char *buf, size_t len);
 void eng_flow_skip(eng_t *e, eng_flow_t *f);
 /* attach a decoder by name (overrides detection); 0, or -1 if no such decoder */
 int eng_flow_set_service(eng_t *e, eng_flow_t *f, const char *name);

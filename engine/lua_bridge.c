@@ -88,6 +88,7 @@ struct lbr_api {
     int (*eng_digest_hex)(int kind, const uint8_t *, size_t, char *out);
     int (*eng_config_known_info)(int, const char **, const char **, const char **, const char **);
     int (*lbr_ffi_flows)(lbr_t *, const eng_flow_t **out, int max);
+    const char *(*eng_flow_community_id)(const eng_flow_t *, unsigned, char *, size_t);
 };
 
 struct lua_bridge {
@@ -662,6 +663,7 @@ static int setup_api(lbr_t *b) {
     a->eng_digest_hex = eng_digest_hex;
     a->eng_config_known_info = eng_config_known_info;
     a->lbr_ffi_flows = lbr_ffi_flows;
+    a->eng_flow_community_id = eng_flow_community_id;
     return 0;
 }
 

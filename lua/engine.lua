@@ -75,6 +75,7 @@ struct lbr_api {
   int (*eng_digest_hex)(int, const char *, size_t, char *);
   int (*eng_config_known_info)(int, const char **, const char **, const char **, const char **);
   int (*lbr_ffi_flows)(lbr_t *, const struct eng_flow **, int);
+  const char *(*eng_flow_community_id)(const struct eng_flow *, unsigned, char *, size_t);
 };
 ]]
 end
@@ -301,6 +302,8 @@ local function addrs(p, f)
   end
 end
 
+local cidbuf = ffi.new("char[32]")
+local CID_SEED -- flow.community_id_seed, read at the first use (engine.config is ready then)
 local getters = {
   uid = function(p, f) local v = ffi.string(f.uid); rawset(p, "uid", v); return v end,
   id = function(p, f) return tonumber(f.id) end,
@@ -335,6 +338,11 @@ local getters = {
     return ffi.string(C.eng_flow_state(f))
   end,
   history = function(p, f) return ffi.string(f.history) end,
+  community_id = function(p, f)
+    if not CID_SEED then CID_SEED = tonumber(M.config["flow.community_id_seed"]) or 0 end
+    local r = C.eng_flow_community_id(f, CID_SEED, cidbuf, 32)
+    return r ~= nil and ffi.string(r) or nil
+  end,
   services = function(p, f)
     if rawget(p, "_dead") then return rawget(p, "_svcs") end
     local s = ffi.string(f.services)

@@ -7,7 +7,7 @@ local engine = require "engine"
 engine.log_columns("conn", {
   "proto", "service", "duration", "orig_bytes", "resp_bytes", "conn_state",
   "local_orig", "local_resp", "missed_bytes", "history", "orig_pkts", "orig_ip_bytes",
-  "resp_pkts", "resp_ip_bytes", "vlan", "tunnel_parents", "ip_proto",
+  "resp_pkts", "resp_ip_bytes", "vlan", "tunnel_parents", "ip_proto", "community_id",
 })
 -- Zeek's types, for --set log.format=tsv
 engine.log_types("conn", { proto = "enum", vlan = "count", tunnel_parents = "set[string]",
@@ -119,6 +119,7 @@ engine.on("flow.end", function(flow)
     vlan = flow.vlan,
     tunnel_parents = flow.tunnel_parents,
     ip_proto = flow.ip_proto,
+    community_id = flow.community_id,
   }
   if #nets > 0 then
     r.local_orig = is_local(flow.orig_h)

@@ -86,5 +86,42 @@ sys.exit(1 if bad or not k else 0)' "$T/ip/conn.log" "$T/ipf"); then
 for p in tcp-misc.pcap udp-dns-like.pcap http-curl.pcap sip-udp-call.pcap ftp-vsftpd-pasv.pcap dns-dnsmasq-udp.pcap; do
     ipbytes "$p"
 done
+# conn.log community_id: computed again here, from each record's 5-tuple, with Python's
+# hashlib (Community ID v1: seed, ordered addresses and ports, protocol), for every capture
+cat >"$T/cid.py" <<'EOF'
+import base64, hashlib, json, socket, struct, sys
+bad = n = 0
+for path in sys.argv[1:]:
+    for line in open(path):
+        r = json.loads(line)
+        if r["proto"] not in ("tcp", "udp"):
+            continue
+        p = 6 if r["proto"] == "tcp" else 17
+        fam = socket.AF_INET6 if ":" in r["id.orig_h"] else socket.AF_INET
+        a, b = socket.inet_pton(fam, r["id.orig_h"]), socket.inet_pton(fam, r["id.resp_h"])
+        sp, dp = r["id.orig_p"], r["id.resp_p"]
+        if (a, sp) > (b, dp):
+            a, b, sp, dp = b, a, dp, sp
+        d = struct.pack("!H", 0) + a + b + struct.pack("!BBHH", p, 0, sp, dp)
+        want = "1:" + base64.b64encode(hashlib.sha1(d).digest()).decode()
+        n += 1
+        if r.get("community_id") != want:
+            bad += 1
+            print("   ", path, r["uid"], r.get("community_id"), want)
+print(n, bad)
+EOF
+cids=
+for cap in pcaps/*.pcap; do
+    d="$T/cid-$(basename "$cap" .pcap)"
+    "$B/engine" -q -r "$cap" -o "$d" 2>/dev/null && cids="$cids $d/conn.log"
+done
+res=$(python3 "$T/cid.py" $cids | tail -n 1)
+name="conn.log community_id of every TCP/UDP flow of pcaps/ = Python's hashlib ($res: flows, wrong)"
+if [ "$(echo "$res" | cut -d' ' -f2)" = 0 ] && [ "$(echo "$res" | cut -d' ' -f1)" -gt 50 ]; then
+    echo "PASS $name"; pass=$((pass + 1))
+else
+    echo "FAIL $name"; fail=$((fail + 1))
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -147,7 +147,6 @@ describe("scripts/logs/conn.lua", function()
   local ABSENT = {
     tunnel_parents = "only for a flow inside a tunnel (as Zeek)",
     vlan = "only for a VLAN-tagged flow (as Zeek's vlan-logging)",
-    community_id = "not implemented yet",
     orig_l2_addr = "no layer-2 addresses kept", resp_l2_addr = "no layer-2 addresses kept",
     inner_vlan = "only the outermost VLAN tag is kept",
     ip_proto_name = "proto already names the transport",

@@ -298,9 +298,10 @@ TEST(default_scripts) {
         CHECK(strstr(t, "\"id.orig_h\":\"10.0.0.1\",\"id.orig_p\":1111,\"id.resp_h\":\"10.0.0.2\","
                         "\"id.resp_p\":53,\"proto\":\"udp\"") != NULL);
         CHECK(strstr(t, "\"duration\":0.5,\"orig_bytes\":5,\"resp_bytes\":7,") != NULL);
-        /* IPv4 + UDP headers (28 bytes) plus the payload; ip_proto last */
+        /* IPv4 + UDP headers (28 bytes) plus the payload; ip_proto, then the Community ID
+         * (computed with Python's hashlib for 10.0.0.1:1111 -> 10.0.0.2:53 UDP, seed 0) */
         CHECK(strstr(t, "\"orig_pkts\":1,\"orig_ip_bytes\":33,\"resp_pkts\":1,\"resp_ip_bytes\":35,"
-                        "\"ip_proto\":17}") != NULL);
+                        "\"ip_proto\":17,\"community_id\":\"1:kKqoDR/zUg6/jbgxj5w9HbCPnbs=\"}") != NULL);
         fprintf(stderr, "conn.log: %s", t);
     }
     t = slurp("/tmp/test_lua_bridge_default/weird.log");
