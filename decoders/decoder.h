@@ -34,6 +34,11 @@
 #include "files.h"
 #include "stream.h"
 
+#ifndef eng_weird
+/* weirds say which file raised them (weird.log source; engine/weird.c) */
+#define eng_weird(e, f, ...) eng_weird_from((e), (f), __FILE__, __VA_ARGS__)
+#endif
+
 typedef struct eng_decoder {
     const char *name;        /* service name, e.g. "http"; owner name in events.def */
     /* content probe on the first bytes of a direction: 1 this protocol,

@@ -256,7 +256,7 @@ void eng_finish(eng_t *e) {
     flow_end_all(e, "eof");
     for (int i = 0; i < e->nunsup; i++) {
         const char *nm = pcap_datalink_val_to_name(e->unsup[i].linktype);
-        eng_weird(e, NULL, "unsupported_link_type", "link type %d (%s) is not decoded: %llu packets",
+        eng_weird_from(e, NULL, "link.c", "unsupported_link_type", "link type %d (%s) is not decoded: %llu packets",
                   e->unsup[i].linktype, nm ? nm : "unknown", (unsigned long long)e->unsup[i].packets);
     }
     fire_wakeup(e);

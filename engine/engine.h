@@ -237,9 +237,13 @@ int eng_unsupported_links(const eng_t *e, int *linktype, uint64_t *packets, int 
 void eng_stats_timing(eng_t *e, int on);
 /* weird counters by name: i-th name and count; NULL past the end */
 const char *eng_weird_name(const eng_t *e, int i, uint64_t *count);
-/* report a weird (also used by the Lua side); flow may be NULL */
+/* report a weird; flow may be NULL. `source` (weird.log source, Zeek's analyzer name) is
+ * "EMBED" for a program that calls eng_weird; the engine's own files report through the
+ * eng_weird macro of internal.h / decoder.h, which names the file (engine/weird.c). */
 void eng_weird(eng_t *e, eng_flow_t *f, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+void eng_weird_from(eng_t *e, eng_flow_t *f, const char *file, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* Call fn(user) when network time reaches at_ns (used by Lua timers), with
  * eng_now() = at_ns (or the new time, past the first hour of a long jump, or

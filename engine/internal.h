@@ -277,6 +277,10 @@ const char *cfg_lookup(const eng_t *e, const char *key); /* value as text, or NU
 int cfg_parse_u64(const char *s, int sizes, uint64_t *out);
 
 /* weird.c */
-void eng_vweird(eng_t *e, eng_flow_t *f, const char *name, const char *fmt, va_list ap);
+void eng_vweird(eng_t *e, eng_flow_t *f, const char *file, const char *name, const char *fmt, va_list ap);
+/* the engine's weirds say which file raised them (weird.log source) */
+#ifndef eng_weird
+#define eng_weird(e, f, ...) eng_weird_from((e), (f), __FILE__, __VA_ARGS__)
+#endif
 
 #endif

@@ -17,7 +17,7 @@
 #define IP6_MAX_EXT 16 /* extension headers walked in one chain */
 
 static void vreport(ipctx_t *c, const char *name, const char *fmt, va_list ap) {
-    eng_vweird(c->e, NULL, name, fmt, ap);
+    eng_vweird(c->e, NULL, __FILE__, name, fmt, ap);
 }
 
 int ip_trunc_header(ipctx_t *c, const char *fmt, ...) {

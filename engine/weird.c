@@ -1,6 +1,7 @@
 /* weird.c - `weird` reports: malformed or odd input, counted by name and
  * fired as the `weird` event (Zeek's weird.log). Names are stable snake_case
  * identifiers; the detail text is formatted only when someone listens. */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,29 @@ static void count(eng_t *e, const char *name) {
     e->weirds[e->nweirds++] = (struct weird_count){n, 1};
 }
 
-void eng_vweird(eng_t *e, eng_flow_t *f, const char *name, const char *fmt, va_list ap) {
+/* weird.log source: Zeek's analyzer names, from the file that raised the weird
+ * (decoders/http.c -> HTTP, engine/frag.c -> IP); other files: their name upper-cased */
+static const char *source_of(const char *file, char *buf, size_t len) {
+    static const struct { const char *file, *source; } map[] = {
+        {"tcp", "TCP"}, {"reasm", "TCP"}, {"flow", "ENGINE"}, {"stream", "TCP"},
+        {"ip", "IP"}, {"frag", "IP"}, {"link", "LINK"}, {"capture", "LINK"},
+        {"engine", "UDP"}, /* engine.c: the UDP header checks */
+        {"tls", "SSL"}, {"x509", "X509"}, {"dotbody", "SMTP"}, {"files", "FILES"},
+        {"expect", "EXPECT"}, {"tunnel", "TUNNEL"}, {"packet", "ENGINE"},
+    };
+    if (!file) return "EMBED";
+    const char *b = strrchr(file, '/');
+    b = b ? b + 1 : file;
+    size_t n = strcspn(b, ".");
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strlen(map[i].file) == n && !strncmp(map[i].file, b, n)) return map[i].source;
+    if (n >= len) n = len - 1;
+    for (size_t i = 0; i < n; i++) buf[i] = (char)toupper((unsigned char)b[i]);
+    buf[n] = 0;
+    return buf;
+}
+
+void eng_vweird(eng_t *e, eng_flow_t *f, const char *file, const char *name, const char *fmt, va_list ap) {
     e->stats.weirds++;
     count(e, name);
     if (!eng_wants(e, ENG_EV_WEIRD)) return;
@@ -40,14 +63,24 @@ void eng_vweird(eng_t *e, eng_flow_t *f, const char *name, const char *fmt, va_l
     eng_event_t ev;
     ev_init(&ev, ENG_EV_WEIRD, f);
     ev_set(&ev, ENG_F_WEIRD_name, ev_cstr(name));
+    char sb[24];
+    ev_set(&ev, ENG_F_WEIRD_source, ev_cstr(source_of(file, sb, sizeof sb)));
     if (n > 0) ev_set(&ev, ENG_F_WEIRD_detail, ev_str(detail, (size_t)n, ENG_NO_OFFSET));
     eng_fire(e, &ev);
 }
 
+#undef eng_weird
 void eng_weird(eng_t *e, eng_flow_t *f, const char *name, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    eng_vweird(e, f, name, fmt, ap);
+    eng_vweird(e, f, NULL, name, fmt, ap);
+    va_end(ap);
+}
+
+void eng_weird_from(eng_t *e, eng_flow_t *f, const char *file, const char *name, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    eng_vweird(e, f, file, name, fmt, ap);
     va_end(ap);
 }
 
