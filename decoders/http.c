@@ -144,6 +144,7 @@ typedef struct http_dir {
     uint32_t mbcap;
     hdr_t cur;
     int host_i, ua_i, cd_i;  /* stored Host, User-Agent, Content-Disposition (-1: none) */
+    int cr_i;                /* stored Content-Range (-1: none) */
     z_stream *z;
     eng_file_t *file;
     uint32_t depth;          /* messages so far (responses: final ones), for files.log depth */
@@ -279,7 +280,7 @@ static void msg_reset(http_dir_t *d)
     d->alen = 0;
     d->stored_bytes = 0;
     d->nh = 0;
-    d->host_i = d->ua_i = d->cd_i = -1;
+    d->host_i = d->ua_i = d->cd_i = d->cr_i = -1;
     memset(d->a_len, 0, sizeof d->a_len);
     if (d->acap > ARENA_KEEP) {
         free(d->ab);
@@ -325,6 +326,19 @@ static void z_close(http_dir_t *d)
     d->z_on = 0;
 }
 
+/* a 206's body starts at byte 0 of the resource: Content-Range "bytes 0-..." */
+static int range_from_zero(const http_dir_t *d)
+{
+    if (d->cr_i < 0 || d->cr_i >= d->nh) return 0; /* multipart/byteranges, or no range */
+    const uint8_t *p = d->ab + d->hd[d->cr_i].val;
+    size_t n = d->hd[d->cr_i].val_len, i = 0;
+    if (n < 5 || !txt_ieq(p, 5, "bytes")) return 0;
+    i = 5;
+    while (i < n && (txt_is_ws(p[i]) || p[i] == '=')) i++;
+    while (i < n && p[i] == '0') i++;
+    return i < n && p[i] == '-' && i > 5 && p[i - 1] == '0';
+}
+
 /* the body's file, begun at its first decoded (or lost) byte; the headers of
  * the message are complete and still in the arena: the filename comes from
  * the first stored Content-Disposition (mime_cd_filename, the MIME rules) */
@@ -344,6 +358,9 @@ static void file_open(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
     /* the announced size, when the file's bytes are the body's (Zeek's total_bytes) */
     if (d->has_cl && !d->cl_bad && !d->chunked && !d->te_other && d->coding == CE_NONE)
         eng_file_set_total(d->file, d->cl);
+    /* a fragment of a resource (a 206 but one range from byte 0) has no type */
+    if (d->file && dir == ENG_RESP && d->status == 206 && !range_from_zero(d))
+        eng_file_no_sniff(e, d->file);
 }
 
 /* deliver decoded body bytes: max_body, http.body, files */
@@ -533,11 +550,19 @@ static int is_version(const uint8_t *p, size_t n)
            p[7] >= '0' && p[7] <= '9';
 }
 
-/* split a request line; 1 ok (ver_len 0 for HTTP/0.9), 0 not a request line */
+/* split a request line; 1 ok (ver_len 0: no version), 0 not a request line
+ * (no method: a token of at most 32 bytes and a space, then something). *odd
+ * says what was read leniently, as servers and Zeek read it: ODD_NO_URI the
+ * first word after the method is the version (`OPTIONS HTTP/1.1`: empty
+ * target), ODD_CRUFT words after the version (`GET / HTTP/1.1 x`: the first
+ * word starting with "HTTP/" after the target is the version). */
+#define ODD_NO_URI 1
+#define ODD_CRUFT 2
 static int split_request(const uint8_t *p, size_t n, size_t *mlen, size_t *ustart,
-                         size_t *ulen, size_t *vstart, size_t *vlen)
+                         size_t *ulen, size_t *vstart, size_t *vlen, int *odd)
 {
     size_t i = 0;
+    *odd = 0;
     while (i < n && is_tchar(p[i])) i++;
     if (i == 0 || i > 32 || i >= n || p[i] != ' ') return 0;
     *mlen = i;
@@ -558,9 +583,25 @@ static int split_request(const uint8_t *p, size_t n, size_t *mlen, size_t *ustar
         *ulen = ue - us;
         return *ulen > 0;
     }
-    /* no version: HTTP/0.9 needs a single word */
-    for (size_t k = us; k < end; k++)
-        if (p[k] == ' ') return 0;
+    /* else the first word starting with HTTP/ (the target's word included),
+     * what follows it is cruft */
+    for (size_t w = us; w < end;) {
+        size_t we = w;
+        while (we < end && p[we] != ' ') we++;
+        if (we - w >= 5 && !memcmp(p + w, "HTTP/", 5)) {
+            size_t ue = w;
+            while (ue > us && p[ue - 1] == ' ') ue--;
+            *ustart = us;
+            *ulen = ue - us;
+            *vstart = w;
+            *vlen = we - w;
+            *odd = (w == us ? ODD_NO_URI : 0) | (we < end ? ODD_CRUFT : 0);
+            return 1;
+        }
+        w = we;
+        while (w < end && p[w] == ' ') w++;
+    }
+    /* no version: HTTP/0.9, the rest is the target */
     *ustart = us;
     *ulen = end - us;
     *vstart = end;
@@ -568,10 +609,18 @@ static int split_request(const uint8_t *p, size_t n, size_t *mlen, size_t *ustar
     return 1;
 }
 
+static int known_method(const uint8_t *p, size_t n)
+{
+    for (int i = 0; methods[i]; i++)
+        if (strlen(methods[i]) == n && !memcmp(methods[i], p, n)) return 1;
+    return 0;
+}
+
 static int looks_request(const uint8_t *p, size_t n)
 {
     size_t a, b, c, d2, v;
-    return split_request(p, n, &a, &b, &c, &d2, &v) && is_version(p + d2, v);
+    int odd;
+    return split_request(p, n, &a, &b, &c, &d2, &v, &odd) && !odd && is_version(p + d2, v);
 }
 
 static int looks_status(const uint8_t *p, size_t n)
@@ -595,7 +644,8 @@ static void start_request(eng_t *e, eng_flow_t *f, http_t *h, http_dir_t *d,
                           const sr_view_t *v)
 {
     size_t ml, us, ul, vs, vl;
-    if (!split_request(v->p, v->len, &ml, &us, &ul, &vs, &vl)) return; /* checked by caller */
+    int odd;
+    if (!split_request(v->p, v->len, &ml, &us, &ul, &vs, &vl, &odd)) return; /* checked by caller */
     msg_reset(d);
     d->in_msg = 1;
     d->depth++;
@@ -605,10 +655,13 @@ static void start_request(eng_t *e, eng_flow_t *f, http_t *h, http_dir_t *d,
     if (vl > 5) keep_part(e, d, 2, v->p + vs + 5, vl - 5, v->off + vs + 5);
     if (txt_ieq(v->p, ml, "head")) d->method = M_HEAD;
     else if (txt_ieq(v->p, ml, "connect")) d->method = M_CONNECT;
-    int known = 0;
-    for (int i = 0; methods[i]; i++)
-        if (strlen(methods[i]) == ml && !memcmp(methods[i], v->p, ml)) known = 1;
-    if (!known) WEIRD(e, f, "http_unknown_method", "%.*s", (int)ml, (const char *)v->p);
+    if (!known_method(v->p, ml)) WEIRD(e, f, "http_unknown_method", "%.*s", (int)ml, (const char *)v->p);
+    int show = (int)(v->len > 64 ? 64 : v->len);
+    if (odd & ODD_NO_URI)
+        WEIRD(e, f, "http_bad_request_line", "no target: %.*s", show, (const char *)v->p);
+    if (odd & ODD_CRUFT)
+        WEIRD(e, f, "http_bad_request_line", "bytes after the version: %.*s", show,
+              (const char *)v->p);
     if (vl == 0) {
         d->v09 = 1;
         WEIRD(e, f, "http_version_0_9", "request without version");
@@ -781,6 +834,7 @@ static void finish_header(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
             if (d->host_i < 0 && txt_ieq(name, c->name_len, "host")) d->host_i = d->nh;
             if (d->ua_i < 0 && txt_ieq(name, c->name_len, "user-agent")) d->ua_i = d->nh;
             if (d->cd_i < 0 && txt_ieq(name, c->name_len, "content-disposition")) d->cd_i = d->nh;
+            if (d->cr_i < 0 && txt_ieq(name, c->name_len, "content-range")) d->cr_i = d->nh;
             d->stored_bytes += c->name_len + c->val_len;
             d->hd[d->nh++] = *c;
         }
@@ -977,9 +1031,14 @@ static void fire_headers_event(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
         ev_set(&ev, ENG_F_HTTP_REQUEST_offset, ev_int((int64_t)d->msg_off));
         if (ref >= 0) ev_set(&ev, ENG_F_HTTP_REQUEST_referrer, map[2 * ref + 1]);
     } else {
-        ev_set(&ev, ENG_F_HTTP_RESPONSE_version, part(d, 2));
-        ev_set(&ev, ENG_F_HTTP_RESPONSE_status, ev_int(d->status));
-        ev_set(&ev, ENG_F_HTTP_RESPONSE_reason, part(d, 1));
+        if (d->v09) { /* an HTTP/0.9 answer: no status line */
+            ev_set(&ev, ENG_F_HTTP_RESPONSE_version, ev_cstr("0.9"));
+            ev_set(&ev, ENG_F_HTTP_RESPONSE_status, ev_int(0));
+        } else {
+            ev_set(&ev, ENG_F_HTTP_RESPONSE_version, part(d, 2));
+            ev_set(&ev, ENG_F_HTTP_RESPONSE_status, ev_int(d->status));
+            ev_set(&ev, ENG_F_HTTP_RESPONSE_reason, part(d, 1));
+        }
         ev_set(&ev, ENG_F_HTTP_RESPONSE_headers, mv);
         ev_set(&ev, ENG_F_HTTP_RESPONSE_offset, ev_int((int64_t)d->msg_off));
     }
@@ -1194,8 +1253,12 @@ static void run(eng_t *e, eng_flow_t *f, http_t *h, int dir)
             if (d->st == ST_LINE && v.len == 0 && !v.cut) continue; /* stray CRLF */
             if (dir == ENG_ORIG) {
                 size_t a, b, c, d2, vl;
-                int ok = !v.cut && split_request(v.p, v.len, &a, &b, &c, &d2, &vl) &&
-                         (vl == 0 ? d->st == ST_LINE && a == 3 && !memcmp(v.p, "GET", 3) : 1);
+                int odd;
+                /* a line with a method is a request, read leniently (a versionless
+                 * one needs a known method: HTTP/0.9); while resyncing only a
+                 * well-formed request line with a version ends the skipping */
+                int ok = !v.cut && split_request(v.p, v.len, &a, &b, &c, &d2, &vl, &odd) &&
+                         (vl == 0 ? d->st == ST_LINE && known_method(v.p, a) : 1);
                 if (ok && d->st == ST_RESYNC && !looks_request(v.p, v.len)) ok = 0;
                 if (ok) {
                     start_request(e, f, h, d, &v);
@@ -1219,6 +1282,7 @@ static void run(eng_t *e, eng_flow_t *f, http_t *h, int dir)
                         d->msg_off = v.off;
                         d->body_start = v.off;
                         d->st = ST_BODY_CLOSE;
+                        fire_headers_event(e, f, d, dir); /* status 0, version 0.9 */
                         d->wire_len += v.len + v.eol;
                         body_bytes(e, f, d, dir, v.p, v.len); /* the line and its ending */
                         body_bytes(e, f, d, dir, (const uint8_t *)"\r\n" + (v.eol == 1),
@@ -1414,12 +1478,23 @@ static void http_end(eng_t *e, eng_flow_t *f, void *st)
             case ST_HEADERS:
                 WEIRD(e, f, "http_truncated_headers", "the flow ended inside a header block");
                 break;
+            /* the body counts the bytes that arrived; the weird says what did not */
             case ST_BODY_LEN:
-            case ST_CHUNK_SIZE:
+                WEIRD(e, f, "http_truncated_body", "%llu of %llu Content-Length bytes missing",
+                      (unsigned long long)d->remaining, (unsigned long long)d->cl);
+                break;
             case ST_CHUNK_DATA:
+                WEIRD(e, f, "http_truncated_body", "%llu bytes of a chunk missing",
+                      (unsigned long long)d->remaining);
+                break;
             case ST_CHUNK_END:
+                WEIRD(e, f, "http_truncated_body", "the CRLF after a chunk's data missing");
+                break;
+            case ST_CHUNK_SIZE:
+                WEIRD(e, f, "http_truncated_body", "the last chunk (size 0) missing");
+                break;
             case ST_TRAILERS:
-                WEIRD(e, f, "http_truncated_body", "the flow ended inside a body");
+                WEIRD(e, f, "http_truncated_body", "the empty line after the last chunk missing");
                 break;
             default:
                 break;

@@ -41,6 +41,9 @@ eng_file_t *eng_file_begin(eng_t *e, eng_flow_t *f, int dir, const char *source,
                            const char *filename, size_t filename_len);
 void eng_file_data(eng_t *e, eng_file_t *fl, const uint8_t *p, size_t n);
 void eng_file_gap(eng_t *e, eng_file_t *fl, uint64_t n);
+/* the file is a fragment (it does not start at byte 0 of the object, e.g. an
+ * HTTP 206 range): no MIME type is sniffed; call before the first data */
+void eng_file_no_sniff(eng_t *e, eng_file_t *fl);
 void eng_file_end(eng_t *e, eng_file_t *fl);
 void eng_file_set_depth(eng_file_t *fl, uint32_t depth);
 void eng_file_set_total(eng_file_t *fl, uint64_t total);

@@ -8,10 +8,13 @@
 -- resp_filenames come from the file.begin events of the response direction
 -- that arrive between http.response and the response's http.message_done;
 -- orig_mime_types, orig_fuids and orig_filenames likewise from request bodies
--- (file.begin with dir "orig"), as in Zeek. Interim responses (1xx but 101)
--- are not logged as records: the last one before the final response gives the
--- record's info_code / info_msg (Zeek's). A response without a request is logged
--- with what it has.
+-- (file.begin with dir "orig"), as in Zeek. A response that ends before its
+-- request's body (a client cut off, a server answering early) is held until
+-- the request's http.message_done, so request_body_len counts what arrived.
+-- An HTTP/0.9 answer is an http.response with status 0. Interim responses (1xx
+-- but 101) are not logged as records: the last one before the final response
+-- gives the record's info_code / info_msg (Zeek's). A response without a
+-- request is logged with what it has.
 --
 -- From the request's headers, as Zeek: origin (Origin); proxied, the headers that
 -- tell of a proxy (Forwarded, X-Forwarded-For, X-Forwarded-From, Client-IP, Via,
@@ -173,9 +176,15 @@ engine.on("http.message_done", function(flow, ev)
   local s = flow.data.http
   if not s then return end
   if ev.dir == "orig" then
-    if s.req then
-      s.req.request_body_len = ev.body_len
+    local q = s.req
+    if q then
+      q.request_body_len = ev.body_len
       s.req = nil
+      -- answered before its body ended (a client that stopped sending): logged now
+      if s.held == q then
+        s.held = nil
+        engine.log_flow("http", flow, q)
+      end
     end
     return
   end
@@ -184,6 +193,11 @@ engine.on("http.message_done", function(flow, ev)
   if not r then return end
   s.resp = nil
   r.response_body_len = ev.body_len
+  -- the request's body is still arriving: request_body_len is known at its end
+  if r == s.req then
+    s.held = r
+    return
+  end
   engine.log_flow("http", flow, r)
 end)
 
@@ -194,6 +208,10 @@ engine.on("flow.end", function(flow)
   if s.resp then
     engine.log_flow("http", flow, s.resp)
     s.resp = nil
+  end
+  if s.held then
+    engine.log_flow("http", flow, s.held)
+    s.held = nil
   end
   for i = s.head, s.tail do
     local r = s.pending[i]
