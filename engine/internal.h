@@ -64,6 +64,7 @@ enum { EP_INACTIVE = 0, EP_SYN_SENT, EP_SYN_ACK_SENT, EP_PARTIAL, EP_ESTABLISHED
 
 typedef struct tcp_half {
     uint8_t state;       /* EP_* */
+    uint8_t prev_state;  /* the state before the last change (Zeek's prev_state) */
     uint32_t isn;
     uint32_t last_ack;
     uint8_t syn, fin, rst, ack_seen, data; /* flags seen from this side */

@@ -63,34 +63,47 @@ const reasm_sink_t tcp_reasm_sink = {sink_data, sink_gap, sink_overlap};
 
 /* ---- endpoint states ----------------------------------------------------- */
 
+static void set_state(tcp_half_t *h, uint8_t s) {
+    if (h->state == s) return;
+    h->prev_state = h->state;
+    h->state = s;
+}
+
 static void update_states(flow_t *f, int dir, int flags, uint32_t plen) {
     tcp_half_t *me = &f->tcp[dir], *peer = &f->tcp[!dir];
     if (flags & TH_RST) {
-        me->state = EP_RESET;
+        /* as Zeek: after a FIN exchange (both sides closed) a RST changes nothing */
+        if (me->state == EP_CLOSED && peer->state == EP_CLOSED) return;
+        set_state(me, EP_RESET);
         return;
     }
     if (me->state == EP_RESET) return;
     if (flags & TH_SYN) {
         if (flags & TH_ACK) {
             if (me->state == EP_INACTIVE || me->state == EP_SYN_SENT || me->state == EP_PARTIAL)
-                me->state = EP_SYN_ACK_SENT;
+                set_state(me, EP_SYN_ACK_SENT);
         } else if (me->state == EP_INACTIVE || me->state == EP_PARTIAL) {
-            me->state = EP_SYN_SENT;
+            set_state(me, EP_SYN_SENT);
         }
     } else if (flags & TH_ACK) {
         /* the handshake completes when a side that sent SYN or SYN-ACK acknowledges */
         if ((me->state == EP_SYN_SENT || me->state == EP_SYN_ACK_SENT) &&
             (peer->state == EP_SYN_SENT || peer->state == EP_SYN_ACK_SENT ||
              peer->state == EP_ESTABLISHED)) {
-            me->state = EP_ESTABLISHED;
-            if (peer->state == EP_SYN_SENT || peer->state == EP_SYN_ACK_SENT) peer->state = EP_ESTABLISHED;
+            set_state(me, EP_ESTABLISHED);
+            if (peer->state == EP_SYN_SENT || peer->state == EP_SYN_ACK_SENT) set_state(peer, EP_ESTABLISHED);
         } else if (me->state == EP_INACTIVE) {
-            me->state = EP_PARTIAL;
+            set_state(me, EP_PARTIAL);
         }
     } else if (me->state == EP_INACTIVE && plen) {
-        me->state = EP_PARTIAL;
+        set_state(me, EP_PARTIAL);
     }
-    if (flags & TH_FIN) me->state = EP_CLOSED;
+    if (flags & TH_FIN) {
+        set_state(me, EP_CLOSED);
+        /* as Zeek: the peer sent a FIN and then a RST: with this FIN it was a normal
+         * termination after all (SF, not RSTO/RSTR) */
+        if (peer->state == EP_RESET && peer->prev_state == EP_CLOSED) set_state(peer, EP_CLOSED);
+    }
 }
 
 /* Zeek's conn_state from the two endpoint states */

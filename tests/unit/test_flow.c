@@ -294,6 +294,45 @@ TEST(rst_out_of_window_ignored) {
     eng_free(e);
 }
 
+/* Zeek's rules for a RST around a FIN exchange (TCPSessionAdapter): after both FINs a RST
+ * changes nothing (SF); a side that sent FIN then RST is closed again by the peer's FIN (SF);
+ * FIN then RST with no FIN back stays a reset (RSTO) */
+TEST(rst_around_fin_exchange) {
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    cli(e, T0, 100, 0, PB_SYN, NULL);
+    srv(e, T0 + 1, 500, 101, PB_SYN | PB_ACK, NULL);
+    cli(e, T0 + 2, 101, 501, PB_ACK, NULL);
+    srv(e, T0 + 3, 501, 101, PB_FIN | PB_ACK, NULL);
+    cli(e, T0 + 4, 101, 502, PB_FIN | PB_ACK, NULL);
+    cli(e, T0 + 5, 102, 502, PB_RST | PB_ACK, NULL);
+    eng_finish(e);
+    CHECK_EQ_INT(r.nends, 1);
+    CHECK(r.nends == 1 && strstr(r.ends[0], " SF ") != NULL);
+    eng_free(e);
+
+    e = new_engine(&r);
+    cli(e, T0, 100, 0, PB_SYN, NULL);
+    srv(e, T0 + 1, 500, 101, PB_SYN | PB_ACK, NULL);
+    cli(e, T0 + 2, 101, 501, PB_ACK, NULL);
+    cli(e, T0 + 3, 101, 501, PB_FIN | PB_ACK, NULL);
+    cli(e, T0 + 4, 102, 501, PB_RST | PB_ACK, NULL);
+    srv(e, T0 + 5, 501, 102, PB_FIN | PB_ACK, NULL);
+    eng_finish(e);
+    CHECK(r.nends == 1 && strstr(r.ends[0], " SF ") != NULL);
+    eng_free(e);
+
+    e = new_engine(&r);
+    cli(e, T0, 100, 0, PB_SYN, NULL);
+    srv(e, T0 + 1, 500, 101, PB_SYN | PB_ACK, NULL);
+    cli(e, T0 + 2, 101, 501, PB_ACK, NULL);
+    cli(e, T0 + 3, 101, 501, PB_FIN | PB_ACK, NULL);
+    cli(e, T0 + 4, 102, 501, PB_RST | PB_ACK, NULL);
+    eng_finish(e);
+    CHECK(r.nends == 1 && strstr(r.ends[0], " RSTO ") != NULL);
+    eng_free(e);
+}
+
 TEST(rsto_and_port_reuse) {
     rec_t r;
     eng_t *e = new_engine(&r);
@@ -461,6 +500,7 @@ int main(void) {
     RUN(midstream_decoder_port_is_server);
     RUN(rst_ahead_of_straggler_fills_hole);
     RUN(rst_out_of_window_ignored);
+    RUN(rst_around_fin_exchange);
     RUN(rsto_and_port_reuse);
     RUN(lost_segment_gap_on_ack);
     RUN(ack_before_data_reordered_is_not_a_gap);
