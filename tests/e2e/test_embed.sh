@@ -27,6 +27,9 @@ command -v tshark >/dev/null 2>&1 || have_tshark=0
 for pcap in pcaps/*http*.pcap; do
     [ -f "$pcap" ] || continue
     cap=$(basename "$pcap" .pcap)
+    # the malformed request lines and HTTP/0.9 of http-odd-* are read as Zeek reads them, not
+    # as tshark does (tests/e2e/test_httpodd.sh checks them, with the differences)
+    case $cap in http-odd-*) continue ;; esac
     for mode in file packets; do
         flag=""; [ $mode = packets ] && flag=-p
         "$EX" $flag "$pcap" >"$T/out" 2>"$T/err"

@@ -90,7 +90,11 @@ static inline void on_generic(eng_t *e, const eng_event_t *ev, void *u)
         return;
     }
     logf_(r, "%s", name);
-    for (int i = 0; i < ev->nfields; i++) logf_(r, " %s", FLD(ev, 0, i));
+    for (int i = 0; i < ev->nfields; i++) {
+        if (ev->kind == ENG_EV_WEIRD &&
+            (i == ENG_F_WEIRD_source || ev->f[i].type == ENG_T_NIL)) continue; /* checked elsewhere */
+        logf_(r, " %s", FLD(ev, 0, i));
+    }
     logf_(r, "\n");
 }
 

@@ -88,7 +88,7 @@ static void on_ev(eng_t *e, const eng_event_t *ev, void *u)
     puts_(r, eng_event_name(ev->kind));
     for (int i = 0; i < ev->nfields; i++) {
         if (ev->f[i].type == ENG_T_NIL) continue;
-        if (ev->kind == ENG_EV_WEIRD && i == 1) continue; /* detail */
+        if (ev->kind == ENG_EV_WEIRD && i != ENG_F_WEIRD_name) continue; /* detail, source */
         puts_(r, " ");
         puts_(r, eng_event_field_name(ev->kind, i));
         puts_(r, "=");
