@@ -31,16 +31,7 @@ case $B in /*) ;; *) B="$top/$B" ;; esac
 ENGINE="$B/engine"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
-npass=0
-nfail=0
-pass() { echo "PASS $1"; npass=$((npass + 1)); }
-fail() { echo "FAIL $1: $2"; nfail=$((nfail + 1)); }
-skip() { echo "SKIP $1: $2"; }
-finish() {
-    echo "$npass passed, $nfail failed"
-    [ "$nfail" -eq 0 ]
-    exit $?
-}
+. "$top/tests/e2e/harness.sh"
 if [ ! -x "$ENGINE" ]; then
     fail setup "$ENGINE is missing (make all)"
     finish

@@ -31,16 +31,7 @@ ENGINE="$B/engine"
 PCAPMUT="$B/tools/pcapmut"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
-npass=0
-nfail=0
-pass() { echo "PASS $1"; npass=$((npass + 1)); }
-fail() { echo "FAIL $1: $2"; nfail=$((nfail + 1)); }
-skip() { echo "SKIP $1: $2"; }
-finish() {
-    echo "$npass passed, $nfail failed"
-    [ "$nfail" -eq 0 ]
-    exit $?
-}
+. "$top/tests/e2e/harness.sh"
 
 SHA_BIN=7e161853efd32eae1c2817bf70571975348aeae9a7826fa344b22d92e911d5ca   # report.bin
 SHA_TXT=57761a6232693d13a1ec39b74c1e57ad8b80be886ff317462cc2080138535a6a   # notes.txt

@@ -294,15 +294,20 @@ TEST(rst_out_of_window_ignored) {
     eng_free(e);
 }
 
+/* client 100 -> server 500, SYN / SYN-ACK / ACK at T0..T0+2 */
+static void handshake(eng_t *e) {
+    cli(e, T0, 100, 0, PB_SYN, NULL);
+    srv(e, T0 + 1, 500, 101, PB_SYN | PB_ACK, NULL);
+    cli(e, T0 + 2, 101, 501, PB_ACK, NULL);
+}
+
 /* Zeek's rules for a RST around a FIN exchange (TCPSessionAdapter): after both FINs a RST
  * changes nothing (SF); a side that sent FIN then RST is closed again by the peer's FIN (SF);
  * FIN then RST with no FIN back stays a reset (RSTO) */
 TEST(rst_around_fin_exchange) {
     rec_t r;
     eng_t *e = new_engine(&r);
-    cli(e, T0, 100, 0, PB_SYN, NULL);
-    srv(e, T0 + 1, 500, 101, PB_SYN | PB_ACK, NULL);
-    cli(e, T0 + 2, 101, 501, PB_ACK, NULL);
+    handshake(e);
     srv(e, T0 + 3, 501, 101, PB_FIN | PB_ACK, NULL);
     cli(e, T0 + 4, 101, 502, PB_FIN | PB_ACK, NULL);
     cli(e, T0 + 5, 102, 502, PB_RST | PB_ACK, NULL);
@@ -312,9 +317,7 @@ TEST(rst_around_fin_exchange) {
     eng_free(e);
 
     e = new_engine(&r);
-    cli(e, T0, 100, 0, PB_SYN, NULL);
-    srv(e, T0 + 1, 500, 101, PB_SYN | PB_ACK, NULL);
-    cli(e, T0 + 2, 101, 501, PB_ACK, NULL);
+    handshake(e);
     cli(e, T0 + 3, 101, 501, PB_FIN | PB_ACK, NULL);
     cli(e, T0 + 4, 102, 501, PB_RST | PB_ACK, NULL);
     srv(e, T0 + 5, 501, 102, PB_FIN | PB_ACK, NULL);
@@ -323,9 +326,7 @@ TEST(rst_around_fin_exchange) {
     eng_free(e);
 
     e = new_engine(&r);
-    cli(e, T0, 100, 0, PB_SYN, NULL);
-    srv(e, T0 + 1, 500, 101, PB_SYN | PB_ACK, NULL);
-    cli(e, T0 + 2, 101, 501, PB_ACK, NULL);
+    handshake(e);
     cli(e, T0 + 3, 101, 501, PB_FIN | PB_ACK, NULL);
     cli(e, T0 + 4, 102, 501, PB_RST | PB_ACK, NULL);
     eng_finish(e);
