@@ -336,6 +336,7 @@ static void print_stats(const eng_t *e) {
     stat_line("packets", s->packets);
     stat_line("bytes", s->bytes);
     stat_line("truncated", s->truncated);
+    if (s->capture_dropped) stat_line("dropped by the kernel", s->capture_dropped);
     stat_line("non-IP", s->non_ip);
     stat_line("bad IP", s->ip_errors);
     fprintf(stderr, "flows\n");
@@ -533,7 +534,7 @@ static void install_signals(void) {
 
 static void on_progress_done(void *user) { progress_clear(user); }
 
-/* -j N on a capture file (engine/lua_workers.c) */
+/* -j N on a capture file or a live interface (engine/lua_workers.c) */
 static int run_workers(const opts_t *o) {
     if (o->outdir && make_dirs(o->outdir) != 0) {
         fprintf(stderr, "engine: %s: %s\n", o->outdir, strerror(errno));
@@ -541,8 +542,8 @@ static int run_workers(const opts_t *o) {
     }
     install_signals();
     progress_t pg = {.start_ns = mono_ns()};
-    pg.show = !o->quiet && isatty(STDERR_FILENO);
-    lwk_args_t a = {o->rfile, o->bpf, o->outdir, o->scripts, o->nscripts, o->chunks, o->nchunks,
+    pg.show = o->rfile && !o->quiet && isatty(STDERR_FILENO);
+    lwk_args_t a = {o->rfile, o->rfile ? NULL : o->iface, o->bpf, o->outdir, o->scripts, o->nscripts, o->chunks, o->nchunks,
                     o->sets, o->nsets, (int)o->jobs, o->stats, o->quiet, &g_stop,
                     on_progress, &pg, on_progress_done, print_stats};
     int status = lwk_run(&a);
@@ -578,15 +579,14 @@ int main(int argc, char **argv) {
     /* what -j N does not do yet runs one worker, said once */
     const char *one = NULL;
     if (o.jobs > 1) {
-        if (o.iface) one = "live capture";
-        else if (o.repl) one = "--repl";
+        if (o.repl) one = "--repl";
         else if (o.nrfiles > 1) one = "several capture files";
         for (int i = 0; i < o.nsets && !one; i++)
             if (!strncmp(o.sets[i], "log.rotate=", 11) || !strcmp(o.sets[i], "log.format=tsv"))
                 one = !strncmp(o.sets[i], "log.rotate=", 11) ? "log.rotate" : "log.format=tsv";
         if (one && !o.quiet) fprintf(stderr, "engine: -j %ld: %s runs one worker in this version\n", o.jobs, one);
     }
-    if (o.jobs > 1 && o.rfile && !one) return run_workers(&o);
+    if (o.jobs > 1 && (o.rfile || o.iface) && !one) return run_workers(&o);
 
     char err[1024];
     eng_t *e = eng_new();
@@ -741,6 +741,7 @@ int main(int argc, char **argv) {
         }
     } else {
         r = eng_read_live(e, o.iface, o.bpf, &g_stop, err, sizeof err);
+        if (r == 2) fprintf(stderr, "engine: warning: %s\n", err);
     }
     progress_clear(&pg);
     eng_set_progress(e, NULL, NULL);

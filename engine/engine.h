@@ -143,7 +143,9 @@ int eng_read_file(eng_t *e, const char *path, const char *bpf, char *err, size_t
  * non-zero, e.g. set by a SIGINT handler; stop may be NULL. */
 int eng_read_file_until(eng_t *e, const char *path, const char *bpf, volatile int *stop,
                         char *err, size_t errlen);
-/* Live capture until *stop becomes non-zero. Same return codes (never 2). */
+/* Live capture until *stop becomes non-zero. Same return codes; 2 (a warning in
+ * err) when the kernel dropped packets: they are counted (eng_stats
+ * capture_dropped) and reported as the weird capture_dropped_packets. */
 int eng_read_live(eng_t *e, const char *iface, const char *bpf, volatile int *stop, char *err,
                   size_t errlen);
 /* Incremental reading of a capture file (the REPL's step/run). */
@@ -216,6 +218,7 @@ int eng_flow_set_service(eng_t *e, eng_flow_t *f, const char *name);
 typedef struct eng_stats {
     uint64_t packets, bytes;           /* input frames and their wire bytes */
     uint64_t truncated;                /* frames shorter than their headers claim */
+    uint64_t capture_dropped;          /* live: packets the kernel dropped (ring full) */
     uint64_t non_ip, ip_errors;        /* frames not IP / with bad IP headers */
     uint64_t flows, flows_active, flows_evicted, flows_timed_out;
     uint64_t tcp_segments, tcp_in_order, tcp_out_of_order, tcp_retransmitted;

@@ -185,6 +185,10 @@ struct eng {
     void (*feed_hook)(void *user, int64_t ts, int linktype, const uint8_t *pkt, uint32_t caplen,
                       uint32_t wirelen);
     void *feed_hook_user;
+    /* with feed_hook, live capture: called after each read of the interface (a
+     * burst or the 100 ms timeout) with the real time and whether the link was
+     * quiet, so the reader can hand partial batches on and move clocks */
+    void (*live_tick_hook)(void *user, int64_t now, int quiet);
     /* packet.c: the frame being fed while a `packet` handler exists */
     int pkt_track;                  /* flow_lookup records the outermost flow */
     int pkt_gone;                   /* that flow ended during the frame: pkt_uid/pkt_service */

@@ -1,4 +1,4 @@
-/* lua_workers.c - `engine -j N -r FILE` (lua_workers.h): N instances, each
+/* lua_workers.c - `engine -j N -r FILE|-i IFACE` (lua_workers.h): N instances, each
  * with its configuration, its Lua bridge and the scripts loaded into it, read
  * by engine/workers.c; logs through one shared output; counters merged. */
 #include <errno.h>
@@ -20,10 +20,29 @@ typedef struct run {
     lbr_t **lb;
     wk_lines_t **lines;
     wk_out_t *out;
+    int live;
+    int64_t *flushed; /* live: when worker i last flushed its logs (monotonic ns) */
 } run_t;
 
+static int64_t mono_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* on worker i's thread, after each batch: stop when its scripts failed; live,
+ * its records reach the files at least once a second (tail -f sees them) */
 static int poll_failed(void *user, int i) {
     run_t *r = user;
+    if (r->live) {
+        int64_t now = mono_now();
+        if (now - r->flushed[i] >= 1000000000LL) {
+            r->flushed[i] = now;
+            lbr_flush(r->lb[i]);
+            wk_lines_flush(r->lines[i]);
+            wk_out_flush(r->out);
+        }
+    }
     return lbr_failed(r->lb[i]);
 }
 
@@ -123,6 +142,7 @@ static void release(run_t *r) {
     free(r->e);
     free(r->lb);
     free(r->lines);
+    free(r->flushed);
 }
 
 int lwk_run(const lwk_args_t *a) {
@@ -131,8 +151,10 @@ int lwk_run(const lwk_args_t *a) {
     r.e = calloc((size_t)r.n, sizeof *r.e);
     r.lb = calloc((size_t)r.n, sizeof *r.lb);
     r.lines = calloc((size_t)r.n, sizeof *r.lines);
+    r.flushed = calloc((size_t)r.n, sizeof *r.flushed);
+    r.live = a->iface != NULL;
     r.out = wk_out_new(a->outdir);
-    if (!r.e || !r.lb || !r.lines || !r.out) {
+    if (!r.e || !r.lb || !r.lines || !r.flushed || !r.out) {
         fprintf(stderr, "engine: out of memory\n");
         release(&r);
         wk_out_free(r.out);
@@ -160,7 +182,8 @@ int lwk_run(const lwk_args_t *a) {
         return 1;
     }
     err[0] = 0;
-    int rr = wk_read_file(g, a->rfile, a->bpf, a->stop, a->progress, a->progress_user, err, sizeof err);
+    int rr = a->iface ? wk_read_live(g, a->iface, a->bpf, a->stop, a->progress, a->progress_user, err, sizeof err)
+                      : wk_read_file(g, a->rfile, a->bpf, a->stop, a->progress, a->progress_user, err, sizeof err);
     if (a->progress_done) a->progress_done(a->progress_user);
     if (rr == 1) {
         fprintf(stderr, "engine: %s\n", err[0] ? err : "cannot read the input");
@@ -169,6 +192,7 @@ int lwk_run(const lwk_args_t *a) {
         fprintf(stderr, "engine: warning: %s\n", err);
     }
     const char *failmsg = NULL;
+    wk_merge_reader_stats(sum, g);
     for (int i = 0; i < r.n; i++) {
         wk_merge_stats(sum, r.e[i]);
         if (!failmsg && lbr_failed(r.lb[i])) {
@@ -176,7 +200,7 @@ int lwk_run(const lwk_args_t *a) {
             failmsg = m && *m ? m : "a script failed";
         }
     }
-    if (a->stop && *a->stop && !failmsg && !a->quiet)
+    if (a->stop && *a->stop && a->rfile && !failmsg && !a->quiet)
         fprintf(stderr, "engine: interrupted; flushing flows and logs\n");
     {
         int lt[4];

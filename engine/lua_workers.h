@@ -1,4 +1,4 @@
-/* lua_workers.h - `engine -j N -r FILE` (N > 1): the command line's run with
+/* lua_workers.h - `engine -j N -r FILE` or `-j N -i IFACE` (N > 1): the command line's run with
  * one engine instance and one Lua state per worker (engine/workers.h). */
 #ifndef ENGINE_LUA_WORKERS_H
 #define ENGINE_LUA_WORKERS_H
@@ -6,7 +6,7 @@
 #include "engine.h"
 
 typedef struct lwk_args {
-    const char *rfile, *bpf, *outdir;
+    const char *rfile, *iface, *bpf, *outdir; /* rfile or iface */
     const char *const *scripts;
     int nscripts;
     const char *const *chunks;

@@ -126,6 +126,7 @@ struct wk_group {
     volatile int *ext_stop;
     volatile int stop_read;
     int64_t last_ts, next_adv;
+    int64_t last_push; /* live: when partial batches were last handed on */
     int any, oom;
 };
 
@@ -158,6 +159,10 @@ wk_group_t *wk_group_new(int n, eng_t **engines, wk_poll_t poll, void *user) {
         q_init(&w->spare, QCAP + 2);
     }
     return g;
+}
+
+void wk_merge_reader_stats(eng_t *dst, const wk_group_t *g) {
+    if (g) dst->stats.capture_dropped += g->router->stats.capture_dropped;
 }
 
 uint64_t wk_frames(const wk_group_t *g, int i) { return g && i >= 0 && i < g->n ? g->w[i].frames : 0; }
@@ -297,8 +302,29 @@ static void route(void *user, int64_t ts, int linktype, const uint8_t *pkt, uint
     }
 }
 
-int wk_read_file(wk_group_t *g, const char *path, const char *bpf, volatile int *stop,
-                 eng_progress_t progress, void *pguser, char *err, size_t errlen) {
+#define LIVE_PUSH_EVERY_NS 50000000LL /* live: a partial batch waits at most this long */
+
+/* live capture, after each read of the interface: partial batches go on (so
+ * a quiet link does not hold frames back), and on a quiet link every worker's
+ * clock follows the real one, as one instance's does (capture.c) */
+static void live_tick(void *user, int64_t now, int quiet) {
+    wk_group_t *g = user;
+    if ((g->ext_stop && *g->ext_stop) || atomic_load_explicit(&g->failed, memory_order_relaxed))
+        g->stop_read = 1;
+    if (!quiet && now - g->last_push < LIVE_PUSH_EVERY_NS) return;
+    g->last_push = now;
+    for (int i = 0; i < g->n; i++) {
+        worker_t *w = &g->w[i];
+        if (quiet && g->any && w->sent_ts < now) put_advance(w, now);
+        if (w->cur && w->cur->used) {
+            q_push(&w->q, w->cur);
+            w->cur = NULL;
+        }
+    }
+}
+
+/* start the workers' threads; 0, or 1 with err set */
+static int start_workers(wk_group_t *g, char *err, size_t errlen) {
     int started = 0;
     for (int i = 0; i < g->n; i++) {
         worker_t *w = &g->w[i];
@@ -306,24 +332,15 @@ int wk_read_file(wk_group_t *g, const char *path, const char *bpf, volatile int 
         w->started = 1;
         started++;
     }
-    int rc;
     if (started < g->n) {
         snprintf(err, errlen, "cannot start %d worker threads: %s", g->n, strerror(errno));
-        rc = 1;
-    } else {
-        g->ext_stop = stop;
-        g->stop_read = 0;
-        g->next_adv = INT64_MIN;
-        g->router->feed_hook = route;
-        g->router->feed_hook_user = g;
-        eng_set_progress(g->router, progress, pguser);
-        rc = eng_read_file_until(g->router, path, bpf, &g->stop_read, err, errlen);
-        eng_set_progress(g->router, NULL, NULL);
-        if (g->oom) {
-            snprintf(err, errlen, "out of memory queueing frames for the workers");
-            rc = 1;
-        }
+        return 1;
     }
+    return 0;
+}
+
+/* every worker moved to the last time, its queue ended, its thread joined */
+static void end_workers(wk_group_t *g) {
     for (int i = 0; i < g->n; i++) {
         worker_t *w = &g->w[i];
         if (!w->started) continue;
@@ -339,6 +356,49 @@ int wk_read_file(wk_group_t *g, const char *path, const char *bpf, volatile int 
     /* an instance whose thread never ran is finished here */
     for (int i = 0; i < g->n; i++)
         if (!g->w[i].started) eng_finish(g->w[i].e);
+}
+
+static void hook_router(wk_group_t *g, volatile int *stop) {
+    g->ext_stop = stop;
+    g->stop_read = 0;
+    g->next_adv = INT64_MIN;
+    g->router->feed_hook = route;
+    g->router->feed_hook_user = g;
+}
+
+int wk_read_file(wk_group_t *g, const char *path, const char *bpf, volatile int *stop,
+                 eng_progress_t progress, void *pguser, char *err, size_t errlen) {
+    int rc = start_workers(g, err, errlen);
+    if (!rc) {
+        hook_router(g, stop);
+        eng_set_progress(g->router, progress, pguser);
+        rc = eng_read_file_until(g->router, path, bpf, &g->stop_read, err, errlen);
+        eng_set_progress(g->router, NULL, NULL);
+        if (g->oom) {
+            snprintf(err, errlen, "out of memory queueing frames for the workers");
+            rc = 1;
+        }
+    }
+    end_workers(g);
+    return rc;
+}
+
+int wk_read_live(wk_group_t *g, const char *iface, const char *bpf, volatile int *stop,
+                 eng_progress_t progress, void *pguser, char *err, size_t errlen) {
+    int rc = start_workers(g, err, errlen);
+    if (!rc) {
+        hook_router(g, stop);
+        g->router->live_tick_hook = live_tick;
+        eng_set_progress(g->router, progress, pguser);
+        rc = eng_read_live(g->router, iface, bpf, &g->stop_read, err, errlen);
+        eng_set_progress(g->router, NULL, NULL);
+        g->router->live_tick_hook = NULL;
+        if (g->oom) {
+            snprintf(err, errlen, "out of memory queueing frames for the workers");
+            rc = 1;
+        }
+    }
+    end_workers(g);
     return rc;
 }
 
@@ -413,6 +473,17 @@ static int out_write(wk_out_t *o, const char *name, size_t nlen, const char *buf
         out_fail(o, o->outdir ? o->outdir : "standard output", "cannot write log");
         rc = -1;
     }
+    pthread_mutex_unlock(&o->mu);
+    return rc;
+}
+
+int wk_out_flush(wk_out_t *o) {
+    if (!o) return 0;
+    pthread_mutex_lock(&o->mu);
+    for (int i = 0; i < o->n; i++)
+        if (o->s[i].fp && fflush(o->s[i].fp) != 0) out_fail(o, o->s[i].path, "cannot write log");
+    if (!o->outdir && fflush(stdout) != 0) out_fail(o, "standard output", "cannot write log");
+    int rc = o->failed ? -1 : 0;
     pthread_mutex_unlock(&o->mu);
     return rc;
 }

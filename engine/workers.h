@@ -1,5 +1,5 @@
 /* workers.h - `-j N`: N engine instances (workers), each on its own thread,
- * on one capture file (docs/architecture.md, "Workers").
+ * on one capture file or a live interface (docs/architecture.md, "Workers").
  *
  * A reader (the calling thread) reads the capture and hands every frame to
  * one worker through a bounded queue, chosen by a symmetric keyed hash of the
@@ -33,6 +33,8 @@ typedef struct wk_lines wk_lines_t;
 
 /* outdir: DIR/<stream>.log; NULL: standard output */
 wk_out_t *wk_out_new(const char *outdir);
+/* write what the files buffer (live runs: at least once a second); 0 or -1 */
+int wk_out_flush(wk_out_t *o);
 /* close the files; 0, or -1 with the first write error in err */
 int wk_out_close(wk_out_t *o, char *err, size_t errlen);
 void wk_out_free(wk_out_t *o);
@@ -61,6 +63,14 @@ wk_group_t *wk_group_new(int n, eng_t **engines, wk_poll_t poll, void *user);
  * NULL) is called as by eng_set_progress. */
 int wk_read_file(wk_group_t *g, const char *path, const char *bpf, volatile int *stop,
                  eng_progress_t progress, void *pguser, char *err, size_t errlen);
+/* Live capture on iface into the workers (the calling thread reads, as for a
+ * file; frames wait at most 50 ms in a partial batch, and on a quiet link the
+ * workers' clocks follow the real one), until *stop; then every worker is
+ * finished on its thread. Return codes and messages as eng_read_live. */
+int wk_read_live(wk_group_t *g, const char *iface, const char *bpf, volatile int *stop,
+                 eng_progress_t progress, void *pguser, char *err, size_t errlen);
+/* add what the reader counted (live: packets the kernel dropped) into dst */
+void wk_merge_reader_stats(eng_t *dst, const wk_group_t *g);
 /* frames handed to worker i */
 uint64_t wk_frames(const wk_group_t *g, int i);
 void wk_group_free(wk_group_t *g);

@@ -23,7 +23,7 @@ local band, bor, lshift, rshift = bit.band, bit.bor, bit.lshift, bit.rshift
 -- ---- C declarations (must match engine/engine.h and engine/lua_bridge.c) ----
 
 local STAT_NAMES = {
-  "packets", "bytes", "truncated", "non_ip", "ip_errors",
+  "packets", "bytes", "truncated", "capture_dropped", "non_ip", "ip_errors",
   "flows", "flows_active", "flows_evicted", "flows_timed_out",
   "tcp_segments", "tcp_in_order", "tcp_out_of_order", "tcp_retransmitted",
   "tcp_overlaps", "tcp_overlap_conflicts", "tcp_gaps", "tcp_gap_bytes",

@@ -163,6 +163,13 @@ check "log.rotate: the rotated conn files hold every record once" cmp -s "$T/rot
 "$ENG" -q -r "$A" -o "$T/rot2" --set log.rotate=0 2>"$T/rot2.err"; rc=$?
 check "log.rotate=0: exit 1, saying what is expected" sh -c "[ $rc = 1 ] && grep -q 'log.rotate' '$T/rot2.err'"
 
+# no_live WHAT OUT: the live run ended at once: a skip when capturing is not allowed
+# here (no CAP_NET_RAW, no lo), a failure for any other reason
+no_live() {
+    if grep -qiE 'permission|not permitted|no such device|socket' "$2"; then sk "$1 (no live capture on lo: $(head -1 "$2"))"
+    else ko "$1: the engine ended at once: $(head -1 "$2")"; fi
+}
+
 # ---- live logs before the stop ---------------------------------------------------
 PORT=$((47000 + $$ % 1000))
 mkdir "$T/live"
@@ -170,7 +177,7 @@ mkdir "$T/live"
 LPID=$!
 sleep 1.5
 if ! kill -0 "$LPID" 2>/dev/null; then
-    sk "live logs before the stop (no live capture on lo: $(head -1 "$T/live.out"))"
+    no_live "live logs before the stop" "$T/live.out"
     LPID=
 else
     python3 - "$PORT" <<'EOF' 2>>"$T/err"
@@ -193,6 +200,50 @@ EOF
     kill -INT "$LPID"; wait "$LPID"; rc=$?; LPID=
     check "live -i lo: SIGINT ends the run with exit 0" [ "$rc" = 0 ]
     check "live -i lo: conn.log written at the stop" grep -q "\"id.resp_p\":$PORT" "$T/live/conn.log"
+fi
+
+# ---- live with -j 2: every connection once, records before the stop ----------------
+# Eight connections from 127.0.0.1 to 127.0.0.2..9: eight address pairs, spread over the
+# two workers; flows end 1 s after their close, so conn.log fills while the run goes on.
+PORT2=$((PORT + 1))
+mkdir "$T/livej"
+"$ENG" -q -j 2 -i lo -f "tcp port $PORT2" -o "$T/livej" --set flow.tcp_closed_timeout=1 >"$T/livej.out" 2>&1 &
+LPID=$!
+sleep 1.5
+if ! kill -0 "$LPID" 2>/dev/null; then
+    no_live "live -j 2" "$T/livej.out"
+    LPID=
+else
+    python3 - "$PORT2" <<'EOF' 2>>"$T/err"
+import socket, sys
+port = int(sys.argv[1])
+for k in range(2, 10):
+    host = "127.0.0.%d" % k
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, port)); s.listen(1)
+    c = socket.create_connection((host, port)); a, _ = s.accept()
+    c.sendall(b"GET /j2-%d HTTP/1.0\r\nHost: localhost\r\n\r\n" % k); a.recv(1000)
+    a.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"); a.close()
+    c.recv(1000); c.close(); s.close()
+EOF
+    n=0
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        sleep 0.5
+        n=$(grep -c "\"id.resp_p\":$PORT2" "$T/livej/conn.log" 2>/dev/null)
+        [ "${n:-0}" -ge 8 ] && break
+    done
+    check "live -j 2: conn.log holds the eight connections within 5 s, before the stop (has ${n:-0})" [ "${n:-0}" = 8 ]
+    check "live -j 2: the engine is still running then" kill -0 "$LPID"
+    kill -INT "$LPID"; wait "$LPID"; rc=$?; LPID=
+    check "live -j 2: SIGINT ends the run with exit 0" [ "$rc" = 0 ]
+    hosts=$(grep -o '"id.resp_h":"[^"]*"' "$T/livej/conn.log" | sort | uniq -c | awk '$1 == 1' | wc -l)
+    nconn=$(grep -c "\"id.resp_p\":$PORT2" "$T/livej/conn.log")
+    check "live -j 2: each of the eight connections once in conn.log" [ "$hosts:$nconn" = 8:8 ]
+    uris=$(grep -o '"uri":"/j2-[0-9]*"' "$T/livej/http.log" | sort -u | wc -l)
+    nuri=$(grep -c '"uri"' "$T/livej/http.log")
+    check "live -j 2: each request once in http.log" [ "$uris:$nuri" = 8:8 ]
+    uids=$(grep -o '"uid":"[^"]*"' "$T/livej/conn.log" | sort -u | wc -l)
+    check "live -j 2: uids unique across the workers" [ "$uids" = 8 ]
 fi
 
 echo "$pass passed, $fail failed, $skip skipped"
