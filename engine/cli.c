@@ -77,7 +77,7 @@ static void help(void) {
           "  -s SCRIPT          load a Lua policy script; repeatable, loaded in order\n"
           "  -e LUA             run a Lua chunk after the scripts; repeatable\n"
           "  -o DIR             write each log stream to DIR/<stream>.log (created if missing)\n"
-          "  -j N               N worker threads on a capture file: flows sharded by their\n"
+          "  -j N               N worker threads (a capture file or -i): flows sharded by their\n"
           "                     address pair, a Lua state each, the same records (docs/guide.md)\n"
           "  --set KEY=VALUE    override a configuration value, e.g. --set tcp.overlap=last;\n"
           "                     log.format=tsv (Zeek's TSV logs, with -o), log.rotate=SECONDS\n"
