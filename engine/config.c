@@ -102,6 +102,10 @@ static const cfg_key_t keys[] = {
      "json (one object per line) or tsv (Zeek's ASCII format with #fields/#types headers; needs -o DIR)"},
     {"log.rotate", K_TEXT, "", NOFF,
      "seconds: with -o DIR, close and rename every log at multiples of it in network time (conn__OPEN__CLOSE__.log, Zeek's pattern); empty: no rotation"},
+    {"log.ordered", K_BOOL, "true", NOFF,
+     "-j N: the records of each log in the order of the network time they were written at (that of -j 1, ties between workers in worker order), through a reorder buffer; false: each worker's records go out in blocks as they come"},
+    {"log.reorder_bytes", K_BYTES, "64MiB", NOFF,
+     "-j N with log.ordered: records waiting for the slower workers at most; past it the earliest go out anyway (counted, and a warning at the end)"},
     /* shipped scripts' keys (scripts/logs/) */
     {"dns.max_pending_total", K_COUNT, "100000", NOFF, "DNS queries waiting in all flows in the dns log script"},
     {"ftp.log_passwords", K_BOOL, "false", NOFF, "the ftp log writes the password of USER/PASS logins"},
