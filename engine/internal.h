@@ -218,9 +218,6 @@ flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, in
 void flow_touch(eng_t *e, flow_t *f);          /* activity: move to the end of its list */
 /* history letter c (upper case for dir ORIG, lower for RESP; '^' as is) */
 void flow_hist_add(flow_t *f, int dir, char c);
-/* a likely server port, for orientation without a handshake: below 1024 or one
- * a decoder lists in its ports (engine.c; like Zeek's likely_server_ports) */
-int port_well_known(uint16_t p);
 void flow_hist_once(flow_t *f, int dir, char c); /* unless already there */
 void flow_set_class(eng_t *e, flow_t *f, int tclass);
 void flow_end(eng_t *e, flow_t *f, const char *reason); /* fires flow.end, frees */
@@ -230,8 +227,10 @@ void flow_flip(flow_t *f);                    /* swap originator and responder *
 /* apply what handlers asked while the flow was busy (skip, set_service) */
 void flow_settle(eng_t *e, flow_t *f);
 
-/* engine.c: a decoded packet into the transport layer (tcp/udp/other, GRE) */
+/* transport.c: a decoded packet into the transport layer (tcp/udp/other, GRE) */
 void eng_transport(eng_t *e, pkt_t *p);
+/* udp.c */
+void udp_input(eng_t *e, pkt_t *p);
 
 /* packet.c: the `packet` event (eng_feed), and a flow of the frame that ends */
 void packet_fire(eng_t *e, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
@@ -257,9 +256,20 @@ void tcp_input(eng_t *e, pkt_t *p);
 void tcp_flow_end(eng_t *e, flow_t *f);      /* flush reassembly before flow.end */
 extern const reasm_sink_t tcp_reasm_sink;
 
-/* deliver reassembled stream bytes (engine.c): tcp.data event and decoder */
-void eng_stream_data(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len);
-void eng_stream_gap(eng_t *e, flow_t *f, int dir, uint64_t off, uint64_t len);
+/* deliver.c, the packet path's one sink: a direction's in-order stream bytes
+ * and gaps (tcp.c, from reasm.c), a datagram's payload (udp.c); each fires its
+ * event, runs detection while the flow has no decoder, and feeds the decoder */
+void deliver_data(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len);
+void deliver_gap(eng_t *e, flow_t *f, int dir, uint64_t off, uint64_t len);
+void deliver_datagram(eng_t *e, flow_t *f, int dir, const uint8_t *p, size_t len);
+
+/* detect.c */
+/* content detection of a flow without a decoder (udp: one datagram, else the
+ * direction's stream bytes at off); attaches the decoder that claims it */
+void detect_flow(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len, int udp);
+/* a likely server port, for orientation without a handshake: below 1024 or one
+ * a decoder lists in its ports (like Zeek's likely_server_ports) */
+int port_well_known(uint16_t p);
 
 /* decoder_api.c: the decoders of a flow */
 /* end and free the attached decoder (and, with all, the one that handed over) */

@@ -33,17 +33,17 @@ static void hist_count(flow_t *f, int dir, char c, uint32_t *n) {
     if (k == 1) flow_hist_add(f, dir, c);
 }
 
-/* ---- reassembly sink: from reasm.c to the engine's stream delivery ------ */
+/* ---- reassembly sink: from reasm.c to the stream sink (deliver.c) -------- */
 
 static void sink_data(void *ctx, int dir, uint64_t off, const uint8_t *p, size_t len) {
     flow_t *f = ctx;
-    eng_stream_data(f->eng, f, dir, off, p, len);
+    deliver_data(f->eng, f, dir, off, p, len);
 }
 
 static void sink_gap(void *ctx, int dir, uint64_t off, uint64_t len) {
     flow_t *f = ctx;
     hist_count(f, dir, 'G', &f->tcp[dir].n_gap);
-    eng_stream_gap(f->eng, f, dir, off, len);
+    deliver_gap(f->eng, f, dir, off, len);
 }
 
 static void sink_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int conflict) {
