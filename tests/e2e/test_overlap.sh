@@ -99,6 +99,12 @@ run http-before --set tcp.overlap=first --set tcp.overlap_by_host=10.0.0.1=linux
 run http-before --set 'tcp.overlap_by_host=10.0.0.0/8=bsd, 10.0.0.0/24=windows ,10.0.0.2/31=solaris,2001:db8::/32=linux'
 [ "$(field uri http)" = "/$old_before" ] && pass "by host: the longest prefix wins (/31 solaris over /24 windows and /8 bsd)" || fail "by host longest" "$(field uri http)"
 [ "$(conflicts 'kept old (policy solaris)')" = 1 ] && pass "by host: the weird names the host's policy" || fail "by host weird" "$(cat "$T/o/weird.log")"
+# the reply goes to the client (10.0.0.1): the client's entry counts for it
+run http-resp-before --set tcp.overlap_by_host=10.0.0.1=windows,10.0.0.2=first
+[ "$(field status_msg http)" = "$new_before" ] && pass "by host: the reply follows the client's policy (windows)" || fail "by host reply" "$(field status_msg http)"
+run http-resp-before --set tcp.overlap_by_host=10.0.0.1=first,10.0.0.2=windows
+[ "$(field status_msg http)" = "$old_before" ] && pass "by host: the server's entry does not apply to the reply" || fail "by host reply 2" "$(field status_msg http)"
+[ "$(conflicts 'resp bytes .* kept old (policy first)')" = 1 ] && pass "by host: the reply's weird names the client's policy" || fail "by host reply weird" "$(cat "$T/o/weird.log")"
 run smtp-tail --set tcp.overlap_by_host=0.0.0.0/0=hpux11
 [ "$(field mailfrom smtp)" = "$new_tail@example.com" ] && pass "by host: 0.0.0.0/0 covers every IPv4 host" || fail "by host /0" "$(field mailfrom smtp)"
 run smtp-tail --set tcp.overlap=hpux11 --set tcp.overlap_by_host=::/0=first

@@ -21,6 +21,8 @@ receiver keeps is its overlap policy. The cases (positions in U, end excluded):
                         (d, h, l, p) sent again at once as '#'
   delivered             (HTTP) the request sent in order, then bytes [4,12) of U sent
                         again as '2': already delivered when they come
+  resp-before           (HTTP) the case "before" in the server's reply: the reason phrase
+                        ("HTTP/1.1 200 " U), received by the client
 
 Files: http-CASE.pcap and smtp-CASE.pcap. Also, for the flow table:
   reuse-fin.pcap  an HTTP exchange (/first) closed with FINs, then the same 4-tuple
@@ -72,12 +74,15 @@ class Conn:
             self.raw(False, PSH | ACK, self.s, data)
             self.s += len(data)
 
-    def send_pieces(self, pieces, total):
-        """client segments (offset, bytes) relative to self.c, in the order given;
-        then self.c moves past the `total` bytes they make up"""
+    def send_pieces(self, pieces, total, frm_client=True):
+        """segments (offset, bytes) relative to the sender's next sequence number,
+        in the order given; then it moves past the `total` bytes they make up"""
         for off, data in pieces:
-            self.raw(True, PSH | ACK, self.c + off, data)
-        self.c += total
+            self.raw(frm_client, PSH | ACK, (self.c if frm_client else self.s) + off, data)
+        if frm_client:
+            self.c += total
+        else:
+            self.s += total
 
     def ack(self, frm_client):
         self.raw(frm_client, ACK, self.c if frm_client else self.s)
@@ -121,6 +126,13 @@ def http(case):
     v = Conn(40000, 80)
     v.handshake()
     prefix, suffix = b"GET /", b" HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: overlap-test\r\n\r\n"
+    if case == "resp-before":  # the server's reason phrase overlapped instead
+        v.send(True, prefix + b"a" * 16 + suffix)
+        segs, total = overlapped(b"HTTP/1.1 200 ", b"\r\nContent-Length: 2\r\n\r\nok", "before")
+        v.send_pieces(segs, total, frm_client=False)
+        v.ack(True)
+        v.close()
+        return v.pkts
     if case == "delivered":
         req = prefix + b"a" * 16 + suffix
         v.send(True, req[:len(prefix) + 12])
@@ -166,9 +178,9 @@ def exchange(v, uri):
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    for case in list(CASES) + ["onebyte", "delivered"]:
+    for case in list(CASES) + ["onebyte", "delivered", "resp-before"]:
         write(os.path.join(out, "http-%s.pcap" % case), http(case))
-        if case != "delivered":
+        if case in CASES or case == "onebyte":
             write(os.path.join(out, "smtp-%s.pcap" % case), smtp(case))
 
     for how in ("fin", "rst"):
