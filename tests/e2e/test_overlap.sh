@@ -99,6 +99,14 @@ run http-before --set tcp.overlap=first --set tcp.overlap_by_host=10.0.0.1=linux
 run http-before --set 'tcp.overlap_by_host=10.0.0.0/8=bsd, 10.0.0.0/24=windows ,10.0.0.2/31=solaris,2001:db8::/32=linux'
 [ "$(field uri http)" = "/$old_before" ] && pass "by host: the longest prefix wins (/31 solaris over /24 windows and /8 bsd)" || fail "by host longest" "$(field uri http)"
 [ "$(conflicts 'kept old (policy solaris)')" = 1 ] && pass "by host: the weird names the host's policy" || fail "by host weird" "$(cat "$T/o/weird.log")"
+# IPv6: the server 2001:db8:1::2 is in 2001:db8::/32 and in 2001:db8:1::/48
+run http6-before --set tcp.overlap_by_host=2001:db8::/32=first,2001:db8:1::/48=linux,10.0.0.2=first
+[ "$(field uri http)" = "/$new_before" ] && pass "by host, IPv6: the longest prefix (/48 linux) takes the new" || fail "by host v6 /48" "$(field uri http)"
+run http6-before --set tcp.overlap=linux --set tcp.overlap_by_host=2001:db8:1::2=vista
+[ "$(field uri http)" = "/$old_before" ] && pass "by host, IPv6: a host entry (vista) keeps the old" || fail "by host v6 host" "$(field uri http)"
+[ "$(conflicts 'kept old (policy vista)')" = 1 ] && pass "by host, IPv6: the weird names vista" || fail "by host v6 weird" "$(cat "$T/o/weird.log")"
+run http6-before --set tcp.overlap=first --set tcp.overlap_by_host=2001:db8::1=linux
+[ "$(field uri http)" = "/$old_before" ] && pass "by host, IPv6: the client's entry does not apply to the request" || fail "by host v6 client" "$(field uri http)"
 # the reply goes to the client (10.0.0.1): the client's entry counts for it
 run http-resp-before --set tcp.overlap_by_host=10.0.0.1=windows,10.0.0.2=first
 [ "$(field status_msg http)" = "$new_before" ] && pass "by host: the reply follows the client's policy (windows)" || fail "by host reply" "$(field status_msg http)"
@@ -155,6 +163,9 @@ if command -v tshark >/dev/null 2>&1; then
               -e tcp.seq -e tcp.len 2>/dev/null | sed -n 2,3p | tr '\t\n' '::' | sed 's/:$//')
         [ "$got" = "$g" ] && pass "tshark: http-$name's O and N are seq:len $g" || fail "tshark $name" "'$got' != '$g'"
     done
+    bad=$(tshark -r "$T/p/http6-before.pcap" -o tcp.check_checksum:TRUE -T fields -e ipv6.dst -e tcp.checksum.status 2>/dev/null \
+          | grep -vc '^2001:db8[:0-9a-f]*	1$')
+    [ "$bad" = 0 ] && pass "tshark: http6-before is IPv6 with good TCP checksums" || fail "tshark v6" "$bad packets not IPv6 with a good checksum"
 else
     skip "tshark checks" "tshark is not installed"
 fi

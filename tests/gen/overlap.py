@@ -24,7 +24,8 @@ receiver keeps is its overlap policy. The cases (positions in U, end excluded):
   resp-before           (HTTP) the case "before" in the server's reply: the reason phrase
                         ("HTTP/1.1 200 " U), received by the client
 
-Files: http-CASE.pcap and smtp-CASE.pcap. Also, for the flow table:
+Files: http-CASE.pcap and smtp-CASE.pcap; http6-before.pcap is http-before over IPv6
+(client 2001:db8::1, server 2001:db8:1::2). Also, for the flow table:
   reuse-fin.pcap  an HTTP exchange (/first) closed with FINs, then the same 4-tuple
                   with a new handshake and ISN (/second)
   reuse-rst.pcap  the same, the first connection reset after its response
@@ -32,12 +33,31 @@ Files: http-CASE.pcap and smtp-CASE.pcap. Also, for the flow table:
 Pure Python (struct), no dependency; the packet writer is evasion.py's.
 """
 import os
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from evasion import ACK, FIN, PSH, RST, SYN, tcp_pkt, write  # noqa: E402
+from evasion import ACK, FIN, PSH, RST, SYN, csum, tcp_pkt, write  # noqa: E402
 
 CLI, SRV = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+CLI6 = bytes.fromhex("20010db8000000000000000000000001")  # 2001:db8::1
+SRV6 = bytes.fromhex("20010db8000100000000000000000002")  # 2001:db8:1::2
+
+
+def tcp6_pkt(src, dst, sp, dp, seq, ack, flags, data=b"", win=65535):
+    hdr = struct.pack("!HHIIBBHHH", sp, dp, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, flags, win, 0, 0)
+    pseudo = src + dst + struct.pack("!IxxxB", len(hdr) + len(data), 6)
+    c = csum(pseudo + hdr + data)
+    hdr = hdr[:16] + struct.pack("!H", c) + hdr[18:]
+    ip = struct.pack("!IHBB", 6 << 28, len(hdr) + len(data), 6, 64) + src + dst
+    eth = b"\x02\0\0\0\0\x02" + b"\x02\0\0\0\0\x01" + b"\x86\xdd"
+    return eth + ip + hdr + data
+
+
+def pkt(src, dst, sp, dp, seq, ack, flags, data=b""):
+    if len(src) == 16:
+        return tcp6_pkt(src, dst, sp, dp, seq, ack, flags, data)
+    return tcp_pkt(src, dst, sp, dp, seq, ack, flags, data)
 
 CASES = {
     "exact": ((4, 12), (4, 12)),
@@ -49,21 +69,22 @@ CASES = {
 
 
 class Conn:
-    def __init__(self, cp, sp, isn_c=1000, isn_s=5000):
+    def __init__(self, cp, sp, isn_c=1000, isn_s=5000, v6=False):
         self.cp, self.sp = cp, sp
+        self.cli, self.srv = (CLI6, SRV6) if v6 else (CLI, SRV)
         self.pkts = []
         self.isn_c, self.isn_s = isn_c, isn_s
         self.c, self.s = isn_c + 1, isn_s + 1
 
     def raw(self, frm_client, flags, seq, data=b""):
         if frm_client:
-            self.pkts.append(tcp_pkt(CLI, SRV, self.cp, self.sp, seq, self.s, flags, data))
+            self.pkts.append(pkt(self.cli, self.srv, self.cp, self.sp, seq, self.s, flags, data))
         else:
-            self.pkts.append(tcp_pkt(SRV, CLI, self.sp, self.cp, seq, self.c, flags, data))
+            self.pkts.append(pkt(self.srv, self.cli, self.sp, self.cp, seq, self.c, flags, data))
 
     def handshake(self):
-        self.pkts.append(tcp_pkt(CLI, SRV, self.cp, self.sp, self.isn_c, 0, SYN))
-        self.pkts.append(tcp_pkt(SRV, CLI, self.sp, self.cp, self.isn_s, self.isn_c + 1, SYN | ACK))
+        self.pkts.append(pkt(self.cli, self.srv, self.cp, self.sp, self.isn_c, 0, SYN))
+        self.pkts.append(pkt(self.srv, self.cli, self.sp, self.cp, self.isn_s, self.isn_c + 1, SYN | ACK))
         self.raw(True, ACK, self.c)
 
     def send(self, frm_client, data):
@@ -122,8 +143,8 @@ def overlapped(prefix, suffix, case):
 HTTP_RESP = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 
 
-def http(case):
-    v = Conn(40000, 80)
+def http(case, v6=False):
+    v = Conn(40000, 80, v6=v6)
     v.handshake()
     prefix, suffix = b"GET /", b" HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: overlap-test\r\n\r\n"
     if case == "resp-before":  # the server's reason phrase overlapped instead
@@ -182,6 +203,9 @@ def main():
         write(os.path.join(out, "http-%s.pcap" % case), http(case))
         if case in CASES or case == "onebyte":
             write(os.path.join(out, "smtp-%s.pcap" % case), smtp(case))
+
+    # over IPv6: client 2001:db8::1, server 2001:db8:1::2
+    write(os.path.join(out, "http6-before.pcap"), http("before", v6=True))
 
     for how in ("fin", "rst"):
         a = Conn(40002, 80, 1000, 5000)
