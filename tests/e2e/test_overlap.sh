@@ -107,6 +107,9 @@ run http6-before --set tcp.overlap=linux --set tcp.overlap_by_host=2001:db8:1::2
 [ "$(conflicts 'kept old (policy vista)')" = 1 ] && pass "by host, IPv6: the weird names vista" || fail "by host v6 weird" "$(cat "$T/o/weird.log")"
 run http6-before --set tcp.overlap=first --set tcp.overlap_by_host=2001:db8::1=linux
 [ "$(field uri http)" = "/$old_before" ] && pass "by host, IPv6: the client's entry does not apply to the request" || fail "by host v6 client" "$(field uri http)"
+# with worker threads each worker has the table
+run http-before -j 2 --set tcp.overlap=first --set tcp.overlap_by_host=10.0.0.2=linux
+[ "$(field uri http)" = "/$new_before" ] && pass "by host, -j 2: the same" || fail "by host -j 2" "$(field uri http)"
 # the reply goes to the client (10.0.0.1): the client's entry counts for it
 run http-resp-before --set tcp.overlap_by_host=10.0.0.1=windows,10.0.0.2=first
 [ "$(field status_msg http)" = "$new_before" ] && pass "by host: the reply follows the client's policy (windows)" || fail "by host reply" "$(field status_msg http)"
