@@ -34,7 +34,7 @@ typedef struct key {
  * usage error unless a loaded script declares it (engine.config_key). */
 static const cfg_key_t keys[] = {
     {"tcp.overlap", K_OVERLAP, "first", O(tcp_overlap),
-     "overlap policy of hosts not in tcp.overlap_by_host: which copy of retransmitted bytes that differ from bytes buffered out of order a receiving host of that kind keeps (first: the old, last: the new, the others as that system does; docs/decoders.md); delivered bytes stay; either way a tcp.overlap event with conflict = true and a tcp_overlap_conflict weird"},
+     "overlap policy of hosts not in tcp.overlap_by_host: which copy of retransmitted bytes that differ from bytes buffered out of order a receiving host of that kind keeps (first: the old, last: the new, the others as that system does; docs/architecture.md, Overlap policies); delivered bytes stay; either way a tcp.overlap event with conflict = true and a tcp_overlap_conflict weird"},
     {"tcp.overlap_by_host", K_HOSTS, "", NOFF,
      "overlap policies by receiving host, ADDRESS[/LEN]=POLICY separated by commas (10.0.0.0/8=windows,192.168.1.5=linux,2001:db8::/32=bsd): the bytes a host receives follow its policy, the longest prefix wins, other hosts follow tcp.overlap; at most 4096 entries"},
     {"tcp.checksum", K_VERIFY, "off", O(tcp_checksum),
