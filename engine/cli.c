@@ -223,7 +223,10 @@ static void list_config(int md) {
               "from `engine.config[KEY]` (lua-api.md). Types: `bytes` an integer with an optional\n"
               "suffix k/KiB, M/MiB, G/GiB (powers of 1024); `count` a non-negative integer;\n"
               "`seconds` a number with an optional `s` or `ms`; `bool` true/false, yes/no, on/off,\n"
-              "1/0; `port` 0 to 65535. A value of the wrong type is a usage error (exit 2), and so\n"
+              "1/0; `port` 0 to 65535; `policy` a TCP overlap policy (first, last, linux, old-linux,\n"
+              "bsd, bsd-right, old-solaris, solaris, hpux10, hpux11, irix, macos, vista, windows,\n"
+              "windows2k3); `hosts` ADDRESS[/LEN]=POLICY entries separated by commas. A value of the\n"
+              "wrong type is a usage error (exit 2), and so\n"
               "is a key that is neither here nor declared by a loaded script with\n"
               "`engine.config_key` (the message names the nearest known key).\n\n"
               "| key | type | default | meaning |\n| --- | --- | --- | --- |\n",

@@ -18,7 +18,7 @@
 #include "files.h"
 #include "internal.h"
 
-typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_BODY, K_PORT, K_TEXT, K_VERIFY } kind_t;
+typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_HOSTS, K_BODY, K_PORT, K_TEXT, K_VERIFY } kind_t;
 
 typedef struct key {
     const char *name;
@@ -34,7 +34,9 @@ typedef struct key {
  * usage error unless a loaded script declares it (engine.config_key). */
 static const cfg_key_t keys[] = {
     {"tcp.overlap", K_OVERLAP, "first", O(tcp_overlap),
-     "retransmitted bytes that differ from bytes already seen: first keeps the old bytes, last takes the new (a tcp.overlap event with conflict = true fires either way)"},
+     "overlap policy of hosts not in tcp.overlap_by_host: which copy of retransmitted bytes that differ from bytes buffered out of order a receiving host of that kind keeps (first: the old, last: the new, the others as that system does; docs/architecture.md, Overlap policies); delivered bytes stay; either way a tcp.overlap event with conflict = true and a tcp_overlap_conflict weird"},
+    {"tcp.overlap_by_host", K_HOSTS, "", NOFF,
+     "overlap policies by receiving host, ADDRESS[/LEN]=POLICY separated by commas (10.0.0.0/8=windows,192.168.1.5=linux,2001:db8::/32=bsd): the bytes a host receives follow its policy, the longest prefix wins, other hosts follow tcp.overlap; at most 4096 entries"},
     {"tcp.checksum", K_VERIFY, "off", O(tcp_checksum),
      "verify: drop TCP segments with a wrong checksum (weird bad_tcp_checksum), as the host does; off by default: offloading leaves partial checksums in captures"},
     {"ip.checksum", K_VERIFY, "off", O(ip_checksum),
@@ -206,12 +208,16 @@ static int apply(eng_cfg_t *c, const cfg_key_t *k, const char *v) {
         return 0;
     }
     case K_OVERLAP: {
-        int o;
-        if (!strcmp(v, "first")) o = REASM_FIRST;
-        else if (!strcmp(v, "last")) o = REASM_LAST;
-        else return -1;
+        int o = reasm_policy_by_name(v);
+        if (o < 0) return -1;
         memcpy(p, &o, sizeof o);
         return 0;
+    }
+    case K_HOSTS: { /* checked, and installed, by eng_config_set */
+        hosttable_t t = {0};
+        int rc = hosttable_parse(&t, v, reasm_policy_names, NULL, 0);
+        hosttable_free(&t);
+        return rc;
     }
     }
     return -1;
@@ -223,7 +229,8 @@ static const char *expect(kind_t k) {
     case K_COUNT: return "a non-negative integer";
     case K_SECONDS: return "seconds, such as 30, 0.5 or 250ms";
     case K_BOOL: return "true or false";
-    case K_OVERLAP: return "first or last";
+    case K_OVERLAP: return "a policy: first, last, linux, old-linux, bsd, bsd-right, old-solaris, solaris, hpux10, hpux11, irix, macos, vista, windows or windows2k3";
+    case K_HOSTS: return "ADDRESS[/LEN]=POLICY entries separated by commas";
     case K_VERIFY: return "off or verify";
     case K_BODY: return "a byte count or unlimited";
     case K_PORT: return "a port number, 0 to 65535 (0: none)";
@@ -256,7 +263,13 @@ int eng_config_set(eng_t *e, const char *key, const char *value, char *err, size
     for (int i = 0; i < NKEYS; i++) {
         if (strcmp(keys[i].name, key)) continue;
         eng_cfg_t c = e->cfg;
-        if (apply(&c, &keys[i], value)) {
+        if (keys[i].kind == K_HOSTS) {
+            char herr[256];
+            if (hosttable_parse(&e->tcp_hosts, value, reasm_policy_names, herr, sizeof herr)) {
+                snprintf(err, errlen, "bad value for %s: %s", key, herr);
+                return -1;
+            }
+        } else if (apply(&c, &keys[i], value)) {
             snprintf(err, errlen, "bad value '%s' for %s: expected %s", value, key, expect(keys[i].kind));
             return -1;
         }
@@ -343,6 +356,7 @@ void cfg_free_extra(eng_t *e) {
         free(e->extra);
         e->extra = NULL;
     }
+    hosttable_free(&e->tcp_hosts);
     if (e->cfg_text) {
         for (int i = 0; i < NKEYS; i++) free(e->cfg_text[i]);
         free(e->cfg_text);
@@ -381,7 +395,8 @@ static const char *kind_name(kind_t k) {
     case K_COUNT: return "count";
     case K_SECONDS: return "seconds";
     case K_BOOL: return "bool";
-    case K_OVERLAP: return "first|last";
+    case K_OVERLAP: return "policy";
+    case K_HOSTS: return "hosts";
     case K_VERIFY: return "off|verify";
     case K_BODY: return "bytes|unlimited";
     case K_PORT: return "port";

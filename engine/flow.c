@@ -203,6 +203,13 @@ flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, in
     f->tclass = p->proto == 6 ? TO_TCP : TO_OTHER;
     reasm_dir_init(&f->rd[0], f, ENG_ORIG);
     reasm_dir_init(&f->rd[1], f, ENG_RESP);
+    if (p->proto == 6 && e->tcp_hosts.n) {
+        /* each direction follows the overlap policy of the host that receives it
+         * (a flow that flips swaps the directions with their policies) */
+        int fam = p->family == 6 ? 6 : 4;
+        reasm_dir_policy(&f->rd[0], hosttable_lookup(&e->tcp_hosts, fam, f->pub.resp_addr));
+        reasm_dir_policy(&f->rd[1], hosttable_lookup(&e->tcp_hosts, fam, f->pub.orig_addr));
+    }
     flow_t **b = &e->ft.buckets[h & (e->ft.nbuckets - 1)];
     f->hnext = *b;
     *b = f;

@@ -9,6 +9,7 @@
 #include "base.h"
 #include "engine.h"
 #include "event.h"
+#include "hosttable.h"
 #include "layers.h"
 #include "reasm.h"
 
@@ -16,7 +17,7 @@
 
 /* ---- configuration (config.c) ------------------------------------------- */
 typedef struct eng_cfg {
-    int tcp_overlap;                 /* REASM_FIRST / REASM_LAST */
+    int tcp_overlap;                 /* REASM_*: tcp.overlap, the policy of hosts not in tcp.overlap_by_host */
     int tcp_checksum, ip_checksum;   /* tcp.checksum / ip.checksum: 1 = verify, drop bad ones */
     uint64_t ip_min_ttl;             /* ip.min_ttl: drop packets with a lower TTL / hop limit (0: off) */
     uint64_t tcp_max_ooo_bytes;
@@ -148,6 +149,7 @@ struct eng {
     int nunsup;
     cfg_extra_t *extra;
     char **cfg_text;                /* effective values as text, for eng_config_value */
+    hosttable_t tcp_hosts;          /* tcp.overlap_by_host: address ranges -> REASM_* policy */
     eng_stats_t stats;
     int timing;
     eng_subs_t subs[ENG_EV_COUNT];

@@ -46,9 +46,17 @@ static void sink_gap(void *ctx, int dir, uint64_t off, uint64_t len) {
     deliver_gap(f->eng, f, dir, off, len);
 }
 
-static void sink_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int conflict) {
+static void sink_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int conflict, int kept_new,
+                         int delivered) {
     flow_t *f = ctx;
     eng_t *e = f->eng;
+    const char *pol = reasm_policy_names[reasm_policy_of(&e->reasm, &f->rd[dir])];
+    if (conflict)
+        eng_weird(e, &f->pub, "tcp_overlap_conflict",
+                  "%s bytes %llu-%llu (%llu) differ from the bytes %s; kept %s (policy %s)",
+                  dir ? "resp" : "orig", (unsigned long long)off, (unsigned long long)(off + len - 1),
+                  (unsigned long long)len, delivered ? "already delivered" : "buffered",
+                  kept_new ? "new" : "old", pol);
     if (!eng_wants(e, ENG_EV_TCP_OVERLAP)) return;
     eng_event_t ev;
     ev_init(&ev, ENG_EV_TCP_OVERLAP, &f->pub);
@@ -56,6 +64,9 @@ static void sink_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int con
     ev_set(&ev, ENG_F_TCP_OVERLAP_offset, ev_int((int64_t)off));
     ev_set(&ev, ENG_F_TCP_OVERLAP_len, ev_int((int64_t)len));
     ev_set(&ev, ENG_F_TCP_OVERLAP_conflict, ev_bool(conflict));
+    ev_set(&ev, ENG_F_TCP_OVERLAP_kept, ev_cstr(kept_new ? "new" : "old"));
+    ev_set(&ev, ENG_F_TCP_OVERLAP_policy, ev_cstr(pol));
+    ev_set(&ev, ENG_F_TCP_OVERLAP_delivered, ev_bool(delivered));
     eng_fire(e, &ev);
 }
 
@@ -300,7 +311,11 @@ void tcp_input(eng_t *e, pkt_t *p) {
 
     if (!f->pub.skipped) {
         reasm_ctx_t *rc = &e->reasm;
-        rc->keep_hist = eng_wants(e, ENG_EV_TCP_OVERLAP); /* conflicts with delivered bytes */
+        /* conflicts with delivered bytes: tcp.overlap events and tcp_overlap_conflict
+         * weirds; a direction's ring is started only once its peer has sent a packet,
+         * so that a flood of one-way flows (SYN and data, never answered) costs none */
+        rc->keep_hist = (eng_wants(e, ENG_EV_TCP_OVERLAP) || eng_wants(e, ENG_EV_WEIRD)) &&
+                        f->pub.pkts[!dir] != 0;
         e->busy++;
         uint64_t rexmit = rc->retransmitted;
         if (flags & TH_SYN) reasm_syn(rc, &f->rd[dir], seq);
