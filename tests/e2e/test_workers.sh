@@ -66,14 +66,14 @@ same() {
     name=$1 pcap=$2
     shift 2
     rm -rf "$tmp/j1"
-    if ! "$ENG" -r "$pcap" -o "$tmp/j1" -q "$@" 2>"$tmp/err1"; then
+    if ! eng -r "$pcap" -o "$tmp/j1" -q "$@" 2>"$tmp/err1"; then
         [ -s "$tmp/err1" ] && grep -qv 'warning' "$tmp/err1" && { ko "$name: -j 1 failed: $(head -1 "$tmp/err1")"; return; }
     fi
     $NORM "$tmp/j1" >"$tmp/n1" || { ko "$name: -j 1 logs unreadable"; return; }
     n=$(wc -l <"$tmp/n1")
     for j in $JS; do
         rm -rf "$tmp/jn"
-        "$ENG" -r "$pcap" -o "$tmp/jn" -q -j "$j" "$@" 2>"$tmp/errn"
+        eng -r "$pcap" -o "$tmp/jn" -q -j "$j" "$@" 2>"$tmp/errn"
         if ! cmp -s "$tmp/err1" "$tmp/errn"; then
             ko "$name: -j $j says other things on stderr than -j 1: $(diff "$tmp/err1" "$tmp/errn" | sed -n 2p)"
             continue
@@ -91,6 +91,9 @@ same() {
 }
 
 [ -x "$ENG" ] || { echo "no $ENG: build first (make all)"; exit 1; }
+# the engine, with a watchdog patient enough for a sanitizer build on a busy machine (a
+# handler that times out changes the records, and that is not what is compared here)
+eng() { "$ENG" --set lua.handler_timeout_ms=60000 "$@"; }
 
 # ---- the project's captures ----
 for p in pcaps/*.pcap; do
@@ -109,10 +112,10 @@ engine.on("engine.done", function()
   engine.log("wid", { ts = 0, worker = engine.worker.id, count = engine.worker.count, flows = n })
 end)
 EOF
-    "$ENG" -r "$tmp/mix.pcap" -j 4 -q -s "$tmp/wid.lua" >"$tmp/wid.out"
+    eng -r "$tmp/mix.pcap" -j 4 -q -s "$tmp/wid.lua" >"$tmp/wid.out"
     busy=$(grep -c '"count":4,"flows":[1-9]' "$tmp/wid.out")
     total=$(sed 's/.*"flows":\([0-9]*\).*/\1/' "$tmp/wid.out" | awk '{s+=$1} END {print s+0}')
-    "$ENG" -r "$tmp/mix.pcap" -q -s "$tmp/wid.lua" >"$tmp/wid1.out"
+    eng -r "$tmp/mix.pcap" -q -s "$tmp/wid.lua" >"$tmp/wid1.out"
     total1=$(sed 's/.*"flows":\([0-9]*\).*/\1/' "$tmp/wid1.out" | awk '{s+=$1} END {print s+0}')
     if [ "$busy" = 4 ] && [ "$total" = "$total1" ] && [ "$total1" -gt 100 ]; then
         ok "mix: -j 4 spreads the $total1 flows over the 4 workers (engine.worker, engine.done once per worker)"
@@ -142,8 +145,8 @@ for p in glob.glob(sys.argv[1] + "/*.log"):
 print(bad if n > 10000 else "few:%d" % n)' "$1"
     }
     rm -rf "$tmp/o1" "$tmp/o2"
-    "$ENG" -r "$tmp/mix8.pcap" -q -j 4 -s "$tmp/now.lua" -o "$tmp/o1" 2>"$tmp/oerr"
-    "$ENG" -r "$tmp/mix8.pcap" -q -j 4 -s "$tmp/now.lua" -o "$tmp/o2" --set log.ordered=false
+    eng -r "$tmp/mix8.pcap" -q -j 4 -s "$tmp/now.lua" -o "$tmp/o1" 2>"$tmp/oerr"
+    eng -r "$tmp/mix8.pcap" -q -j 4 -s "$tmp/now.lua" -o "$tmp/o2" --set log.ordered=false
     i1=$(inversions "$tmp/o1") i2=$(inversions "$tmp/o2")
     if [ "$i1" = 0 ] && [ "$i2" -gt 0 ] 2>/dev/null && [ ! -s "$tmp/oerr" ]; then
         ok "mix: -j 4 writes every log in network-time order (log.ordered=false: $i2 records out of order)"
@@ -153,8 +156,8 @@ print(bad if n > 10000 else "few:%d" % n)' "$1"
     # the default logs in the order of -j 1; the flows still open at the end are written at
     # the same instant by each worker, in worker order: at most 3 places where -j 4 goes back
     rm -rf "$tmp/d1" "$tmp/d4"
-    "$ENG" -r "$tmp/mix8.pcap" -q -o "$tmp/d1"
-    "$ENG" -r "$tmp/mix8.pcap" -q -j 4 -o "$tmp/d4"
+    eng -r "$tmp/mix8.pcap" -q -o "$tmp/d1"
+    eng -r "$tmp/mix8.pcap" -q -j 4 -o "$tmp/d4"
     desc=$(python3 -c '
 import json, sys, os
 def load(p):
@@ -182,8 +185,8 @@ print(worst if total > 1000 else "few")' "$tmp/d1" "$tmp/d4")
     fi
 
     # standard output: whole JSON lines, the same records as -j 1
-    "$ENG" -r "$tmp/mix.pcap" -q >"$tmp/out1" 2>/dev/null
-    "$ENG" -r "$tmp/mix.pcap" -q -j 4 >"$tmp/out4" 2>/dev/null
+    eng -r "$tmp/mix.pcap" -q >"$tmp/out1" 2>/dev/null
+    eng -r "$tmp/mix.pcap" -q -j 4 >"$tmp/out4" 2>/dev/null
     rm -rf "$tmp/s1" "$tmp/s4"
     if split_stdout "$tmp/out1" "$tmp/s1" && split_stdout "$tmp/out4" "$tmp/s4" &&
         [ "$($NORM "$tmp/s1" | md5sum)" = "$($NORM "$tmp/s4" | md5sum)" ] && [ "$(wc -l <"$tmp/out1")" -gt 100 ]; then
@@ -194,9 +197,9 @@ print(worst if total > 1000 else "few")' "$tmp/d1" "$tmp/d4")
 
     # standard input
     rm -rf "$tmp/jin"
-    "$ENG" -r - -o "$tmp/jin" -q -j 2 <"$tmp/mix.pcap"
+    eng -r - -o "$tmp/jin" -q -j 2 <"$tmp/mix.pcap"
     rm -rf "$tmp/j1"
-    "$ENG" -r "$tmp/mix.pcap" -o "$tmp/j1" -q
+    eng -r "$tmp/mix.pcap" -o "$tmp/j1" -q
     if [ "$($NORM "$tmp/jin" | md5sum)" = "$($NORM "$tmp/j1" | md5sum)" ]; then
         ok "mix: -j 2 -r - (standard input) writes the records of -j 1"
     else
@@ -205,7 +208,7 @@ print(worst if total > 1000 else "few")' "$tmp/d1" "$tmp/d4")
 
     # uids and fuids unique across the workers
     rm -rf "$tmp/j4"
-    "$ENG" -r "$tmp/mix.pcap" -o "$tmp/j4" -q -j 4 --set engine.seed=5
+    eng -r "$tmp/mix.pcap" -o "$tmp/j4" -q -j 4 --set engine.seed=5
     nu=$(grep -o '"uid":"C[0-9A-Za-z]*"' "$tmp/j4/conn.log" | sort | uniq -d | wc -l)
     nc=$(wc -l <"$tmp/j4/conn.log")
     nf=$(grep -o '"fuid":"F[0-9A-Za-z]*"' "$tmp/j4/files.log" | sort | uniq -d | wc -l)
@@ -216,8 +219,8 @@ print(worst if total > 1000 else "few")' "$tmp/d1" "$tmp/d4")
     fi
 
     # --stats: every packet counted once, the merged weirds
-    "$ENG" -r "$tmp/mix.pcap" -q -s "$tmp/wid.lua" --stats >/dev/null 2>"$tmp/st1"
-    "$ENG" -r "$tmp/mix.pcap" -q -s "$tmp/wid.lua" --stats -j 4 >/dev/null 2>"$tmp/st4"
+    eng -r "$tmp/mix.pcap" -q -s "$tmp/wid.lua" --stats >/dev/null 2>"$tmp/st1"
+    eng -r "$tmp/mix.pcap" -q -s "$tmp/wid.lua" --stats -j 4 >/dev/null 2>"$tmp/st4"
     p1=$(awk '$1 == "packets" && NF == 2 {print $2; exit}' "$tmp/st1")
     p4=$(awk '$1 == "packets" && NF == 2 {print $2; exit}' "$tmp/st4")
     f1=$(sed -n '/^flows/,/^TCP/p' "$tmp/st1" | awk '$1 == "total" {print $2}')
@@ -229,7 +232,7 @@ print(worst if total > 1000 else "few")' "$tmp/d1" "$tmp/d4")
     fi
 
     # a script that fails under lua.strict: exit 1 (each worker that met the error may say it)
-    "$ENG" -r "$tmp/mix.pcap" -q -j 4 --set lua.strict=true \
+    eng -r "$tmp/mix.pcap" -q -j 4 --set lua.strict=true \
         -e 'engine.on("flow.start", function() error("boom") end)' >/dev/null 2>"$tmp/ferr"
     rc=$?
     nm=$(grep -c 'boom' "$tmp/ferr")
