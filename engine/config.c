@@ -18,7 +18,7 @@
 #include "files.h"
 #include "internal.h"
 
-typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_BODY, K_PORT, K_TEXT, K_VERIFY } kind_t;
+typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_BODY, K_PORT, K_TEXT, K_VERIFY, K_FRAGPOL } kind_t;
 
 typedef struct key {
     const char *name;
@@ -54,7 +54,9 @@ static const cfg_key_t keys[] = {
     {"ip.frag_timeout", K_SECONDS, "30", O(frag_timeout_ns),
      "an incomplete IP datagram's fragments are dropped after this"},
     {"ip.max_frag_bytes", K_BYTES, "64MiB", O(max_frag_bytes),
-     "fragment bytes buffered in all; past it the oldest datagrams are dropped"},
+     "fragment bytes buffered in all (data, block owners, fragment tables); past it the oldest incomplete datagrams are dropped (weird frag_buffer_full)"},
+    {"ip.frag_policy", K_FRAGPOL, "bsd", O(frag_policy),
+     "which bytes a host keeps where IPv4 fragments overlap: first, last, bsd, bsd-right, linux, windows or solaris (docs/decoders.md, IP fragments); IPv6 overlaps always drop the datagram"},
     {"stream.max_line", K_BYTES, "16KiB", O(max_line),
      "longest line (or protocol unit) a line-based decoder buffers, 64 to 16MiB; a longer one is a weird"},
     {"http.max_body", K_BODY, "unlimited", O(http_max_body), "decoded body bytes delivered per HTTP message"},
@@ -205,6 +207,12 @@ static int apply(eng_cfg_t *c, const cfg_key_t *k, const char *v) {
         memcpy(p, &o, sizeof o);
         return 0;
     }
+    case K_FRAGPOL: {
+        int o = frag_policy_parse(v, strlen(v));
+        if (o < 0) return -1;
+        memcpy(p, &o, sizeof o);
+        return 0;
+    }
     case K_OVERLAP: {
         int o;
         if (!strcmp(v, "first")) o = REASM_FIRST;
@@ -225,6 +233,7 @@ static const char *expect(kind_t k) {
     case K_BOOL: return "true or false";
     case K_OVERLAP: return "first or last";
     case K_VERIFY: return "off or verify";
+    case K_FRAGPOL: return "first, last, bsd, bsd-right, linux, windows or solaris";
     case K_BODY: return "a byte count or unlimited";
     case K_PORT: return "a port number, 0 to 65535 (0: none)";
     case K_TEXT: return "text";
@@ -383,6 +392,7 @@ static const char *kind_name(kind_t k) {
     case K_BOOL: return "bool";
     case K_OVERLAP: return "first|last";
     case K_VERIFY: return "off|verify";
+    case K_FRAGPOL: return "policy";
     case K_BODY: return "bytes|unlimited";
     case K_PORT: return "port";
     case K_TEXT: return "text";
