@@ -57,6 +57,8 @@ static const cfg_key_t keys[] = {
      "fragment bytes buffered in all (data, block owners, fragment tables); past it the oldest incomplete datagrams are dropped (weird frag_buffer_full)"},
     {"ip.frag_policy", K_FRAGPOL, "bsd", O(frag_policy),
      "which bytes a host keeps where IPv4 fragments overlap: first, last, bsd, bsd-right, linux, windows or solaris (docs/decoders.md, IP fragments); IPv6 overlaps always drop the datagram"},
+    {"ip.frag_policy_by_host", K_TEXT, "", NOFF,
+     "ip.frag_policy per destination: PREFIX=POLICY separated by commas (10.0.0.0/8=windows,10.1.2.3=linux), longest prefix wins; other destinations get ip.frag_policy"},
     {"stream.max_line", K_BYTES, "16KiB", O(max_line),
      "longest line (or protocol unit) a line-based decoder buffers, 64 to 16MiB; a longer one is a weird"},
     {"http.max_body", K_BODY, "unlimited", O(http_max_body), "decoded body bytes delivered per HTTP message"},
@@ -278,6 +280,13 @@ int eng_config_set(eng_t *e, const char *key, const char *value, char *err, size
             return -1;
         }
         if (!strcmp(key, "files.extract") && files_extract_check(value, err, errlen)) return -1;
+        if (!strcmp(key, "ip.frag_policy_by_host")) {
+            char why[256];
+            if (frag_policy_hosts(&e->frag_hosts, value, why, sizeof why)) {
+                snprintf(err, errlen, "bad value for %s: %s", key, why);
+                return -1;
+            }
+        }
         e->cfg = c;
         e->reasm.max_ooo = c.tcp_max_ooo_bytes;
         e->reasm.max_total = c.tcp_max_total_bytes;
@@ -342,6 +351,7 @@ const char *eng_config_value(const eng_t *e, int i) {
 }
 
 void cfg_free_extra(eng_t *e) {
+    hosttable_free(&e->frag_hosts);
     if (e->extra) {
         for (int i = 0; i < e->extra->n; i++) {
             free(e->extra->key[i]);

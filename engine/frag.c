@@ -79,6 +79,13 @@ static const char *const policy_names[] = {
     [FRAG_POLICY_SOLARIS] = "solaris",
 };
 
+static const char *const policy_list[] = {"first", "last", "bsd", "bsd-right", "linux", "windows",
+                                          "solaris", NULL};
+
+int frag_policy_hosts(hosttable_t *t, const char *text, char *err, size_t errlen) {
+    return hosttable_parse(t, text, policy_list, err, errlen);
+}
+
 int frag_policy_parse(const char *s, size_t n) {
     for (int i = 0; i < FRAG_POLICY_COUNT; i++)
         if (strlen(policy_names[i]) == n && !strncmp(policy_names[i], s, n)) return i;
@@ -260,10 +267,11 @@ static int bad_frag(eng_t *e, const pkt_t *p, const char *name, const char *what
     return 0;
 }
 
-/* the policy for fragments to this destination */
+/* the policy of the destination host: the longest prefix of
+ * ip.frag_policy_by_host that holds it, else ip.frag_policy */
 static int policy_for(const eng_t *e, const pkt_t *p) {
-    (void)p;
-    return e->cfg.frag_policy;
+    int v = p->family == 4 ? hosttable_lookup(&e->frag_hosts, 4, p->dst) : -1;
+    return v >= 0 ? v : e->cfg.frag_policy;
 }
 
 /* buffer, block owners and source table big enough for `end` bytes and one

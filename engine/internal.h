@@ -9,6 +9,7 @@
 #include "base.h"
 #include "engine.h"
 #include "event.h"
+#include "hosttable.h"
 #include "layers.h"
 #include "reasm.h"
 
@@ -156,6 +157,7 @@ struct eng {
     flow_table_t ft;
     reasm_ctx_t reasm;
     frag_table_t *frags;
+    hosttable_t frag_hosts;         /* ip.frag_policy_by_host (config.c parses, frag.c looks up) */
     int started, finished;
     int64_t now;                    /* network time, ns */
     int64_t next_tick;              /* next engine.tick, ns (0 = not yet set) */

@@ -74,6 +74,9 @@ enum {
 /* the policy named by s[0..n) ("bsd-right", ...), or -1 */
 int frag_policy_parse(const char *s, size_t n);
 const char *frag_policy_name(int policy);
+/* parse ip.frag_policy_by_host ("10.0.0.0/8=windows,2001:db8::/32=linux") into t */
+struct hosttable;
+int frag_policy_hosts(struct hosttable *t, const char *text, char *err, size_t errlen);
 /* 1 when the host takes the bytes of a new fragment [n0, n1) over held bytes
  * that came from the fragment [o0, o1) */
 int frag_policy_new_wins(int policy, uint32_t n0, uint32_t n1, uint32_t o0, uint32_t o1);

@@ -265,6 +265,45 @@ TEST(conflict_detail) {
     free_eng(e);
 }
 
+/* ip.frag_policy_by_host: the destination's longest prefix, else ip.frag_policy */
+TEST(policy_by_host) {
+    static const struct { const char *table; char want; } c[] = {
+        {"", 'A'},                                          /* bsd: the held bytes */
+        {"192.168.0.0/16=last", 'J'},                       /* the destination's prefix */
+        {"192.168.0.0/16=last,192.168.1.0/24=first", 'A'},  /* the longest prefix */
+        {"192.168.1.0/24=first,192.168.0.0/16=last", 'A'},  /* in any order */
+        {"192.168.1.2=linux,0.0.0.0/0=first", 'A'},         /* linux: J starts after A */
+        {"10.0.0.0/8=last,2001:db8::/32=last", 'A'},        /* the source's prefix: not it */
+        {"0.0.0.0/0=last", 'J'},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        eng_t *e = mk_eng(FRAG_POLICY_BSD);
+        char err[256];
+        CHECK_EQ_INT(frag_policy_hosts(&e->frag_hosts, c[i].table, err, sizeof err), 0);
+        pkt_t o;
+        uint8_t a[32];
+        memset(a, 'A', 24);
+        CHECK_EQ_INT(f4(e, 1, 5, 0, 1, a, 24, &o), 0);
+        memset(a, 'J', 32);
+        CHECK_EQ_INT(f4(e, 1, 5, 8, 0, a, 32, &o), 1);
+        CHECK_EQ_INT(o.l4_len, 40);
+        if (o.l4_len == 40) {
+            if (o.l4[8] != c[i].want) fprintf(stderr, "  table '%s': got %c\n", c[i].table, o.l4[8]);
+            CHECK_EQ_INT(o.l4[8], c[i].want);
+            CHECK_EQ_INT(o.l4[0], 'A');
+            CHECK_EQ_INT(o.l4[24], 'J');
+        }
+        hosttable_free(&e->frag_hosts);
+        free_eng(e);
+    }
+    hosttable_t t = {0};
+    char err[256];
+    CHECK_EQ_INT(frag_policy_hosts(&t, "10.0.0.0/8=vista", err, sizeof err), -1);
+    CHECK(strstr(err, "bsd-right") != NULL);
+    CHECK_EQ_INT(frag_policy_hosts(&t, "10.0.0.0/33=bsd", err, sizeof err), -1);
+    hosttable_free(&t);
+}
+
 /* ---- trains of a 64 KiB datagram --------------------------------------------------- */
 
 #define BIG 65528u /* 8191 blocks of 8: the largest multiple of 8 under 65535 - 8 */
@@ -462,6 +501,7 @@ int main(void) {
     RUN(sturges_novak_ipv6_dropped);
     RUN(bsd_and_linux_cases);
     RUN(conflict_detail);
+    RUN(policy_by_host);
     RUN(trains_8_and_24_bytes);
     RUN(memory_bound);
     RUN(fragment_count_bound);
