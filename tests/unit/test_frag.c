@@ -430,6 +430,67 @@ TEST(fragment_count_bound) {
     free_eng(e);
 }
 
+/* random overlapping fragments against a byte-by-byte model of the rules:
+ * the blocks, owners, byte count and completion must give the model's bytes */
+TEST(random_against_model) {
+    static uint8_t model[2048], pl[64];
+    static int owner[2048]; /* index in srcs + 1 */
+    static uint32_t slo[4096], shi[4096];
+    rnd_state = 777;
+    int rounds = 0, completed = 0;
+    for (int round = 0; round < 3000; round++) {
+        int policy = (int)(rnd() % FRAG_POLICY_COUNT);
+        eng_t *e = mk_eng(policy);
+        uint32_t total = 9 + rnd() % 2000, nb = (total + 7) / 8;
+        memset(owner, 0, sizeof owner);
+        uint32_t ns = 0, held = 0;
+        int has_last = 0, done = 0;
+        pkt_t o;
+        for (int k = 0; !done; k++) {
+            uint32_t off, len;
+            if (k < 60) {
+                off = (rnd() % nb) * 8;
+                len = 8 * (1 + rnd() % 4);
+            } else { /* then fill in order so that it completes */
+                off = ((uint32_t)(k - 60) % nb) * 8;
+                len = 8;
+            }
+            if (off + len > total) len = total - off;
+            if (off == 0 && len == total) len = 8; /* offset 0, MF 0 is no fragment */
+            int more = off + len < total;
+            for (uint32_t i = 0; i < len; i++) pl[i] = (uint8_t)rnd();
+            for (uint32_t i = off; i < off + len; i++) {
+                if (owner[i] && !frag_policy_new_wins(policy, off, off + len, slo[owner[i] - 1],
+                                                      shi[owner[i] - 1]))
+                    continue;
+                if (!owner[i]) held++;
+                model[i] = pl[i - off];
+                owner[i] = (int)ns + 1;
+            }
+            slo[ns] = off;
+            shi[ns] = off + len;
+            ns++;
+            if (!more) has_last = 1;
+            int want = has_last && held == total;
+            done = f4(e, 1, 9, off, more, pl, len, &o);
+            CHECK_EQ_INT(done, want);
+            if (done != want) break;
+        }
+        if (done) {
+            completed++;
+            CHECK_EQ_INT(o.l4_len, total);
+            if (o.l4_len == total && memcmp(o.l4, model, total)) {
+                fprintf(stderr, "  round %d policy %s: bytes differ\n", round, frag_policy_name(policy));
+                CHECK(0);
+            }
+        }
+        CHECK_EQ_INT(e->stats.frag_buffered, 0);
+        rounds++;
+        free_eng(e);
+    }
+    CHECK_EQ_INT(completed, rounds);
+}
+
 /* ---- IPv6 ------------------------------------------------------------------------ */
 
 TEST(ipv6_overlap_duplicate_atomic) {
@@ -505,6 +566,7 @@ int main(void) {
     RUN(trains_8_and_24_bytes);
     RUN(memory_bound);
     RUN(fragment_count_bound);
+    RUN(random_against_model);
     RUN(ipv6_overlap_duplicate_atomic);
     return check_report("frag");
 }
