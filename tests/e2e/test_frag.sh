@@ -99,6 +99,10 @@ run http-overlap --set ip.frag_policy_by_host=10.0.0.0/8=last,10.0.0.0/24=linux 
 check "by host: the longest prefix (10.0.0.0/24=linux) wins" [ "$uris" = "/static/$(expand AAAJJBKKKLLLMMMFFFGGPHQQ) " ]
 run http-overlap --set ip.frag_policy_by_host=10.0.0.1=last --set ip.frag_policy=solaris
 check "by host: the source's entry does not apply (solaris)" [ "$uris" = "/static/$(expand AAAJBBCCCLLLMMMFFFGGHHIQ) " ]
+rm -rf "$T/j2"
+"$ENG" -r "$T/p/http-overlap.pcap" -j 2 -o "$T/j2" --set ip.frag_policy_by_host=10.0.0.2=windows 2>"$T/err"
+u=$(grep -o '"uri":"[^"]*"' "$T/j2/http.log" 2>/dev/null | cut -d'"' -f4)
+check "by host with -j 2: every worker has the table" [ "$u" = "/static/$(expand AAAJBBCCCLLLMEEFFFGGHHIQ)" ]
 "$ENG" -r "$T/p/http-overlap.pcap" --set ip.frag_policy_by_host=10.0.0.2=vista >/dev/null 2>"$T/err"
 check "by host: an unknown policy is a usage error" [ $? -ne 0 ]
 check "by host: naming the entry" grep -q "entry 1 '10.0.0.2=vista'" "$T/err"
