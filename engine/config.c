@@ -18,7 +18,7 @@
 #include "files.h"
 #include "internal.h"
 
-typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_HOSTS, K_BODY, K_PORT, K_TEXT, K_VERIFY } kind_t;
+typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_HOSTS, K_BODY, K_PORT, K_TEXT, K_VERIFY, K_FRAGPOL } kind_t;
 
 typedef struct key {
     const char *name;
@@ -56,7 +56,11 @@ static const cfg_key_t keys[] = {
     {"ip.frag_timeout", K_SECONDS, "30", O(frag_timeout_ns),
      "an incomplete IP datagram's fragments are dropped after this"},
     {"ip.max_frag_bytes", K_BYTES, "64MiB", O(max_frag_bytes),
-     "fragment bytes buffered in all; past it the oldest datagrams are dropped"},
+     "fragment bytes buffered in all (data, block owners, fragment tables); past it the oldest incomplete datagrams are dropped (weird frag_buffer_full)"},
+    {"ip.frag_policy", K_FRAGPOL, "bsd", O(frag_policy),
+     "which bytes a host keeps where IPv4 fragments overlap: first, last, bsd, bsd-right, linux, windows or solaris (docs/decoders.md, IP fragments); IPv6 overlaps always drop the datagram"},
+    {"ip.frag_policy_by_host", K_HOSTS, "", NOFF,
+     "ip.frag_policy per destination: PREFIX=POLICY separated by commas (10.0.0.0/8=windows,10.1.2.3=linux), longest prefix wins; other destinations get ip.frag_policy"},
     {"stream.max_line", K_BYTES, "16KiB", O(max_line),
      "longest line (or protocol unit) a line-based decoder buffers, 64 to 16MiB; a longer one is a weird"},
     {"http.max_body", K_BODY, "unlimited", O(http_max_body), "decoded body bytes delivered per HTTP message"},
@@ -207,6 +211,12 @@ static int apply(eng_cfg_t *c, const cfg_key_t *k, const char *v) {
         memcpy(p, &o, sizeof o);
         return 0;
     }
+    case K_FRAGPOL: {
+        int o = frag_policy_parse(v, strlen(v));
+        if (o < 0) return -1;
+        memcpy(p, &o, sizeof o);
+        return 0;
+    }
     case K_OVERLAP: {
         int o = reasm_policy_by_name(v);
         if (o < 0) return -1;
@@ -214,6 +224,7 @@ static int apply(eng_cfg_t *c, const cfg_key_t *k, const char *v) {
         return 0;
     }
     case K_HOSTS: { /* checked, and installed, by eng_config_set */
+        if (!strcmp(k->name, "ip.frag_policy_by_host")) return 0;
         hosttable_t t = {0};
         int rc = hosttable_parse(&t, v, reasm_policy_names, NULL, 0);
         hosttable_free(&t);
@@ -232,6 +243,7 @@ static const char *expect(kind_t k) {
     case K_OVERLAP: return "a policy: first, last, linux, old-linux, bsd, bsd-right, old-solaris, solaris, hpux10, hpux11, irix, macos, vista, windows or windows2k3";
     case K_HOSTS: return "ADDRESS[/LEN]=POLICY entries separated by commas";
     case K_VERIFY: return "off or verify";
+    case K_FRAGPOL: return "first, last, bsd, bsd-right, linux, windows or solaris";
     case K_BODY: return "a byte count or unlimited";
     case K_PORT: return "a port number, 0 to 65535 (0: none)";
     case K_TEXT: return "text";
@@ -265,7 +277,10 @@ int eng_config_set(eng_t *e, const char *key, const char *value, char *err, size
         eng_cfg_t c = e->cfg;
         if (keys[i].kind == K_HOSTS) {
             char herr[256];
-            if (hosttable_parse(&e->tcp_hosts, value, reasm_policy_names, herr, sizeof herr)) {
+            int bad = !strcmp(key, "ip.frag_policy_by_host")
+                          ? frag_policy_hosts(&e->frag_hosts, value, herr, sizeof herr)
+                          : hosttable_parse(&e->tcp_hosts, value, reasm_policy_names, herr, sizeof herr);
+            if (bad) {
                 snprintf(err, errlen, "bad value for %s: %s", key, herr);
                 return -1;
             }
@@ -346,6 +361,7 @@ const char *eng_config_value(const eng_t *e, int i) {
 }
 
 void cfg_free_extra(eng_t *e) {
+    hosttable_free(&e->frag_hosts);
     if (e->extra) {
         for (int i = 0; i < e->extra->n; i++) {
             free(e->extra->key[i]);
@@ -398,6 +414,7 @@ static const char *kind_name(kind_t k) {
     case K_OVERLAP: return "policy";
     case K_HOSTS: return "hosts";
     case K_VERIFY: return "off|verify";
+    case K_FRAGPOL: return "policy";
     case K_BODY: return "bytes|unlimited";
     case K_PORT: return "port";
     case K_TEXT: return "text";

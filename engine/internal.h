@@ -26,6 +26,7 @@ typedef struct eng_cfg {
     int64_t tcp_timeout_ns, tcp_closed_timeout_ns, udp_timeout_ns;
     int64_t frag_timeout_ns;
     uint64_t max_frag_bytes;
+    int frag_policy;                 /* ip.frag_policy: FRAG_POLICY_* */
     uint64_t max_line;               /* stream.max_line: longest line a decoder buffers */
     uint64_t http_max_body;          /* 0 = unlimited */
     uint64_t mime_max_depth;
@@ -157,6 +158,7 @@ struct eng {
     flow_table_t ft;
     reasm_ctx_t reasm;
     frag_table_t *frags;
+    hosttable_t frag_hosts;         /* ip.frag_policy_by_host (config.c parses, frag.c looks up) */
     int started, finished;
     int64_t now;                    /* network time, ns */
     int64_t next_tick;              /* next engine.tick, ns (0 = not yet set) */
