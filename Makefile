@@ -158,7 +158,7 @@ build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
 
-build/fuzz/fuzz_stream_%: tests/fuzz/stream.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
+$(STREAM_DECODERS:%=build/fuzz/fuzz_stream_%): build/fuzz/fuzz_stream_%: tests/fuzz/stream.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) -DFZ_DECODER='"$*"' -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS) $(LDLIBS)
 
@@ -167,7 +167,7 @@ build/fuzz/fuzz_lua: tests/fuzz/fuzz_lua.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ) 
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -Wl,-E -o $@ $< $(FUZZ_LUA_OBJ) $(FUZZ_OBJ) $(PKG_LIBS) $(LDLIBS)
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
+$(filter-out build/fuzz/fuzz_lua,$(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS) $(LDLIBS)
 
@@ -188,7 +188,7 @@ REPLAY_BIN := $(FUZZ_NAMES:%=$(BUILD)/fuzzreplay/%)
 REPLAY_OBJ := $(BUILD)/obj/tests/fuzz/replay.o
 all: $(REPLAY_BIN)
 
-$(BUILD)/fuzzreplay/fuzz_stream_%: tests/fuzz/stream.c tests/fuzz/fuzz_common.h $(REPLAY_OBJ) $(LIBA)
+$(STREAM_DECODERS:%=$(BUILD)/fuzzreplay/fuzz_stream_%): $(BUILD)/fuzzreplay/fuzz_stream_%: tests/fuzz/stream.c tests/fuzz/fuzz_common.h $(REPLAY_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DFZ_DECODER='"$*"' $(LDFLAGS) -o $@ $< $(REPLAY_OBJ) $(LIBA) $(PKG_LIBS) $(LDLIBS)
 
@@ -197,7 +197,7 @@ $(BUILD)/fuzzreplay/fuzz_lua: tests/fuzz/fuzz_lua.c tests/fuzz/fuzz_common.h $(R
 	$(CC) $(CFLAGS) $(LDFLAGS) -Wl,-E -o $@ $< $(REPLAY_OBJ) $(LUA_OBJ) -Wl,--whole-archive $(LIBA) \
 	    -Wl,--no-whole-archive $(PKG_LIBS) $(LDLIBS)
 
-$(BUILD)/fuzzreplay/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(REPLAY_OBJ) $(LIBA)
+$(filter-out $(BUILD)/fuzzreplay/fuzz_lua,$(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzzreplay/%)): $(BUILD)/fuzzreplay/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(REPLAY_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(REPLAY_OBJ) $(LIBA) $(PKG_LIBS) $(LDLIBS)
 
