@@ -1,16 +1,19 @@
 #!/bin/sh
 # (Re)make the fuzz corpora tests/fuzz/corpus/<target> (the target's name without
-# "fuzz_") by minimising, with libFuzzer's -merge=1, what is there already, what
-# `make fuzz-run` (or any run) left in build/fuzz/corpus-<target>, the shared seeds
-# tests/fuzz/seeds and the inputs made here from the project's pcaps/: one
-# connection each for the stream targets (tests/fuzz/stream2seed.py), whole small
-# captures for fuzz_lua and fuzz_packets (tests/fuzz/pcap2seed.py; fuzz_lua's with
-# byte 0 = 0x40 too: the default log scripts loaded). Needs `make fuzz` (clang).
+# "fuzz_"): libFuzzer's set-cover merge (-set_cover_merge=1 -use_counters=0: a small
+# set of inputs that reaches the same edges) of what is there already, what
+# `make fuzz-run` (or any run) left in build/fuzz/corpus-<target>, and the inputs
+# made here from the project's pcaps/: one connection each for the stream targets
+# (tests/fuzz/stream2seed.py), every capture for fuzz_lua and fuzz_packets
+# (tests/fuzz/pcap2seed.py; fuzz_lua's also with byte 0 = 0x40: the default log
+# scripts loaded). Inputs are cut at MAX_LEN bytes (default 512: the corpora stay
+# small; tests/fuzz/seeds, replayed with every corpus, has the longer ones).
+# Files named crash-* (the inputs of fixed crashes) are kept whatever they cover.
+# Needs `make fuzz` (clang).
 #   sh tests/fuzz/make-corpus.sh                  every target
 #   sh tests/fuzz/make-corpus.sh fuzz_stream_smtp fuzz_lua
-# Inputs are cut at MAX_LEN bytes (default 16384, as smoke.sh and fuzz-run use).
 cd "$(dirname "$0")/../.." || exit 1
-MAX_LEN=${MAX_LEN:-16384}
+MAX_LEN=${MAX_LEN:-512}
 [ $# -gt 0 ] || set -- $(ls build/fuzz/fuzz_* 2>/dev/null | grep -v '\.d$' | xargs -n 1 basename)
 [ $# -gt 0 ] || { echo "no build/fuzz/fuzz_*: make fuzz first (clang)"; exit 1; }
 seeds=build/fuzz/pcap-seeds
@@ -41,18 +44,21 @@ for t in "$@"; do
     out=tests/fuzz/corpus/$short
     new=$(mktemp -d)
     dirs=""
-    for d in "$out" "build/fuzz/corpus-$t" "$seeds/$short" tests/fuzz/seeds; do
+    for d in "$out" "build/fuzz/corpus-$t" "$seeds/$short"; do
         [ -d "$d" ] && dirs="$dirs $d"
     done
-    if ! build/fuzz/"$t" -merge=1 -max_len="$MAX_LEN" -timeout=20 "$new" $dirs >"$new.log" 2>&1; then
+    if ! build/fuzz/"$t" -set_cover_merge=1 -use_counters=0 -max_len="$MAX_LEN" -timeout=20 "$new" $dirs >"$new.log" 2>&1; then
         tail -n 20 "$new.log"
         echo "$t: merge failed"
         rm -rf "$new" "$new.log"
         exit 1
     fi
+    keep=$(mktemp -d)
+    cp "$out"/crash-* "$keep"/ 2>/dev/null
     rm -rf "$out"
     mkdir -p "$out"
-    cp "$new"/* "$out"/ 2>/dev/null
-    echo "$t: $(ls "$out" | wc -l) inputs, $(du -sk "$out" | cut -f1) KB"
+    cp "$new"/* "$keep"/* "$out"/ 2>/dev/null
+    rm -rf "$keep"
+    echo "$t: $(ls "$out" | wc -l) inputs, $(cat "$out"/* | wc -c) bytes"
     rm -rf "$new" "$new.log"
 done
