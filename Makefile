@@ -139,10 +139,15 @@ test-quick: all
 
 # ---- fuzzing --------------------------------------------------------------
 # The core is compiled once with clang's sanitizers and fuzzer instrumentation
-# into build/fuzz/obj; each target links against it.
+# into build/fuzz/obj; each target links against it. tests/fuzz/stream.c is
+# one target per TCP decoder (fuzz_stream_<decoder>, the name given at build
+# time); fuzz_lua also links the Lua bridge. docs/testing.md, "Fuzzing".
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+STREAM_DECODERS := http smtp pop3 imap ftp sip ssl
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/%.c=%) $(STREAM_DECODERS:%=fuzz_stream_%)
+FUZZ_BIN := $(FUZZ_NAMES:%=build/fuzz/%)
 FUZZ_OBJ := $(CORE_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_LUA_OBJ := $(LUA_SRC:%.c=build/fuzz/obj/%.o)
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iengine -Idecoders $(PKG_CFLAGS) -MMD -MP -fno-sanitize-recover=undefined
 FUZZ_SAN := address,undefined
 FUZZ_SECONDS ?= 60
@@ -153,17 +158,48 @@ build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
 
-$(FUZZ_BIN): build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+$(STREAM_DECODERS:%=build/fuzz/fuzz_stream_%): build/fuzz/fuzz_stream_%: tests/fuzz/stream.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) -DFZ_DECODER='"$*"' -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS) $(LDLIBS)
+
+# -Wl,-E: lua/engine.lua reaches the engine's functions through ffi.C
+build/fuzz/fuzz_lua: tests/fuzz/fuzz_lua.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ) $(FUZZ_LUA_OBJ)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -Wl,-E -o $@ $< $(FUZZ_LUA_OBJ) $(FUZZ_OBJ) $(PKG_LIBS) $(LDLIBS)
+
+$(filter-out build/fuzz/fuzz_lua,$(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS) $(LDLIBS)
 
+# each target also runs over its corpus, tests/fuzz/corpus/<name without fuzz_>
 fuzz-run: fuzz
 	@for f in $(FUZZ_BIN); do \
-	    mkdir -p build/fuzz/corpus-$$(basename $$f); \
+	    n=$$(basename $$f); c=tests/fuzz/corpus/$${n#fuzz_}; \
+	    mkdir -p build/fuzz/corpus-$$n; \
 	    echo "== $$f for $(FUZZ_SECONDS)s"; \
-	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=16384 build/fuzz/corpus-$$(basename $$f) \
-	        tests/fuzz/seeds || exit 1; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=20 build/fuzz/corpus-$$n \
+	        $$( [ -d $$c ] && echo $$c ) tests/fuzz/seeds || exit 1; \
 	done
+
+# The same targets with tests/fuzz/replay.c as main() instead of libFuzzer, built
+# with $(CC) in every build (normal, asan): tests/fuzz/replay.sh runs the corpora
+# through them, also where clang is absent.
+REPLAY_BIN := $(FUZZ_NAMES:%=$(BUILD)/fuzzreplay/%)
+REPLAY_OBJ := $(BUILD)/obj/tests/fuzz/replay.o
+all: $(REPLAY_BIN)
+
+$(STREAM_DECODERS:%=$(BUILD)/fuzzreplay/fuzz_stream_%): $(BUILD)/fuzzreplay/fuzz_stream_%: tests/fuzz/stream.c tests/fuzz/fuzz_common.h $(REPLAY_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DFZ_DECODER='"$*"' $(LDFLAGS) -o $@ $< $(REPLAY_OBJ) $(LIBA) $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/fuzzreplay/fuzz_lua: tests/fuzz/fuzz_lua.c tests/fuzz/fuzz_common.h $(REPLAY_OBJ) $(LUA_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Wl,-E -o $@ $< $(REPLAY_OBJ) $(LUA_OBJ) -Wl,--whole-archive $(LIBA) \
+	    -Wl,--no-whole-archive $(PKG_LIBS) $(LDLIBS)
+
+$(filter-out $(BUILD)/fuzzreplay/fuzz_lua,$(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzzreplay/%)): $(BUILD)/fuzzreplay/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(REPLAY_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(REPLAY_OBJ) $(LIBA) $(PKG_LIBS) $(LDLIBS)
 
 # ---- benchmark (docs/performance.md) --------------------------------------
 # Not part of `make test`. Built with the normal flags ($(OPT)); inputs are generated

@@ -549,8 +549,8 @@ static void expect_media(eng_t *e, eng_flow_t *f, sip_t *s, const sdp_media_t *m
     for (int i = 0; i < MEDIA_RING; i++) {
         media_ent_t *x = &s->media[i];
         if (x->seq && x->family == m->conn_fam && x->port == m->port && !memcmp(x->addr, addr, 16) &&
-            x->cid_len == cidl && !memcmp(x->cid, cid, cidl))
-            return; /* announced already */
+            x->cid_len == cidl && (!cidl || !memcmp(x->cid, cid, cidl)))
+            return; /* announced already (cid is NULL when the message has no Call-ID) */
     }
     uint64_t seq = ++s->media_seq;
     media_ent_t *x = &s->media[seq % MEDIA_RING];
@@ -562,7 +562,7 @@ static void expect_media(eng_t *e, eng_flow_t *f, sip_t *s, const sdp_media_t *m
     x->cid_len = (uint8_t)cidl;
     if (cidl) memcpy(x->cid, cid, cidl);
     size_t tl = m->type_len < sizeof x->type ? m->type_len : sizeof x->type;
-    memcpy(x->type, m->type, tl);
+    if (tl) memcpy(x->type, m->type, tl);
     x->type_len = (uint8_t)tl;
     for (int rtcp = 0; rtcp < 2; rtcp++) {
         dec_expect_t ex;

@@ -1,6 +1,7 @@
 /* bus.c - the event bus: the catalogue from events.def, subscribers per event
  * kind, and dispatch. A kind without subscribers costs one array load at the
  * place that would build the event (eng_wants), nothing more. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -121,19 +122,30 @@ static int decoder_has(const eng_decoder_t *d, const char *o) {
     return 0;
 }
 
-/* eng.wanted: bit i set when registry decoder i owns or uses an event that
- * has a subscriber; recomputed when a kind gains its first subscriber or
- * loses its last, so dec_wanted is one load */
-void bus_update_wanted(eng_t *e) {
-    uint64_t w = 0;
-    for (int i = 0; i < eng_decoder_count() && i < 64; i++) {
+/* the decoders (bits, registry order) that own or use each event kind's
+ * owner; the registry and the catalogue are constant, so this is computed
+ * once per process */
+static uint64_t kind_decoders[ENG_EV_COUNT];
+static pthread_once_t kind_decoders_once = PTHREAD_ONCE_INIT;
+
+static void kind_decoders_init(void) {
+    int nd = eng_decoder_count();
+    for (int i = 0; i < nd && i < 64; i++) {
         const eng_decoder_t *d = eng_decoder_at(i);
         for (int k = 0; k < ENG_EV_COUNT; k++)
-            if (e->subs[k].n && decoder_has(d, events[k].owner)) {
-                w |= 1ULL << i;
-                break;
-            }
+            if (decoder_has(d, events[k].owner)) kind_decoders[k] |= 1ULL << i;
     }
+}
+
+/* eng.wanted: bit i set when registry decoder i owns or uses an event that
+ * has a subscriber; recomputed when a kind gains its first subscriber or
+ * loses its last, so dec_wanted is one load (and the recomputation is one
+ * pass over the kinds: every eng_on of a fresh engine comes here) */
+void bus_update_wanted(eng_t *e) {
+    pthread_once(&kind_decoders_once, kind_decoders_init);
+    uint64_t w = 0;
+    for (int k = 0; k < ENG_EV_COUNT; k++)
+        if (e->subs[k].n) w |= kind_decoders[k];
     e->wanted = w;
 }
 

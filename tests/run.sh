@@ -104,7 +104,9 @@ for b in "$@"; do
         # the summary handler ends with the "N passed, M failed" line
         add "$b:busted" env ENGINE_BUILD="$b" "$b/engine" test -o tests/spec/summary.lua tests/spec
     fi
-    # the fuzz targets (one build, clang) over their seeds and a short fixed run
+    # the fuzz corpora through the replay binaries of this build (no clang needed)
+    add "$b:fuzz-replay" sh tests/fuzz/replay.sh "$b"
+    # the fuzz targets (one build, clang) over their seeds, corpora and a short fixed run
     [ "$b" = "$1" ] && add "fuzz-smoke" sh tests/fuzz/smoke.sh
     run_queue
 done

@@ -398,6 +398,35 @@ TEST(tcp_bad)
 }
 
 /* garbage on a TCP flow given to sip by a script: one weird per resync, bounded */
+/* an INVITE with an SDP and no Call-ID, twice: the media are expected once, the
+ * second compares with an empty Call-ID (found by fuzz_stream_smtp: memcmp with a
+ * null pointer, undefined even for 0 bytes; the asan build traps on it) */
+TEST(sdp_without_callid)
+{
+    rec_t r;
+    eng_t *e = new_engine(&r);
+    char msg[2048];
+    snprintf(msg, sizeof msg,
+             "INVITE sip:bob@b.example SIP/2.0\r\n"
+             "Via: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK1\r\n"
+             "From: <sip:alice@a.example>;tag=1\r\nTo: <sip:bob@b.example>\r\n"
+             "CSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(SDP_ANSWER), SDP_ANSWER);
+    udps(e, 0, msg);
+    CHECK_EQ_INT(dec_expect_pending(e), 2); /* RTP and RTCP of 10.0.0.9:30000 */
+    udps(e, 0, msg);
+    CHECK_EQ_INT(dec_expect_pending(e), 2); /* announced already */
+    eng_finish(e);
+    eng_free(e);
+    CHECK_STR(r.log ? r.log : "",
+              "SERVICE sip detect\n"
+              "REQ INVITE sip:bob@b.example cid=- cseq=1 INVITE from=sip:alice@a.example;1 "
+              "to=sip:bob@b.example;- br=z9hG4bK1 ua=- orig off=-\n"
+              "REQ INVITE sip:bob@b.example cid=- cseq=1 INVITE from=sip:alice@a.example;1 "
+              "to=sip:bob@b.example;- br=z9hG4bK1 ua=- orig off=-\n");
+    rec_free(&r);
+}
+
 TEST(tcp_garbage_resync)
 {
     rec_t r;
@@ -434,5 +463,6 @@ int main(void)
     RUN(udp_bad);
     RUN(tcp_bad);
     RUN(tcp_garbage_resync);
+    RUN(sdp_without_callid);
     return check_report("sip");
 }
