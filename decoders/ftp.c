@@ -842,6 +842,8 @@ static void ftp_init(eng_t *e, eng_flow_t *f, void *st)
     uint32_t ml = dec_max_line(e);
     sr_init(&s->sr[0], ml);
     sr_init(&s->sr[1], ml);
+    sr_bind(&s->sr[0], dec_flow_mem(f));
+    sr_bind(&s->sr[1], dec_flow_mem(f));
     s->scratch = malloc(ml + 1);
     s->scratch2 = malloc(ml + 2);
     s->inited = 1;
@@ -875,7 +877,11 @@ static void ftp_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, c
 static void ftp_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, uint64_t len)
 {
     ftp_t *s = st;
-    if ((dir != 0 && dir != 1) || !s->inited || len == 0) return;
+    if ((dir != 0 && dir != 1) || !s->inited) return;
+    if (len == 0) { /* engine.memcap cut */
+        sr_gap(&s->sr[dir], off, 0);
+        return;
+    }
     sr_gap(&s->sr[dir], off, len);
     if (dir == ENG_ORIG) {
         s->orig_lost = 1;

@@ -1399,6 +1399,7 @@ static void http_init(eng_t *e, eng_flow_t *f, void *st)
     uint32_t ml = dec_max_line(e);
     for (int i = 0; i < 2; i++) {
         sr_init(&h->d[i].sr, ml);
+        sr_bind(&h->d[i].sr, dec_flow_mem(f));
         msg_reset(&h->d[i]);
         h->d[i].st = ST_LINE;
         h->d[i].inited = 1;
@@ -1425,7 +1426,11 @@ static void http_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, u
     http_t *h = st;
     if (dir != 0 && dir != 1) return;
     http_dir_t *d = &h->d[dir];
-    if (d->st == ST_TUNNEL || len == 0) return;
+    if (len == 0) { /* engine.memcap cut: the reader reports SR_GAP if a unit was dropped */
+        sr_gap(&d->sr, off, 0);
+        return;
+    }
+    if (d->st == ST_TUNNEL) return;
     sr_gap(&d->sr, off, len);
     d->gap_ok = 0;
     int absorb = d->st == ST_BODY_CLOSE ||

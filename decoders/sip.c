@@ -987,6 +987,8 @@ static void sip_init(eng_t *e, eng_flow_t *f, void *st)
     if (s->tcp) {
         sr_init(&s->d[0].sr, s->max_line);
         sr_init(&s->d[1].sr, s->max_line);
+        sr_bind(&s->d[0].sr, dec_flow_mem(f));
+        sr_bind(&s->d[1].sr, dec_flow_mem(f));
     }
     s->inited = 1;
 }
@@ -1003,7 +1005,11 @@ static void sip_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, c
 static void sip_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, uint64_t len)
 {
     sip_t *s = st;
-    if (!s->inited || !s->tcp || (dir != 0 && dir != 1) || len == 0) return;
+    if (!s->inited || !s->tcp || (dir != 0 && dir != 1)) return;
+    if (len == 0) { /* engine.memcap cut */
+        sr_gap(&s->d[dir].sr, off, 0);
+        return;
+    }
     sr_gap(&s->d[dir].sr, off, len);
     run_dir(e, f, s, dir);
 }

@@ -868,7 +868,10 @@ static void smtp_init(eng_t *e, eng_flow_t *f, void *st)
 {
     smtp_t *s = st;
     uint32_t ml = dec_max_line(e);
-    for (int i = 0; i < 2; i++) sr_init(&s->sr[i], ml);
+    for (int i = 0; i < 2; i++) {
+        sr_init(&s->sr[i], ml);
+        sr_bind(&s->sr[i], dec_flow_mem(f));
+    }
     s->cmode = CM_CMD;
     s->inited = 1;
 }
@@ -902,7 +905,12 @@ static void smtp_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, 
 static void smtp_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, uint64_t len)
 {
     smtp_t *s = st;
-    if ((dir != 0 && dir != 1) || s->stopped || !s->inited || len == 0) return;
+    if ((dir != 0 && dir != 1) || s->stopped || !s->inited) return;
+    if (len == 0) { /* engine.memcap cut */
+        sr_gap(&s->sr[dir], off, 0);
+        if (dir == 0 && s->msg) mime_gap(s->msg, 0);
+        return;
+    }
     sr_gap(&s->sr[dir], off, len);
     if (dir != 0) return;
     if (s->cmode == CM_DATA) {

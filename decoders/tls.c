@@ -1161,7 +1161,10 @@ static int tls_probe(const uint8_t *p, size_t len, int dir)
 static void tls_init(eng_t *e, eng_flow_t *f, void *st)
 {
     tls_t *s = st;
-    for (int i = 0; i < 2; i++) sr_init(&s->d[i].sr, 64);
+    for (int i = 0; i < 2; i++) {
+        sr_init(&s->d[i].sr, 64);
+        sr_bind(&s->d[i].sr, dec_flow_mem(f));
+    }
     uint64_t m = dec_config_u64(e, "tls.max_handshake", HS_MAX_DEFAULT);
     if (m < 1024) m = 1024;
     if (m > (16u << 20)) m = 16u << 20;
@@ -1184,8 +1187,12 @@ static void tls_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, c
 static void tls_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, uint64_t len)
 {
     tls_t *s = st;
-    if ((dir != 0 && dir != 1) || !s->inited || len == 0) return;
+    if ((dir != 0 && dir != 1) || !s->inited) return;
     tdir_t *d = &s->d[dir];
+    if (len == 0) { /* engine.memcap cut: the record being gathered goes */
+        sr_gap(&d->sr, off, 0);
+        return;
+    }
     stream_reader_t *sr = &d->sr;
     if (d->st == D_DONE) return;
     int absorbed = d->st == D_BODY && !d->parse && len <= d->rleft && sr->chunk &&

@@ -353,7 +353,11 @@ static void print_stats(const eng_t *e) {
     stat_line("gaps", s->tcp_gaps);
     stat_line("gap bytes", s->tcp_gap_bytes);
     stat_line("bytes delivered", s->tcp_bytes_delivered);
-    stat_line("bytes buffered at peak", s->tcp_buffered_peak);
+    stat_line("out of order at peak", s->tcp_buffered_peak);
+    fprintf(stderr, "memory (engine.memcap)\n");
+    stat_line("bytes buffered at peak", s->mem_buffered_peak);
+    stat_line("flows cut", s->memcap_cuts);
+    stat_line("bytes held by cut flows", s->memcap_cut_bytes);
     fprintf(stderr, "UDP\n");
     stat_line("datagrams", s->udp_datagrams);
     fprintf(stderr, "IP fragments\n");

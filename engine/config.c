@@ -45,6 +45,8 @@ static const cfg_key_t keys[] = {
      "out-of-order bytes buffered per direction before a gap is declared and the stream skips ahead (at most 4GiB-1)"},
     {"tcp.max_total_bytes", K_BYTES, "256MiB", O(tcp_max_total_bytes),
      "out-of-order bytes buffered across all flows; past it the oldest holes are declared gaps"},
+    {"engine.memcap", K_BYTES, "1GiB", O(memcap),
+     "bytes all flows' buffers may hold together: reassembly (as tcp.max_total_bytes counts) and decoders' line and unit buffers, header maps, pending transactions; past it the flow holding the most is cut (weird memcap_flow_cut; 0: no cap)"},
     {"flow.max", K_COUNT, "1000000", O(flow_max),
      "flows tracked at once; past it the least recently active flow ends (reason evicted)"},
     {"flow.tcp_timeout", K_SECONDS, "300", O(tcp_timeout_ns), "inactivity timeout of a TCP flow, in network time"},
@@ -268,6 +270,7 @@ int eng_config_set(eng_t *e, const char *key, const char *value, char *err, size
         e->cfg = c;
         e->reasm.max_ooo = c.tcp_max_ooo_bytes;
         e->reasm.max_total = c.tcp_max_total_bytes;
+        e->mem.limit = c.memcap;
         e->reasm.overlap_policy = c.tcp_overlap;
         int b;
         /* booleans read back as "true"/"false" whatever the spelling: "0" in

@@ -119,6 +119,12 @@ void flow_apply_handoff(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_
     }
 }
 
+struct mem_acct *dec_flow_mem(eng_flow_t *pf) { return pf ? &FLOW(pf)->mem : NULL; }
+
+void dec_mem(eng_flow_t *pf, int64_t delta) {
+    if (pf) mem_charge(&FLOW(pf)->mem, delta);
+}
+
 const char *dec_flow_handed_from(const eng_flow_t *pf) {
     const flow_t *f = (const flow_t *)pf;
     return f->prev_dec ? f->prev_dec->name : NULL;

@@ -59,7 +59,12 @@ static void sink_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int con
     eng_fire(e, &ev);
 }
 
-const reasm_sink_t tcp_reasm_sink = {sink_data, sink_gap, sink_overlap};
+static void sink_mem(void *ctx, int64_t delta) {
+    flow_t *f = ctx;
+    mem_charge(&f->mem, delta);
+}
+
+const reasm_sink_t tcp_reasm_sink = {sink_data, sink_gap, sink_overlap, sink_mem};
 
 /* ---- endpoint states ----------------------------------------------------- */
 
