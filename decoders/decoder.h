@@ -114,6 +114,8 @@ void *dec_flow_state(eng_flow_t *f, const eng_decoder_t *d);
  * free what can go; a decoder that frees nothing is ended and detached. */
 struct mem_acct *dec_flow_mem(eng_flow_t *f);
 void dec_mem(eng_flow_t *f, int64_t delta);
+/* the same through the account (for helpers that keep it instead of the flow) */
+void dec_mem_charge(struct mem_acct *a, int64_t delta);
 
 /* ---- expectations ---------------------------------------------------------
  * A decoder announces a connection it expects (FTP after 227/229/PORT/EPRT,

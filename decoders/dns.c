@@ -827,6 +827,7 @@ static void pend_add(eng_t *e, eng_flow_t *f, dns_t *s, const pend_t *p)
         if (cap > s->max_pend) cap = s->max_pend;
         pend_t *n = realloc(s->pend, cap * sizeof *n);
         if (!n) return;
+        dec_mem(f, (int64_t)((cap - s->cap) * sizeof *n));
         s->pend = n;
         s->cap = cap;
     }
@@ -1338,6 +1339,7 @@ static void dns_end(eng_t *e, eng_flow_t *f, void *st)
             sr_free(&t->sr);
         }
     }
+    dec_mem(f, -(int64_t)(s->cap * sizeof *s->pend));
     free(s->pend);
     s->pend = NULL;
     s->npend = s->cap = 0;

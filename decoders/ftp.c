@@ -846,6 +846,7 @@ static void ftp_init(eng_t *e, eng_flow_t *f, void *st)
     sr_bind(&s->sr[1], dec_flow_mem(f));
     s->scratch = malloc(ml + 1);
     s->scratch2 = malloc(ml + 2);
+    dec_mem(f, (s->scratch ? (int64_t)ml + 1 : 0) + (s->scratch2 ? (int64_t)ml + 2 : 0));
     s->inited = 1;
     if (dec_flow_midstream(f)) s->orig_lost = s->greeted = 1;
     /* handed back by TLS after AUTH TLS and CCC: the session is under way (its
@@ -911,6 +912,8 @@ static void ftp_end(eng_t *e, eng_flow_t *f, void *st)
     for (int i = 0; i < CHAN_MAX; i++) chan_free(e, f, &s->ch[i]);
     sr_free(&s->sr[0]);
     sr_free(&s->sr[1]);
+    dec_mem(f, -((s->scratch ? (int64_t)dec_max_line(e) + 1 : 0) +
+                 (s->scratch2 ? (int64_t)dec_max_line(e) + 2 : 0)));
     free(s->scratch);
     free(s->scratch2);
     s->scratch = s->scratch2 = NULL;
@@ -983,6 +986,7 @@ static void commit(eng_t *e, eng_flow_t *f, ftpd_t *d)
         if (d->held_gap[k]) eng_file_gap(e, d->file, d->held_gap[k]);
     }
     for (int k = 0; k < 2; k++) {
+        dec_mem(f, -(int64_t)d->holdcap[k]);
         free(d->hold[k]);
         d->hold[k] = NULL;
         d->holdn[k] = d->holdcap[k] = 0;
@@ -1049,6 +1053,7 @@ static void ftpd_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, 
         if (cap > HOLD_MAX) cap = HOLD_MAX;
         uint8_t *nb = realloc(d->hold[dir], cap);
         if (!nb) return; /* no memory: those bytes are not held */
+        dec_mem(f, (int64_t)cap - (int64_t)d->holdcap[dir]);
         d->hold[dir] = nb;
         d->holdcap[dir] = cap;
     }
@@ -1104,7 +1109,10 @@ static void ftpd_end(eng_t *e, eng_flow_t *f, void *st)
         ev_set(&ev, ENG_F_FTP_TRANSFER_parent_uid, ev_cstr(f->parent_uid));
         dec_fire(e, &ev);
     }
-    for (int k = 0; k < 2; k++) free(d->hold[k]);
+    for (int k = 0; k < 2; k++) {
+        dec_mem(f, -(int64_t)d->holdcap[k]);
+        free(d->hold[k]);
+    }
     d->inited = 0;
 }
 

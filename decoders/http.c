@@ -136,6 +136,7 @@ typedef struct http_dir {
     uint8_t *ab;
     uint32_t alen, acap;
     uint32_t stored_bytes;
+    struct mem_acct *acct;   /* engine.memcap: ab, hd, mv, mb are charged to it */
     hdr_t *hd;               /* stored headers, grown up to HDR_MAX */
     int nh, hcap;
     eng_value_t *mv;         /* the headers map being fired: 2 values a header */
@@ -252,6 +253,7 @@ static uint32_t arena_put(eng_t *e, http_dir_t *d, const uint8_t *p, size_t n)
         if (cap > arena_cap(e)) cap = arena_cap(e);
         uint8_t *nb = realloc(d->ab, (size_t)cap);
         if (!nb) return UINT32_MAX;
+        dec_mem_charge(d->acct, (int64_t)cap - (int64_t)d->acap);
         d->ab = nb;
         d->acap = (uint32_t)cap;
     }
@@ -283,11 +285,13 @@ static void msg_reset(http_dir_t *d)
     d->host_i = d->ua_i = d->cd_i = d->cr_i = -1;
     memset(d->a_len, 0, sizeof d->a_len);
     if (d->acap > ARENA_KEEP) {
+        dec_mem_charge(d->acct, -(int64_t)d->acap);
         free(d->ab);
         d->ab = NULL;
         d->acap = 0;
     }
     if (d->hcap > 32) {
+        dec_mem_charge(d->acct, -(int64_t)((size_t)d->hcap * sizeof *d->hd));
         free(d->hd);
         d->hd = NULL;
         d->hcap = 0;
@@ -295,11 +299,13 @@ static void msg_reset(http_dir_t *d)
     /* the map buffers are kept between messages (no allocation per request)
      * unless a big header block grew them */
     if (d->mvcap > 64) {
+        dec_mem_charge(d->acct, -(int64_t)((size_t)d->mvcap * 2 * sizeof *d->mv));
         free(d->mv);
         d->mv = NULL;
         d->mvcap = 0;
     }
     if (d->mbcap > ARENA_KEEP) {
+        dec_mem_charge(d->acct, -(int64_t)d->mbcap);
         free(d->mb);
         d->mb = NULL;
         d->mbcap = 0;
@@ -308,6 +314,7 @@ static void msg_reset(http_dir_t *d)
 
 static void map_free(http_dir_t *d)
 {
+    dec_mem_charge(d->acct, -(int64_t)((size_t)d->mvcap * 2 * sizeof *d->mv + d->mbcap));
     free(d->mv);
     d->mv = NULL;
     d->mvcap = 0;
@@ -761,6 +768,7 @@ static int hd_grow(http_dir_t *d)
     if (cap <= d->hcap) return -1;
     hdr_t *n = realloc(d->hd, (size_t)cap * sizeof *n);
     if (!n) return -1;
+    dec_mem_charge(d->acct, (int64_t)((size_t)(cap - d->hcap) * sizeof *n));
     d->hd = n;
     d->hcap = cap;
     return 0;
@@ -953,6 +961,7 @@ static void fire_headers_event(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
     if (d->nh > d->mvcap) {
         eng_value_t *nv = realloc(d->mv, (size_t)d->nh * 2 * sizeof *nv);
         if (nv) {
+            dec_mem_charge(d->acct, (int64_t)((size_t)(d->nh - d->mvcap) * 2 * sizeof *nv));
             d->mv = nv;
             d->mvcap = d->nh;
         }
@@ -962,6 +971,7 @@ static void fire_headers_event(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
         while (cap < need) cap *= 2;
         uint8_t *nb = realloc(d->mb, cap);
         if (nb) {
+            dec_mem_charge(d->acct, (int64_t)cap - (int64_t)d->mbcap);
             d->mb = nb;
             d->mbcap = (uint32_t)cap;
         }
@@ -1400,6 +1410,7 @@ static void http_init(eng_t *e, eng_flow_t *f, void *st)
     for (int i = 0; i < 2; i++) {
         sr_init(&h->d[i].sr, ml);
         sr_bind(&h->d[i].sr, dec_flow_mem(f));
+        h->d[i].acct = dec_flow_mem(f);
         msg_reset(&h->d[i]);
         h->d[i].st = ST_LINE;
         h->d[i].inited = 1;
@@ -1509,6 +1520,7 @@ static void http_end(eng_t *e, eng_flow_t *f, void *st)
         z_close(d);
         file_done(e, d);
         sr_free(&d->sr);
+        dec_mem_charge(d->acct, -(int64_t)(d->acap + (size_t)d->hcap * sizeof *d->hd));
         free(d->ab);
         d->ab = NULL;
         d->acap = d->alen = 0;

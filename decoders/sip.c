@@ -81,6 +81,7 @@ enum { D_START = 0, D_HDRS, D_BODY, D_RESYNC };
 typedef struct msgbuf {
     uint8_t *p;
     uint32_t len, cap;
+    struct mem_acct *acct; /* engine.memcap: cap is charged to it */
 } msgbuf_t;
 
 typedef struct sipdir {
@@ -126,6 +127,7 @@ static int mb_reserve(msgbuf_t *m, size_t extra, size_t limit)
     if (nc > limit) nc = limit;
     uint8_t *np = realloc(m->p, nc);
     if (!np) return -1;
+    dec_mem_charge(m->acct, (int64_t)nc - (int64_t)m->cap);
     m->p = np;
     m->cap = (uint32_t)nc;
     return 0;
@@ -133,6 +135,7 @@ static int mb_reserve(msgbuf_t *m, size_t extra, size_t limit)
 
 static void mb_free(msgbuf_t *m)
 {
+    dec_mem_charge(m->acct, -(int64_t)m->cap);
     free(m->p);
     m->p = NULL;
     m->len = m->cap = 0;
@@ -984,6 +987,8 @@ static void sip_init(eng_t *e, eng_flow_t *f, void *st)
     s->max_line = dec_max_line(e);
     if (s->max_line >= HDR_MAX) s->max_line = HDR_MAX - 1;
     s->tcp = f->proto == 6;
+    s->d[0].h.acct = s->d[0].b.acct = dec_flow_mem(f);
+    s->d[1].h.acct = s->d[1].b.acct = s->u.acct = dec_flow_mem(f);
     if (s->tcp) {
         sr_init(&s->d[0].sr, s->max_line);
         sr_init(&s->d[1].sr, s->max_line);

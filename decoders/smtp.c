@@ -637,6 +637,7 @@ static void rtext_add(eng_t *e, eng_flow_t *f, smtp_t *s, const uint8_t *p, size
         if (nc > cap) nc = cap;
         uint8_t *nb = realloc(s->rtext, nc);
         if (!nb) return;
+        dec_mem(f, (int64_t)nc - (int64_t)s->rcap);
         s->rtext = nb;
         s->rcap = nc;
     }
@@ -876,10 +877,11 @@ static void smtp_init(eng_t *e, eng_flow_t *f, void *st)
     s->inited = 1;
 }
 
-static void release(smtp_t *s)
+static void release(eng_flow_t *f, smtp_t *s)
 {
     msg_end(s);
     for (int i = 0; i < 2; i++) sr_free(&s->sr[i]);
+    dec_mem(f, -(int64_t)s->rcap);
     free(s->rtext);
     s->rtext = NULL;
     s->rlen = s->rcap = 0;
@@ -899,7 +901,7 @@ static void smtp_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, 
     sr_push(&s->sr[dir], off, p, len);
     pump(e, f, s, dir);
     park(e, f, s);
-    if (s->stopped) release(s);
+    if (s->stopped) release(f, s);
 }
 
 static void smtp_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, uint64_t len)
@@ -949,7 +951,7 @@ static void smtp_end(eng_t *e, eng_flow_t *f, void *st)
             }
         }
     }
-    release(s);
+    release(f, s);
     s->inited = 0;
 }
 

@@ -190,5 +190,6 @@ const eng_stats_t *eng_stats(const eng_t *ce) {
     e->stats.mem_buffered_peak = e->mem.peak;
     e->stats.memcap_cuts = e->mem.cuts;
     e->stats.memcap_cut_bytes = e->mem.cut_bytes;
+    e->stats.mem_unreleased = e->mem.leaked;
     return &e->stats;
 }

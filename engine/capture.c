@@ -386,7 +386,7 @@ void eng_reset(eng_t *e) {
     if (e->started && !e->finished) eng_finish(e);
     flow_table_free(e); /* no flows are left after eng_finish: only the buckets */
     memcap_free(&e->mem);
-    e->mem.peak = e->mem.cuts = e->mem.cut_bytes = 0;
+    e->mem.peak = e->mem.cuts = e->mem.cut_bytes = e->mem.leaked = 0;
     flow_table_init(&e->ft);
     frag_free(e->frags);
     e->frags = frag_new(); /* NULL is tolerated: created again at the first fragment */

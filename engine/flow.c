@@ -260,6 +260,7 @@ void flow_end(eng_t *e, flow_t *f, const char *reason) {
     e->stats.flows_active = e->ft.count;
     if (e->cur_flow == f) e->cur_flow = NULL;
     free(f->det);
+    e->mem.leaked += f->mem.held; /* 0 unless some buffer was not given back */
     mem_acct_release(&f->mem);
     free(f);
 }

@@ -31,6 +31,8 @@ typedef struct memcap {
     uint64_t peak;      /* largest `used` seen */
     uint64_t cuts;      /* flows cut */
     uint64_t cut_bytes; /* bytes those flows held when cut */
+    uint64_t leaked;    /* bytes still charged to flows when they were freed, after their
+                           decoders and reassembly released theirs: an accounting error */
     mem_acct_t **heap;  /* max-heap on held: heap[0] holds the most */
     uint32_t n, cap;
 } memcap_t;
