@@ -437,7 +437,6 @@ static void fire_message(mime_msg_t *m) {
             if (m->mf->has[k]) ev_set(&ev, idx[k], ev_str(m->mf->v[k], m->mf->len[k], ENG_NO_OFFSET));
         dec_fire(m->e, &ev);
     }
-    if (m->mf) dec_mem(m->f, -(int64_t)sizeof *m->mf);
     free(m->mf);
     m->mf = NULL;
 }
@@ -1238,7 +1237,6 @@ mime_msg_t *mime_begin(eng_t *e, eng_flow_t *f, int dir, const char *source) {
     m->w_decode = m->w_data || m->w_files || m->w_pdone;
     m->w_struct = m->w_decode || m->w_part;
     if (m->w_msg) m->mf = calloc(1, sizeof *m->mf); /* NULL: the fields stay nil */
-    dec_mem(f, (int64_t)(sizeof *m + (m->mf ? sizeof *m->mf : 0))); /* engine.memcap */
     m->top = 1;
     start_headers(m, 0);
     if (!m->w_hdr && !m->w_msg && !m->w_struct) m->st = ST_IGNORE;
@@ -1292,8 +1290,8 @@ void mime_end(mime_msg_t *m) {
     }
     while (m->nlv > 0) pop_level(m);
     if (m->w_mdone) fire_message_done(m); /* every part and file is done by now */
-    dec_mem(m->f, -(int64_t)(sizeof *m + (m->mf ? sizeof *m->mf : 0) +
-                             (size_t)m->caplv * sizeof *m->lv));
+    /* engine.memcap counts what grows (the reader, the levels), not the fixed state */
+    dec_mem(m->f, -(int64_t)((size_t)m->caplv * sizeof *m->lv));
     free(m->fuids);
     free(m->mf);
     free(m->lv);

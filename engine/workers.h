@@ -79,6 +79,9 @@ void wk_group_free(wk_group_t *g);
  * (--stats of a -j N run: flows_active and tcp_buffered_peak are sums of the
  * workers' values) */
 void wk_merge_stats(eng_t *dst, const eng_t *src);
+/* engine.memcap is the run's budget: each of n workers holds at most its nth
+ * part (after the configuration is set; a later --set of it sets it whole) */
+void wk_share_memcap(eng_t *e, int n);
 
 /* the seed of worker i's uids and fuids from the run's seed: worker 0 keeps
  * it (so -j 1 is unchanged); the others get disjoint inputs of the id hash */

@@ -11,7 +11,7 @@
 # memcap_flow_cut weird (counted in --stats); the connection after the flood still gets
 # its records (http.log / smtp.log).
 #   sh tests/e2e/test_memcap.sh [build-dir]
-# SOAK_FLOWS=N sets the HTTP flow count (default 20000; SMTP uses half of it, with a quarter of the budget);
+# SOAK_FLOWS=N sets the HTTP flow count (default 16000; SMTP uses half of it, with a quarter of the budget);
 # SOAK_FULL=1 runs the full 100,000. SOAK_MEMCAP_MB sets the HTTP budget (default 64; 0
 # turns the budget off, which must fail: the check that the test can fail).
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,7 +22,7 @@ ENG="$B/engine"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 [ -x "$ENG" ] || { fail setup "no $ENG"; finish; }
-FLOWS=${SOAK_FLOWS:-20000}
+FLOWS=${SOAK_FLOWS:-16000}
 [ "${SOAK_FULL:-0}" = 1 ] && FLOWS=100000
 # under ASan freed memory sits in its quarantine and shadow memory adds to the RSS:
 # fewer flows and no RSS check (every other check stands)
@@ -84,6 +84,20 @@ check_flood http "$FLOWS" "$MB"
 grep '"uri":"/after-the-flood"' "$T/http-flood/http.log" 2>/dev/null | grep -q '"status_code":200' &&
     pass "http: the request after the flood is in http.log with its 200 reply" ||
     fail "http: the request after the flood" "not in http.log"
+
+# -j 2: each worker holds half the budget; --stats sums the workers' peaks and cuts
+if [ "$MB" != 0 ]; then
+    soak http-j2 http $((FLOWS / 2)) 15000 -j 2 --set "engine.memcap=${MB}MiB"
+    peak=$(stat http-j2 "bytes buffered at peak")
+    cuts=$(stat http-j2 "flows cut")
+    [ "$rc" = 0 ] && [ -n "$peak" ] && [ "$peak" -le $((MB * 1048576 + 2 * 16384)) ] && [ "$peak" -gt $((MB * 1048576 / 2)) ] &&
+        [ -n "$cuts" ] && [ "$cuts" -gt 0 ] &&
+        pass "http -j 2: the workers' peaks sum to $peak, within the budget; $cuts flows cut" ||
+        fail "http -j 2" "exit $rc, peak '$peak', cuts '$cuts' for a budget of $MB MiB"
+    grep -q '"uri":"/after-the-flood"' "$T/http-j2/http.log" 2>/dev/null &&
+        pass "http -j 2: the request after the flood is in http.log" ||
+        fail "http -j 2: the request after the flood" "not in http.log"
+fi
 
 SMTP_MB=$((MB / 4))
 check_flood smtp $((FLOWS / 2)) "$SMTP_MB"
