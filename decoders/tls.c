@@ -1193,8 +1193,17 @@ static void tls_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, ui
     tls_t *s = st;
     if ((dir != 0 && dir != 1) || !s->inited) return;
     tdir_t *d = &s->d[dir];
-    if (len == 0) { /* engine.memcap cut: the record being gathered goes */
+    if (len == 0) { /* engine.memcap cut: the record and handshake message being gathered go */
         sr_gap(&d->sr, off, 0);
+        if (d->hs_len && d->st != D_DONE) {
+            eng_weird(e, f, "tls_gap_lost_sync", "%s: a handshake message being gathered dropped (engine.memcap)",
+                      dir ? "resp" : "orig");
+            d->st = D_DONE;
+        }
+        dec_mem_charge(d->acct, -(int64_t)d->hs_cap);
+        free(d->hs);
+        d->hs = NULL;
+        d->hs_cap = d->hs_len = 0;
         return;
     }
     stream_reader_t *sr = &d->sr;

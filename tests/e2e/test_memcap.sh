@@ -104,4 +104,23 @@ check_flood smtp $((FLOWS / 2)) "$SMTP_MB"
 grep '"mailfrom":"after@flood.example"' "$T/smtp-flood/smtp.log" 2>/dev/null | grep -q '"subject":"after the flood"' &&
     pass "smtp: the mail after the flood is in smtp.log (mailfrom, subject)" ||
     fail "smtp: the mail after the flood" "not in smtp.log"
+
+# every capture of pcaps/ with a budget of 1 byte: every flow that holds anything past a
+# packet is cut (each cut path: reassembly ranges, readers, decoders ended), the run ends
+# cleanly (under ASan: no report) and conn.log keeps every connection
+bad="" ncut=0
+for p in pcaps/*.pcap pcaps/*.pcapng; do
+    [ -f "$p" ] || continue
+    rm -rf "$T/m0" "$T/m1"
+    "$ENG" -r "$p" -o "$T/m0" --set engine.seed=1 2>/dev/null
+    "$ENG" -r "$p" -o "$T/m1" --set engine.seed=1 --set engine.memcap=1 --stats 2>"$T/m1.err"
+    rc=$?
+    c0=$(cat "$T/m0/conn.log" 2>/dev/null | wc -l)
+    c1=$(cat "$T/m1/conn.log" 2>/dev/null | wc -l)
+    [ "$rc" = 0 ] && [ "$c0" = "$c1" ] || bad="$bad $(basename "$p")(exit $rc, conn $c0/$c1)"
+    n=$(stat m1 "flows cut")
+    ncut=$((ncut + ${n:-0}))
+done
+[ -z "$bad" ] && [ "$ncut" -gt 0 ] && pass "pcaps/ with engine.memcap=1: $ncut cuts, every run clean, every conn.log record kept" ||
+    fail "pcaps/ with engine.memcap=1" "${bad:-no cut at all}"
 finish
