@@ -845,8 +845,7 @@ static void ftp_init(eng_t *e, eng_flow_t *f, void *st)
     sr_bind(&s->sr[0], dec_flow_mem(f));
     sr_bind(&s->sr[1], dec_flow_mem(f));
     s->scratch = malloc(ml + 1);
-    s->scratch2 = malloc(ml + 2);
-    dec_mem(f, (s->scratch ? (int64_t)ml + 1 : 0) + (s->scratch2 ? (int64_t)ml + 2 : 0));
+    s->scratch2 = malloc(ml + 2); /* fixed for the flow's life: not in engine.memcap */
     s->inited = 1;
     if (dec_flow_midstream(f)) s->orig_lost = s->greeted = 1;
     /* handed back by TLS after AUTH TLS and CCC: the session is under way (its
@@ -912,8 +911,6 @@ static void ftp_end(eng_t *e, eng_flow_t *f, void *st)
     for (int i = 0; i < CHAN_MAX; i++) chan_free(e, f, &s->ch[i]);
     sr_free(&s->sr[0]);
     sr_free(&s->sr[1]);
-    dec_mem(f, -((s->scratch ? (int64_t)dec_max_line(e) + 1 : 0) +
-                 (s->scratch2 ? (int64_t)dec_max_line(e) + 2 : 0)));
     free(s->scratch);
     free(s->scratch2);
     s->scratch = s->scratch2 = NULL;

@@ -57,6 +57,7 @@
  *  - Nobody subscribed to any http.* or file.* event: the decoder does
  *    nothing at all (a later subscription picks up at the next start line).
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,10 +324,34 @@ static void map_free(http_dir_t *d)
     d->mbcap = 0;
 }
 
+/* zlib's allocations for an inflater (its state and window) are charged to
+ * the flow's engine.memcap account; each block remembers its size */
+typedef union { size_t n; max_align_t a; } zhdr_t;
+
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
+{
+    size_t n = (size_t)items * size;
+    if (size && n / size != items) return Z_NULL;
+    zhdr_t *h = malloc(sizeof *h + n);
+    if (!h) return Z_NULL;
+    h->n = n;
+    dec_mem_charge(opaque, (int64_t)n);
+    return h + 1;
+}
+
+static void z_free(voidpf opaque, voidpf p)
+{
+    if (!p) return;
+    zhdr_t *h = (zhdr_t *)p - 1;
+    dec_mem_charge(opaque, -(int64_t)h->n);
+    free(h);
+}
+
 static void z_close(http_dir_t *d)
 {
     if (d->z) {
         inflateEnd(d->z);
+        dec_mem_charge(d->acct, -(int64_t)sizeof *d->z);
         free(d->z);
         d->z = NULL;
     }
@@ -398,7 +423,17 @@ static void deliver(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir, const uint8
 static int z_start(eng_t *e, eng_flow_t *f, http_dir_t *d, int wbits)
 {
     d->z = calloc(1, sizeof *d->z);
+    if (d->z) {
+        d->z->zalloc = z_alloc;
+        d->z->zfree = z_free;
+        d->z->opaque = d->acct;
+        dec_mem_charge(d->acct, (int64_t)sizeof *d->z);
+    }
     if (!d->z || inflateInit2(d->z, wbits) != Z_OK) {
+        if (d->z) {
+            inflateEnd(d->z); /* nothing when the init failed before allocating */
+            dec_mem_charge(d->acct, -(int64_t)sizeof *d->z);
+        }
         free(d->z);
         d->z = NULL;
         d->z_dead = 1;
@@ -1439,6 +1474,21 @@ static void http_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, u
     http_dir_t *d = &h->d[dir];
     if (len == 0) { /* engine.memcap cut: the reader reports SR_GAP if a unit was dropped */
         sr_gap(&d->sr, off, 0);
+        if (d->z && d->coding != CE_NONE && !d->z_dead) { /* its window and state go */
+            WEIRD(e, f, "http_decompression_gap", "the decompressor dropped (engine.memcap)");
+            z_close(d);
+            d->z_dead = 1;
+        }
+        map_free(d); /* built again at the next message's event */
+        if (!d->in_msg) { /* between messages the arena and header list hold nothing */
+            dec_mem_charge(d->acct, -(int64_t)(d->acap + (size_t)d->hcap * sizeof *d->hd));
+            free(d->ab);
+            d->ab = NULL;
+            d->acap = d->alen = 0;
+            free(d->hd);
+            d->hd = NULL;
+            d->hcap = d->nh = 0;
+        }
         return;
     }
     if (d->st == ST_TUNNEL) return;

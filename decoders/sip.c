@@ -1013,6 +1013,10 @@ static void sip_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, ui
     if (!s->inited || !s->tcp || (dir != 0 && dir != 1)) return;
     if (len == 0) { /* engine.memcap cut */
         sr_gap(&s->d[dir].sr, off, 0);
+        if (s->d[dir].st == D_START || s->d[dir].st == D_RESYNC) { /* no message being gathered */
+            mb_free(&s->d[dir].h);
+            mb_free(&s->d[dir].b);
+        }
         return;
     }
     sr_gap(&s->d[dir].sr, off, len);

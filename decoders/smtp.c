@@ -911,6 +911,12 @@ static void smtp_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, u
     if (len == 0) { /* engine.memcap cut */
         sr_gap(&s->sr[dir], off, 0);
         if (dir == 0 && s->msg) mime_gap(s->msg, 0);
+        if (dir == 1 && !s->rin && s->rtext) { /* between replies the text is not needed */
+            dec_mem(f, -(int64_t)s->rcap);
+            free(s->rtext);
+            s->rtext = NULL;
+            s->rlen = s->rcap = 0;
+        }
         return;
     }
     sr_gap(&s->sr[dir], off, len);
