@@ -90,14 +90,15 @@ grep '"uri":"/after-the-flood"' "$T/http-flood/http.log" 2>/dev/null | grep -q '
     fail "http: the request after the flood" "not in http.log"
 
 # -j 2: each worker holds half the budget; --stats sums the workers' peaks and cuts
-if [ "$MB" != 0 ]; then
-    soak http-j2 http $((FLOWS / 2)) 15000 -j 2 --set "engine.memcap=${MB}MiB"
+JMB=$((MB / 4))
+if [ "$JMB" -gt 0 ]; then
+    soak http-j2 http $((FLOWS / 2)) 15000 -j 2 --set "engine.memcap=${JMB}MiB"
     peak=$(stat http-j2 "bytes buffered at peak")
     cuts=$(stat http-j2 "flows cut")
-    [ "$rc" = 0 ] && [ -n "$peak" ] && [ "$peak" -le $((MB * 1048576 + 2 * 16384)) ] && [ "$peak" -gt $((MB * 1048576 / 2)) ] &&
+    [ "$rc" = 0 ] && [ -n "$peak" ] && [ "$peak" -le $((JMB * 1048576 + 2 * 16384)) ] && [ "$peak" -gt $((JMB * 1048576 / 2)) ] &&
         [ -n "$cuts" ] && [ "$cuts" -gt 0 ] &&
         pass "http -j 2: the workers' peaks sum to $peak, within the budget; $cuts flows cut" ||
-        fail "http -j 2" "exit $rc, peak '$peak', cuts '$cuts' for a budget of $MB MiB"
+        fail "http -j 2" "exit $rc, peak '$peak', cuts '$cuts' for a budget of $JMB MiB"
     grep -q '"uri":"/after-the-flood"' "$T/http-j2/http.log" 2>/dev/null &&
         pass "http -j 2: the request after the flood is in http.log" ||
         fail "http -j 2: the request after the flood" "not in http.log"
