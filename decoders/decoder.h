@@ -102,6 +102,21 @@ int dec_flow_midstream(const eng_flow_t *f);
 /* the decoder state of flow f when d is its decoder, else NULL */
 void *dec_flow_state(eng_flow_t *f, const eng_decoder_t *d);
 
+/* ---- memory (engine.memcap) --------------------------------------------------
+ * Every buffer a decoder keeps for a flow counts against one budget with the
+ * reassembly's: bind each stream reader (sr_bind(&sr, dec_flow_mem(f)) after
+ * sr_init) and report other buffers' growth and release with dec_mem (the
+ * change of capacity, +/-; what is still charged when the flow ends is
+ * released with it). Past the budget the engine cuts the flow holding the
+ * most: its decoder's `gap` is called with len 0, meaning "nothing is missing
+ * from the stream, but drop what you hold": call sr_gap(&sr, off, 0) (drops
+ * a partial unit, reported as SR_GAP once, and frees the reader's buffer) and
+ * free what can go; a decoder that frees nothing is ended and detached. */
+struct mem_acct *dec_flow_mem(eng_flow_t *f);
+void dec_mem(eng_flow_t *f, int64_t delta);
+/* the same through the account (for helpers that keep it instead of the flow) */
+void dec_mem_charge(struct mem_acct *a, int64_t delta);
+
 /* ---- expectations ---------------------------------------------------------
  * A decoder announces a connection it expects (FTP after 227/229/PORT/EPRT,
  * SIP for the media of an SDP body). The first new flow of `proto` that

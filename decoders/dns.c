@@ -827,6 +827,7 @@ static void pend_add(eng_t *e, eng_flow_t *f, dns_t *s, const pend_t *p)
         if (cap > s->max_pend) cap = s->max_pend;
         pend_t *n = realloc(s->pend, cap * sizeof *n);
         if (!n) return;
+        dec_mem(f, (int64_t)((cap - s->cap) * sizeof *n));
         s->pend = n;
         s->cap = cap;
     }
@@ -1248,11 +1249,13 @@ static void dns_datagram(eng_t *e, eng_flow_t *f, void *st, int dir, const uint8
     message(e, f, s, p, len, ENG_NO_OFFSET);
 }
 
-static void tcp_init(dns_t *s)
+static void tcp_init(eng_flow_t *f, dns_t *s)
 {
     if (s->tcp_inited) return;
     sr_init(&s->t[0].sr, DNS_TCP_MAX);
     sr_init(&s->t[1].sr, DNS_TCP_MAX);
+    sr_bind(&s->t[0].sr, dec_flow_mem(f));
+    sr_bind(&s->t[1].sr, dec_flow_mem(f));
     s->tcp_inited = 1;
 }
 
@@ -1304,7 +1307,7 @@ static void dns_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, c
 {
     dns_t *s = st;
     if ((dir != 0 && dir != 1) || !s->inited) return;
-    tcp_init(s);
+    tcp_init(f, s);
     sr_push(&s->t[dir].sr, off, p, len);
     if (!dec_wanted(e, &eng_decoder_dns)) {
         sr_view_t v;
@@ -1318,7 +1321,7 @@ static void dns_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, ui
 {
     dns_t *s = st;
     if ((dir != 0 && dir != 1) || !s->inited) return;
-    tcp_init(s);
+    tcp_init(f, s);
     sr_gap(&s->t[dir].sr, off, len);
     run_tcp(e, f, s, dir);
 }
@@ -1336,6 +1339,7 @@ static void dns_end(eng_t *e, eng_flow_t *f, void *st)
             sr_free(&t->sr);
         }
     }
+    dec_mem(f, -(int64_t)(s->cap * sizeof *s->pend));
     free(s->pend);
     s->pend = NULL;
     s->npend = s->cap = 0;

@@ -842,8 +842,10 @@ static void ftp_init(eng_t *e, eng_flow_t *f, void *st)
     uint32_t ml = dec_max_line(e);
     sr_init(&s->sr[0], ml);
     sr_init(&s->sr[1], ml);
+    sr_bind(&s->sr[0], dec_flow_mem(f));
+    sr_bind(&s->sr[1], dec_flow_mem(f));
     s->scratch = malloc(ml + 1);
-    s->scratch2 = malloc(ml + 2);
+    s->scratch2 = malloc(ml + 2); /* fixed for the flow's life: not in engine.memcap */
     s->inited = 1;
     if (dec_flow_midstream(f)) s->orig_lost = s->greeted = 1;
     /* handed back by TLS after AUTH TLS and CCC: the session is under way (its
@@ -875,7 +877,11 @@ static void ftp_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, c
 static void ftp_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, uint64_t len)
 {
     ftp_t *s = st;
-    if ((dir != 0 && dir != 1) || !s->inited || len == 0) return;
+    if ((dir != 0 && dir != 1) || !s->inited) return;
+    if (len == 0) { /* engine.memcap cut */
+        sr_gap(&s->sr[dir], off, 0);
+        return;
+    }
     sr_gap(&s->sr[dir], off, len);
     if (dir == ENG_ORIG) {
         s->orig_lost = 1;
@@ -977,6 +983,7 @@ static void commit(eng_t *e, eng_flow_t *f, ftpd_t *d)
         if (d->held_gap[k]) eng_file_gap(e, d->file, d->held_gap[k]);
     }
     for (int k = 0; k < 2; k++) {
+        dec_mem(f, -(int64_t)d->holdcap[k]);
         free(d->hold[k]);
         d->hold[k] = NULL;
         d->holdn[k] = d->holdcap[k] = 0;
@@ -1043,6 +1050,7 @@ static void ftpd_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, 
         if (cap > HOLD_MAX) cap = HOLD_MAX;
         uint8_t *nb = realloc(d->hold[dir], cap);
         if (!nb) return; /* no memory: those bytes are not held */
+        dec_mem(f, (int64_t)cap - (int64_t)d->holdcap[dir]);
         d->hold[dir] = nb;
         d->holdcap[dir] = cap;
     }
@@ -1098,7 +1106,10 @@ static void ftpd_end(eng_t *e, eng_flow_t *f, void *st)
         ev_set(&ev, ENG_F_FTP_TRANSFER_parent_uid, ev_cstr(f->parent_uid));
         dec_fire(e, &ev);
     }
-    for (int k = 0; k < 2; k++) free(d->hold[k]);
+    for (int k = 0; k < 2; k++) {
+        dec_mem(f, -(int64_t)d->holdcap[k]);
+        free(d->hold[k]);
+    }
     d->inited = 0;
 }
 

@@ -57,6 +57,7 @@
  *  - Nobody subscribed to any http.* or file.* event: the decoder does
  *    nothing at all (a later subscription picks up at the next start line).
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,7 @@ typedef struct http_dir {
     uint8_t *ab;
     uint32_t alen, acap;
     uint32_t stored_bytes;
+    struct mem_acct *acct;   /* engine.memcap: ab, hd, mv, mb are charged to it */
     hdr_t *hd;               /* stored headers, grown up to HDR_MAX */
     int nh, hcap;
     eng_value_t *mv;         /* the headers map being fired: 2 values a header */
@@ -252,6 +254,7 @@ static uint32_t arena_put(eng_t *e, http_dir_t *d, const uint8_t *p, size_t n)
         if (cap > arena_cap(e)) cap = arena_cap(e);
         uint8_t *nb = realloc(d->ab, (size_t)cap);
         if (!nb) return UINT32_MAX;
+        dec_mem_charge(d->acct, (int64_t)cap - (int64_t)d->acap);
         d->ab = nb;
         d->acap = (uint32_t)cap;
     }
@@ -283,11 +286,13 @@ static void msg_reset(http_dir_t *d)
     d->host_i = d->ua_i = d->cd_i = d->cr_i = -1;
     memset(d->a_len, 0, sizeof d->a_len);
     if (d->acap > ARENA_KEEP) {
+        dec_mem_charge(d->acct, -(int64_t)d->acap);
         free(d->ab);
         d->ab = NULL;
         d->acap = 0;
     }
     if (d->hcap > 32) {
+        dec_mem_charge(d->acct, -(int64_t)((size_t)d->hcap * sizeof *d->hd));
         free(d->hd);
         d->hd = NULL;
         d->hcap = 0;
@@ -295,11 +300,13 @@ static void msg_reset(http_dir_t *d)
     /* the map buffers are kept between messages (no allocation per request)
      * unless a big header block grew them */
     if (d->mvcap > 64) {
+        dec_mem_charge(d->acct, -(int64_t)((size_t)d->mvcap * 2 * sizeof *d->mv));
         free(d->mv);
         d->mv = NULL;
         d->mvcap = 0;
     }
     if (d->mbcap > ARENA_KEEP) {
+        dec_mem_charge(d->acct, -(int64_t)d->mbcap);
         free(d->mb);
         d->mb = NULL;
         d->mbcap = 0;
@@ -308,6 +315,7 @@ static void msg_reset(http_dir_t *d)
 
 static void map_free(http_dir_t *d)
 {
+    dec_mem_charge(d->acct, -(int64_t)((size_t)d->mvcap * 2 * sizeof *d->mv + d->mbcap));
     free(d->mv);
     d->mv = NULL;
     d->mvcap = 0;
@@ -316,10 +324,34 @@ static void map_free(http_dir_t *d)
     d->mbcap = 0;
 }
 
+/* zlib's allocations for an inflater (its state and window) are charged to
+ * the flow's engine.memcap account; each block remembers its size */
+typedef union { size_t n; max_align_t a; } zhdr_t;
+
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
+{
+    size_t n = (size_t)items * size;
+    if (size && n / size != items) return Z_NULL;
+    zhdr_t *h = malloc(sizeof *h + n);
+    if (!h) return Z_NULL;
+    h->n = n;
+    dec_mem_charge(opaque, (int64_t)n);
+    return h + 1;
+}
+
+static void z_free(voidpf opaque, voidpf p)
+{
+    if (!p) return;
+    zhdr_t *h = (zhdr_t *)p - 1;
+    dec_mem_charge(opaque, -(int64_t)h->n);
+    free(h);
+}
+
 static void z_close(http_dir_t *d)
 {
     if (d->z) {
         inflateEnd(d->z);
+        dec_mem_charge(d->acct, -(int64_t)sizeof *d->z);
         free(d->z);
         d->z = NULL;
     }
@@ -391,7 +423,17 @@ static void deliver(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir, const uint8
 static int z_start(eng_t *e, eng_flow_t *f, http_dir_t *d, int wbits)
 {
     d->z = calloc(1, sizeof *d->z);
+    if (d->z) {
+        d->z->zalloc = z_alloc;
+        d->z->zfree = z_free;
+        d->z->opaque = d->acct;
+        dec_mem_charge(d->acct, (int64_t)sizeof *d->z);
+    }
     if (!d->z || inflateInit2(d->z, wbits) != Z_OK) {
+        if (d->z) {
+            inflateEnd(d->z); /* nothing when the init failed before allocating */
+            dec_mem_charge(d->acct, -(int64_t)sizeof *d->z);
+        }
         free(d->z);
         d->z = NULL;
         d->z_dead = 1;
@@ -761,6 +803,7 @@ static int hd_grow(http_dir_t *d)
     if (cap <= d->hcap) return -1;
     hdr_t *n = realloc(d->hd, (size_t)cap * sizeof *n);
     if (!n) return -1;
+    dec_mem_charge(d->acct, (int64_t)((size_t)(cap - d->hcap) * sizeof *n));
     d->hd = n;
     d->hcap = cap;
     return 0;
@@ -953,6 +996,7 @@ static void fire_headers_event(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
     if (d->nh > d->mvcap) {
         eng_value_t *nv = realloc(d->mv, (size_t)d->nh * 2 * sizeof *nv);
         if (nv) {
+            dec_mem_charge(d->acct, (int64_t)((size_t)(d->nh - d->mvcap) * 2 * sizeof *nv));
             d->mv = nv;
             d->mvcap = d->nh;
         }
@@ -962,6 +1006,7 @@ static void fire_headers_event(eng_t *e, eng_flow_t *f, http_dir_t *d, int dir)
         while (cap < need) cap *= 2;
         uint8_t *nb = realloc(d->mb, cap);
         if (nb) {
+            dec_mem_charge(d->acct, (int64_t)cap - (int64_t)d->mbcap);
             d->mb = nb;
             d->mbcap = (uint32_t)cap;
         }
@@ -1399,6 +1444,8 @@ static void http_init(eng_t *e, eng_flow_t *f, void *st)
     uint32_t ml = dec_max_line(e);
     for (int i = 0; i < 2; i++) {
         sr_init(&h->d[i].sr, ml);
+        sr_bind(&h->d[i].sr, dec_flow_mem(f));
+        h->d[i].acct = dec_flow_mem(f);
         msg_reset(&h->d[i]);
         h->d[i].st = ST_LINE;
         h->d[i].inited = 1;
@@ -1425,7 +1472,26 @@ static void http_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, u
     http_t *h = st;
     if (dir != 0 && dir != 1) return;
     http_dir_t *d = &h->d[dir];
-    if (d->st == ST_TUNNEL || len == 0) return;
+    if (len == 0) { /* engine.memcap cut: the reader reports SR_GAP if a unit was dropped */
+        sr_gap(&d->sr, off, 0);
+        if (d->z && d->coding != CE_NONE && !d->z_dead) { /* its window and state go */
+            WEIRD(e, f, "http_decompression_gap", "the decompressor dropped (engine.memcap)");
+            z_close(d);
+            d->z_dead = 1;
+        }
+        map_free(d); /* built again at the next message's event */
+        if (!d->in_msg) { /* between messages the arena and header list hold nothing */
+            dec_mem_charge(d->acct, -(int64_t)(d->acap + (size_t)d->hcap * sizeof *d->hd));
+            free(d->ab);
+            d->ab = NULL;
+            d->acap = d->alen = 0;
+            free(d->hd);
+            d->hd = NULL;
+            d->hcap = d->nh = 0;
+        }
+        return;
+    }
+    if (d->st == ST_TUNNEL) return;
     sr_gap(&d->sr, off, len);
     d->gap_ok = 0;
     int absorb = d->st == ST_BODY_CLOSE ||
@@ -1504,6 +1570,7 @@ static void http_end(eng_t *e, eng_flow_t *f, void *st)
         z_close(d);
         file_done(e, d);
         sr_free(&d->sr);
+        dec_mem_charge(d->acct, -(int64_t)(d->acap + (size_t)d->hcap * sizeof *d->hd));
         free(d->ab);
         d->ab = NULL;
         d->acap = d->alen = 0;

@@ -802,6 +802,8 @@ static void imap_init(eng_t *e, eng_flow_t *f, void *st)
     uint32_t ml = dec_max_line(e);
     sr_init(&s->sr[0], ml);
     sr_init(&s->sr[1], ml);
+    sr_bind(&s->sr[0], dec_flow_mem(f));
+    sr_bind(&s->sr[1], dec_flow_mem(f));
     s->inited = 1;
 }
 
@@ -824,7 +826,12 @@ static void imap_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, 
 static void imap_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, uint64_t len)
 {
     imap_t *s = st;
-    if ((dir != 0 && dir != 1) || !s->inited || len == 0) return;
+    if ((dir != 0 && dir != 1) || !s->inited) return;
+    if (len == 0) { /* engine.memcap cut */
+        sr_gap(&s->sr[dir], off, 0);
+        if (dir == ENG_RESP && s->msg) mime_gap(s->msg, 0);
+        return;
+    }
     sr_gap(&s->sr[dir], off, len);
     s->gap_ok[dir] = 0;
     if (dir == ENG_RESP && s->rst == R_LIT && len <= s->rlit) {

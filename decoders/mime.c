@@ -1081,6 +1081,7 @@ static void multipart_begin(mime_msg_t *m) {
             leaf_begin(m);
             return;
         }
+        dec_mem(m->f, (int64_t)((size_t)(cap - m->caplv) * sizeof *nv));
         m->lv = nv;
         m->caplv = cap;
     }
@@ -1220,6 +1221,7 @@ mime_msg_t *mime_begin(eng_t *e, eng_flow_t *f, int dir, const char *source) {
     m->dir = (uint8_t)dir;
     if (source) snprintf(m->source, sizeof m->source, "%s", source);
     sr_init(&m->sr, dec_max_line(e));
+    sr_bind(&m->sr, dec_flow_mem(f));
     cv_init(&m->cv);
     m->cut_end = UINT64_MAX;
     m->w_hdr = dec_wants(e, ENG_EV_MAIL_HEADER);
@@ -1254,7 +1256,11 @@ void mime_feed(mime_msg_t *m, const uint8_t *p, size_t n) {
 }
 
 void mime_gap(mime_msg_t *m, uint64_t n) {
-    if (!m || n == 0) return;
+    if (!m) return;
+    if (n == 0) { /* engine.memcap cut: the partial line goes (SR_GAP at the next read) */
+        sr_gap(&m->sr, m->off, 0);
+        return;
+    }
     if (m->st == ST_IGNORE) {
         m->off += n;
         m->missing += n;
@@ -1284,6 +1290,8 @@ void mime_end(mime_msg_t *m) {
     }
     while (m->nlv > 0) pop_level(m);
     if (m->w_mdone) fire_message_done(m); /* every part and file is done by now */
+    /* engine.memcap counts what grows (the reader, the levels), not the fixed state */
+    dec_mem(m->f, -(int64_t)((size_t)m->caplv * sizeof *m->lv));
     free(m->fuids);
     free(m->mf);
     free(m->lv);

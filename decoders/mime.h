@@ -30,7 +30,7 @@ mime_msg_t *mime_begin(eng_t *e, eng_flow_t *f, int dir, const char *source);
 /* the next bytes of the message */
 void mime_feed(mime_msg_t *m, const uint8_t *p, size_t n);
 /* n bytes of the message were lost */
-void mime_gap(mime_msg_t *m, uint64_t n);
+void mime_gap(mime_msg_t *m, uint64_t n); /* n = 0: an engine.memcap cut (decoder.h) */
 /* the message is complete (or the flow ended): close open parts and files,
  * free m. NULL is accepted. */
 void mime_end(mime_msg_t *m);

@@ -561,6 +561,8 @@ static void pop3_init(eng_t *e, eng_flow_t *f, void *st)
     uint32_t ml = dec_max_line(e);
     sr_init(&s->sr[0], ml);
     sr_init(&s->sr[1], ml);
+    sr_bind(&s->sr[0], dec_flow_mem(f));
+    sr_bind(&s->sr[1], dec_flow_mem(f));
     s->inited = 1;
 }
 
@@ -592,7 +594,12 @@ static void pop3_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, 
 static void pop3_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, uint64_t len)
 {
     pop3_t *s = st;
-    if ((dir != 0 && dir != 1) || !s->inited || len == 0) return;
+    if ((dir != 0 && dir != 1) || !s->inited) return;
+    if (len == 0) { /* engine.memcap cut */
+        sr_gap(&s->sr[dir], off, 0);
+        if (dir == ENG_RESP && s->msg) mime_gap(s->msg, 0);
+        return;
+    }
     first_bytes(f, s);
     sr_gap(&s->sr[dir], off, len);
     if (dir == ENG_RESP) {

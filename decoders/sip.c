@@ -81,6 +81,7 @@ enum { D_START = 0, D_HDRS, D_BODY, D_RESYNC };
 typedef struct msgbuf {
     uint8_t *p;
     uint32_t len, cap;
+    struct mem_acct *acct; /* engine.memcap: cap is charged to it */
 } msgbuf_t;
 
 typedef struct sipdir {
@@ -126,6 +127,7 @@ static int mb_reserve(msgbuf_t *m, size_t extra, size_t limit)
     if (nc > limit) nc = limit;
     uint8_t *np = realloc(m->p, nc);
     if (!np) return -1;
+    dec_mem_charge(m->acct, (int64_t)nc - (int64_t)m->cap);
     m->p = np;
     m->cap = (uint32_t)nc;
     return 0;
@@ -133,6 +135,7 @@ static int mb_reserve(msgbuf_t *m, size_t extra, size_t limit)
 
 static void mb_free(msgbuf_t *m)
 {
+    dec_mem_charge(m->acct, -(int64_t)m->cap);
     free(m->p);
     m->p = NULL;
     m->len = m->cap = 0;
@@ -984,9 +987,13 @@ static void sip_init(eng_t *e, eng_flow_t *f, void *st)
     s->max_line = dec_max_line(e);
     if (s->max_line >= HDR_MAX) s->max_line = HDR_MAX - 1;
     s->tcp = f->proto == 6;
+    s->d[0].h.acct = s->d[0].b.acct = dec_flow_mem(f);
+    s->d[1].h.acct = s->d[1].b.acct = s->u.acct = dec_flow_mem(f);
     if (s->tcp) {
         sr_init(&s->d[0].sr, s->max_line);
         sr_init(&s->d[1].sr, s->max_line);
+        sr_bind(&s->d[0].sr, dec_flow_mem(f));
+        sr_bind(&s->d[1].sr, dec_flow_mem(f));
     }
     s->inited = 1;
 }
@@ -1003,7 +1010,15 @@ static void sip_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, c
 static void sip_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, uint64_t len)
 {
     sip_t *s = st;
-    if (!s->inited || !s->tcp || (dir != 0 && dir != 1) || len == 0) return;
+    if (!s->inited || !s->tcp || (dir != 0 && dir != 1)) return;
+    if (len == 0) { /* engine.memcap cut */
+        sr_gap(&s->d[dir].sr, off, 0);
+        if (s->d[dir].st == D_START || s->d[dir].st == D_RESYNC) { /* no message being gathered */
+            mb_free(&s->d[dir].h);
+            mb_free(&s->d[dir].b);
+        }
+        return;
+    }
     sr_gap(&s->d[dir].sr, off, len);
     run_dir(e, f, s, dir);
 }

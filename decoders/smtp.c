@@ -637,6 +637,7 @@ static void rtext_add(eng_t *e, eng_flow_t *f, smtp_t *s, const uint8_t *p, size
         if (nc > cap) nc = cap;
         uint8_t *nb = realloc(s->rtext, nc);
         if (!nb) return;
+        dec_mem(f, (int64_t)nc - (int64_t)s->rcap);
         s->rtext = nb;
         s->rcap = nc;
     }
@@ -868,15 +869,19 @@ static void smtp_init(eng_t *e, eng_flow_t *f, void *st)
 {
     smtp_t *s = st;
     uint32_t ml = dec_max_line(e);
-    for (int i = 0; i < 2; i++) sr_init(&s->sr[i], ml);
+    for (int i = 0; i < 2; i++) {
+        sr_init(&s->sr[i], ml);
+        sr_bind(&s->sr[i], dec_flow_mem(f));
+    }
     s->cmode = CM_CMD;
     s->inited = 1;
 }
 
-static void release(smtp_t *s)
+static void release(eng_flow_t *f, smtp_t *s)
 {
     msg_end(s);
     for (int i = 0; i < 2; i++) sr_free(&s->sr[i]);
+    dec_mem(f, -(int64_t)s->rcap);
     free(s->rtext);
     s->rtext = NULL;
     s->rlen = s->rcap = 0;
@@ -896,13 +901,24 @@ static void smtp_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, 
     sr_push(&s->sr[dir], off, p, len);
     pump(e, f, s, dir);
     park(e, f, s);
-    if (s->stopped) release(s);
+    if (s->stopped) release(f, s);
 }
 
 static void smtp_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, uint64_t len)
 {
     smtp_t *s = st;
-    if ((dir != 0 && dir != 1) || s->stopped || !s->inited || len == 0) return;
+    if ((dir != 0 && dir != 1) || s->stopped || !s->inited) return;
+    if (len == 0) { /* engine.memcap cut */
+        sr_gap(&s->sr[dir], off, 0);
+        if (dir == 0 && s->msg) mime_gap(s->msg, 0);
+        if (dir == 1 && !s->rin && s->rtext) { /* between replies the text is not needed */
+            dec_mem(f, -(int64_t)s->rcap);
+            free(s->rtext);
+            s->rtext = NULL;
+            s->rlen = s->rcap = 0;
+        }
+        return;
+    }
     sr_gap(&s->sr[dir], off, len);
     if (dir != 0) return;
     if (s->cmode == CM_DATA) {
@@ -941,7 +957,7 @@ static void smtp_end(eng_t *e, eng_flow_t *f, void *st)
             }
         }
     }
-    release(s);
+    release(f, s);
     s->inited = 0;
 }
 

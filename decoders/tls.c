@@ -97,6 +97,7 @@ typedef struct tdir {
     uint8_t alert[2];
     uint8_t alert_len;
     uint8_t *hs;            /* handshake messages being reassembled */
+    struct mem_acct *acct;  /* engine.memcap: hs_cap is charged to it */
     uint32_t hs_len, hs_cap;
     uint32_t hs_skip;       /* bytes of an over-long handshake message still to drop */
     uint64_t records, app_bytes;
@@ -891,6 +892,7 @@ static void hs_append(eng_t *e, eng_flow_t *f, tls_t *s, int dir, const uint8_t 
             if (c > (size_t)s->hs_max + 4) c = (size_t)s->hs_max + 4;
             uint8_t *q = realloc(d->hs, c);
             if (!q) return;
+            dec_mem_charge(d->acct, (int64_t)c - (int64_t)d->hs_cap);
             d->hs = q;
             d->hs_cap = (uint32_t)c;
         }
@@ -919,6 +921,7 @@ static void hs_raw(tdir_t *d, const uint8_t *p, size_t n)
         while (c < d->hs_len + n) c *= 2;
         uint8_t *q = realloc(d->hs, c);
         if (!q) return;
+        dec_mem_charge(d->acct, (int64_t)c - (int64_t)d->hs_cap);
         d->hs = q;
         d->hs_cap = (uint32_t)c;
     }
@@ -1161,7 +1164,11 @@ static int tls_probe(const uint8_t *p, size_t len, int dir)
 static void tls_init(eng_t *e, eng_flow_t *f, void *st)
 {
     tls_t *s = st;
-    for (int i = 0; i < 2; i++) sr_init(&s->d[i].sr, 64);
+    for (int i = 0; i < 2; i++) {
+        sr_init(&s->d[i].sr, 64);
+        sr_bind(&s->d[i].sr, dec_flow_mem(f));
+        s->d[i].acct = dec_flow_mem(f);
+    }
     uint64_t m = dec_config_u64(e, "tls.max_handshake", HS_MAX_DEFAULT);
     if (m < 1024) m = 1024;
     if (m > (16u << 20)) m = 16u << 20;
@@ -1184,8 +1191,21 @@ static void tls_data(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, c
 static void tls_gap(eng_t *e, eng_flow_t *f, void *st, int dir, uint64_t off, uint64_t len)
 {
     tls_t *s = st;
-    if ((dir != 0 && dir != 1) || !s->inited || len == 0) return;
+    if ((dir != 0 && dir != 1) || !s->inited) return;
     tdir_t *d = &s->d[dir];
+    if (len == 0) { /* engine.memcap cut: the record and handshake message being gathered go */
+        sr_gap(&d->sr, off, 0);
+        if (d->hs_len && d->st != D_DONE) {
+            eng_weird(e, f, "tls_gap_lost_sync", "%s: a handshake message being gathered dropped (engine.memcap)",
+                      dir ? "resp" : "orig");
+            d->st = D_DONE;
+        }
+        dec_mem_charge(d->acct, -(int64_t)d->hs_cap);
+        free(d->hs);
+        d->hs = NULL;
+        d->hs_cap = d->hs_len = 0;
+        return;
+    }
     stream_reader_t *sr = &d->sr;
     if (d->st == D_DONE) return;
     int absorbed = d->st == D_BODY && !d->parse && len <= d->rleft && sr->chunk &&
@@ -1232,8 +1252,10 @@ static void tls_end(eng_t *e, eng_flow_t *f, void *st)
     }
     for (int i = 0; i < 2; i++) {
         sr_free(&s->d[i].sr);
+        dec_mem_charge(s->d[i].acct, -(int64_t)s->d[i].hs_cap);
         free(s->d[i].hs);
         s->d[i].hs = NULL;
+        s->d[i].hs_cap = 0;
     }
     s->inited = 0;
 }

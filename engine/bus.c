@@ -198,5 +198,10 @@ const eng_stats_t *eng_stats(const eng_t *ce) {
     e->stats.tcp_bytes_delivered = r->delivered;
     e->stats.tcp_buffered = r->buffered;
     e->stats.tcp_buffered_peak = r->buffered_peak;
+    e->stats.mem_buffered = e->mem.used;
+    e->stats.mem_buffered_peak = e->mem.peak;
+    e->stats.memcap_cuts = e->mem.cuts;
+    e->stats.memcap_cut_bytes = e->mem.cut_bytes;
+    e->stats.mem_unreleased = e->mem.leaked;
     return &e->stats;
 }

@@ -385,12 +385,15 @@ void eng_capture_close(eng_capture_t *c) {
 void eng_reset(eng_t *e) {
     if (e->started && !e->finished) eng_finish(e);
     flow_table_free(e); /* no flows are left after eng_finish: only the buckets */
+    memcap_free(&e->mem);
+    e->mem.peak = e->mem.cuts = e->mem.cut_bytes = e->mem.leaked = 0;
     flow_table_init(&e->ft);
     frag_free(e->frags);
     e->frags = frag_new(); /* NULL is tolerated: created again at the first fragment */
     reasm_ctx_init(&e->reasm, &tcp_reasm_sink);
     e->reasm.max_ooo = e->cfg.tcp_max_ooo_bytes;
     e->reasm.max_total = e->cfg.tcp_max_total_bytes;
+    e->mem.limit = e->cfg.memcap;
     e->reasm.overlap_policy = e->cfg.tcp_overlap;
     memset(&e->stats, 0, sizeof e->stats);
     for (int i = 0; i < e->nweirds; i++) free(e->weirds[i].name);

@@ -357,7 +357,12 @@ static void print_stats(const eng_t *e) {
     stat_line("gaps", s->tcp_gaps);
     stat_line("gap bytes", s->tcp_gap_bytes);
     stat_line("bytes delivered", s->tcp_bytes_delivered);
-    stat_line("bytes buffered at peak", s->tcp_buffered_peak);
+    stat_line("out of order at peak", s->tcp_buffered_peak);
+    fprintf(stderr, "memory (engine.memcap)\n");
+    stat_line("bytes buffered at peak", s->mem_buffered_peak);
+    stat_line("flows cut", s->memcap_cuts);
+    stat_line("bytes held by cut flows", s->memcap_cut_bytes);
+    if (s->mem_unreleased) stat_line("left charged (a bug)", s->mem_unreleased);
     fprintf(stderr, "UDP\n");
     stat_line("datagrams", s->udp_datagrams);
     fprintf(stderr, "IP fragments\n");

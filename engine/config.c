@@ -35,6 +35,8 @@ typedef struct key {
 static const cfg_key_t keys[] = {
     {"tcp.overlap", K_OVERLAP, "first", O(tcp_overlap),
      "overlap policy of hosts not in tcp.overlap_by_host: which copy of retransmitted bytes that differ from bytes buffered out of order a receiving host of that kind keeps (first: the old, last: the new, the others as that system does; docs/architecture.md, Overlap policies); delivered bytes stay; either way a tcp.overlap event with conflict = true and a tcp_overlap_conflict weird"},
+    {"tcp.check_delivered_overlaps", K_BOOL, "true", O(tcp_delivered_overlaps),
+     "keep each direction's last 4 KiB delivered (once its peer has spoken, while tcp.overlap or weird has a subscriber) so that a retransmission differing from bytes already delivered is a conflict (tcp.overlap, weird tcp_overlap_conflict); false: 8 KiB less per TCP flow, such conflicts unseen"},
     {"tcp.overlap_by_host", K_HOSTS, "", NOFF,
      "overlap policies by receiving host, ADDRESS[/LEN]=POLICY separated by commas (10.0.0.0/8=windows,192.168.1.5=linux,2001:db8::/32=bsd): the bytes a host receives follow its policy, the longest prefix wins, other hosts follow tcp.overlap; at most 4096 entries"},
     {"tcp.checksum", K_VERIFY, "off", O(tcp_checksum),
@@ -47,6 +49,8 @@ static const cfg_key_t keys[] = {
      "out-of-order bytes buffered per direction before a gap is declared and the stream skips ahead (at most 4GiB-1)"},
     {"tcp.max_total_bytes", K_BYTES, "256MiB", O(tcp_max_total_bytes),
      "out-of-order bytes buffered across all flows; past it the oldest holes are declared gaps"},
+    {"engine.memcap", K_BYTES, "1GiB", O(memcap),
+     "bytes all flows' buffers may hold together: reassembly (as tcp.max_total_bytes counts) and decoders' line and unit buffers, header maps, pending transactions; past it the flow holding the most is cut (weird memcap_flow_cut; 0: no cap)"},
     {"flow.max", K_COUNT, "1000000", O(flow_max),
      "flows tracked at once; past it the least recently active flow ends (reason evicted)"},
     {"flow.tcp_timeout", K_SECONDS, "300", O(tcp_timeout_ns), "inactivity timeout of a TCP flow, in network time"},
@@ -300,6 +304,7 @@ int eng_config_set(eng_t *e, const char *key, const char *value, char *err, size
         e->cfg = c;
         e->reasm.max_ooo = c.tcp_max_ooo_bytes;
         e->reasm.max_total = c.tcp_max_total_bytes;
+        e->mem.limit = c.memcap;
         e->reasm.overlap_policy = c.tcp_overlap;
         int b;
         /* booleans read back as "true"/"false" whatever the spelling: "0" in

@@ -17,6 +17,7 @@ static void end_one(eng_t *e, flow_t *f, const eng_decoder_t *d, void *st) {
 
 static void drop_carry(flow_t *f) {
     for (int d = 0; d < 2; d++) {
+        mem_charge(&f->mem, -(int64_t)f->carry_len[d]);
         free(f->carry[d]);
         f->carry[d] = NULL;
         f->carry_len[d] = 0;
@@ -50,6 +51,7 @@ int dec_handoff_carry(eng_t *e, eng_flow_t *pf, int dir, uint64_t off, const uin
     (void)e;
     if (!f->handoff_dec || (dir != ENG_ORIG && dir != ENG_RESP) || (!p && len)) return -1;
     if (len > DEC_HANDOFF_CARRY_MAX) len = DEC_HANDOFF_CARRY_MAX; /* the rest: a gap to the new decoder */
+    mem_charge(&f->mem, -(int64_t)f->carry_len[dir]);
     free(f->carry[dir]);
     f->carry[dir] = NULL;
     f->carry_len[dir] = 0;
@@ -57,6 +59,7 @@ int dec_handoff_carry(eng_t *e, eng_flow_t *pf, int dir, uint64_t off, const uin
     if (!(f->carry[dir] = malloc(len))) return -1;
     memcpy(f->carry[dir], p, len);
     f->carry_len[dir] = (uint32_t)len;
+    mem_charge(&f->mem, (int64_t)len);
     f->carry_off[dir] = off;
     return 0;
 }
@@ -104,6 +107,7 @@ void flow_apply_handoff(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_
         uint32_t cl = f->carry_len[k];
         f->carry[k] = NULL;
         f->carry_len[k] = 0;
+        mem_charge(&f->mem, -(int64_t)cl);
         if (cb && d->data && f->dec == d && !f->pub.ended && !f->pub.skipped) {
             e->busy++;
             d->data(e, &f->pub, f->dec_state, k, f->carry_off[k], cb, cl);
@@ -117,6 +121,14 @@ void flow_apply_handoff(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_
         d->data(e, &f->pub, f->dec_state, dir, hoff, p + (hoff - off), (size_t)(off + len - hoff));
         e->busy--;
     }
+}
+
+struct mem_acct *dec_flow_mem(eng_flow_t *pf) { return pf ? &FLOW(pf)->mem : NULL; }
+
+void dec_mem_charge(struct mem_acct *a, int64_t delta) { mem_charge(a, delta); }
+
+void dec_mem(eng_flow_t *pf, int64_t delta) {
+    if (pf) mem_charge(&FLOW(pf)->mem, delta);
 }
 
 const char *dec_flow_handed_from(const eng_flow_t *pf) {

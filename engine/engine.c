@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decoder.h"
 #include "files.h"
 #include "internal.h"
 
@@ -24,6 +25,7 @@ eng_t *eng_new(void) {
     reasm_ctx_init(&e->reasm, &tcp_reasm_sink);
     e->reasm.max_ooo = e->cfg.tcp_max_ooo_bytes;
     e->reasm.max_total = e->cfg.tcp_max_total_bytes;
+    e->mem.limit = e->cfg.memcap;
     e->reasm.overlap_policy = e->cfg.tcp_overlap;
     e->frags = frag_new();
     if (!e->frags) {
@@ -147,10 +149,12 @@ void eng_feed(eng_t *e, int64_t ts, int linktype, const uint8_t *pkt, uint32_t c
         if (decoded) eng_transport(e, &p);
         if (!e->finished) packet_fire(e, linktype, pkt, caplen, wirelen, &p, decoded);
         e->pkt_track = 0;
+        if (memcap_over(&e->mem)) memcap_enforce(e);
         return;
     }
     if (!layers_decode(e, e->now, linktype, pkt, caplen, wirelen, &p)) return;
     eng_transport(e, &p);
+    if (memcap_over(&e->mem)) memcap_enforce(e);
 }
 
 void eng_finish(eng_t *e) {
@@ -184,6 +188,7 @@ void eng_free(eng_t *e) {
     if (!e) return;
     if (e->started && !e->finished) eng_finish(e);
     flow_table_free(e);
+    memcap_free(&e->mem);
     frag_free(e->frags);
     files_free(e);
     for (int k = 0; k < ENG_EV_COUNT; k++) free(e->subs[k].v);
@@ -193,3 +198,50 @@ void eng_free(eng_t *e) {
     free(e);
 }
 
+/* ---- engine.memcap --------------------------------------------------------
+ *
+ * Called after a packet when the budget is exceeded (one compare per packet:
+ * memcap_over). The flow holding the most (the top of memcap.c's heap) is
+ * cut: each direction's buffered out-of-order ranges are dropped (a gap to
+ * the end of the last one, as a reassembly gap: tcp.gap, missed_bytes, the
+ * decoder's gap) and its decoder gets a gap of length 0 (decoder.h): it
+ * drops its partial units and releases its readers' buffers. A decoder that
+ * still holds as much as before (buffers it cannot give up mid-unit) is
+ * ended and detached, which frees everything it had: the flow goes on
+ * without it. Repeated until the budget holds. */
+static void memcap_cut(eng_t *e, flow_t *f) {
+    uint64_t held = f->mem.held;
+    e->mem.cuts++;
+    e->mem.cut_bytes += held;
+    eng_weird(e, &f->pub, "memcap_flow_cut",
+              "engine.memcap (%llu bytes) reached with %llu held in all: this flow held %llu",
+              (unsigned long long)e->mem.limit, (unsigned long long)e->mem.used,
+              (unsigned long long)held);
+    if (f->pub.ended) return;
+    if (f->pub.proto != 6) { /* datagram decoders hold no stream: their state goes */
+        flow_release_decoders(e, f, 1);
+        return;
+    }
+    for (int dir = 0; dir < 2; dir++) reasm_cut(&e->reasm, &f->rd[dir]);
+    if (f->dec && f->dec->gap && !f->pub.skipped) {
+        for (int dir = 0; dir < 2; dir++) {
+            e->busy++;
+            f->dec->gap(e, &f->pub, f->dec_state, dir, reasm_next(&f->rd[dir]), 0);
+            e->busy--;
+        }
+    }
+    flow_settle(e, f);
+    if (f->mem.held && f->mem.held >= held) flow_release_decoders(e, f, 1);
+}
+
+void memcap_enforce(eng_t *e) {
+    mem_acct_t *a;
+    /* each cut frees at least part of what the top flow held, or removes it
+     * from the heap: the loop ends */
+    while (memcap_over(&e->mem) && (a = memcap_top(&e->mem))) {
+        flow_t *f = (flow_t *)((char *)a - offsetof(flow_t, mem));
+        uint64_t before = a->held;
+        memcap_cut(e, f);
+        if (a->hidx && a->held >= before) mem_acct_release(a); /* cannot happen: never loop */
+    }
+}

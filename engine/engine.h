@@ -227,6 +227,10 @@ typedef struct eng_stats {
     uint64_t udp_datagrams;
     uint64_t frags, frags_reassembled, frags_timed_out, frags_overlapping, frag_buffered;
     uint64_t weirds;
+    /* engine.memcap: bytes all flows' buffers hold now and at peak (reassembly and
+     * decoders), flows cut and the bytes they held */
+    uint64_t mem_buffered, mem_buffered_peak, memcap_cuts, memcap_cut_bytes;
+    uint64_t mem_unreleased; /* bytes still charged to flows as they were freed: 0 unless a bug */
     uint64_t events_fired[ENG_EV_COUNT];
     uint64_t handler_ns[ENG_EV_COUNT]; /* time in subscribers, when eng_stats_timing(e,1) */
     uint64_t handler_errors;

@@ -186,6 +186,7 @@ flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, in
     }
     f->hash = h;
     f->eng = e;
+    mem_acct_init(&f->mem, &e->mem);
     f->pub.id = ++e->ft.next_id;
     make_id(f->pub.uid, 'C', e->cfg.seed, f->pub.id);
     f->pub.proto = p->proto;
@@ -267,6 +268,8 @@ void flow_end(eng_t *e, flow_t *f, const char *reason) {
     e->stats.flows_active = e->ft.count;
     if (e->cur_flow == f) e->cur_flow = NULL;
     free(f->det);
+    e->mem.leaked += f->mem.held; /* 0 unless some buffer was not given back */
+    mem_acct_release(&f->mem);
     free(f);
 }
 
@@ -313,6 +316,7 @@ void flow_table_free(eng_t *e) {
             free(f->tcp[0].syn_data);
             free(f->tcp[1].syn_data);
             free(f->det);
+            mem_acct_release(&f->mem);
             free(f);
             f = nx;
         }

@@ -11,6 +11,7 @@
 #include "event.h"
 #include "hosttable.h"
 #include "layers.h"
+#include "memcap.h"
 #include "reasm.h"
 
 #define NS_PER_SEC 1000000000LL
@@ -18,10 +19,12 @@
 /* ---- configuration (config.c) ------------------------------------------- */
 typedef struct eng_cfg {
     int tcp_overlap;                 /* REASM_*: tcp.overlap, the policy of hosts not in tcp.overlap_by_host */
+    int tcp_delivered_overlaps;      /* tcp.check_delivered_overlaps: keep the REASM_HIST rings */
     int tcp_checksum, ip_checksum;   /* tcp.checksum / ip.checksum: 1 = verify, drop bad ones */
     uint64_t ip_min_ttl;             /* ip.min_ttl: drop packets with a lower TTL / hop limit (0: off) */
     uint64_t tcp_max_ooo_bytes;
     uint64_t tcp_max_total_bytes;
+    uint64_t memcap;                 /* engine.memcap: bytes all flows' buffers may hold (0: no cap) */
     uint64_t flow_max;
     int64_t tcp_timeout_ns, tcp_closed_timeout_ns, udp_timeout_ns;
     int64_t frag_timeout_ns;
@@ -122,6 +125,7 @@ typedef struct flow {
     uint64_t expect_tag;
     uint64_t tunnel_key;            /* pkt_t.tunnel_key of its packets (flow key) */
     uint8_t tunnel;                 /* a UDP or GRE tunnel whose payload is decapsulated: TUN_* */
+    mem_acct_t mem;                 /* engine.memcap: bytes its buffers hold (memcap.h) */
 } flow_t;
 
 typedef struct flow_table {
@@ -157,6 +161,7 @@ struct eng {
     int next_sub_id;
     flow_table_t ft;
     reasm_ctx_t reasm;
+    memcap_t mem;                   /* engine.memcap: every flow's buffers (memcap.h) */
     frag_table_t *frags;
     hosttable_t frag_hosts;         /* ip.frag_policy_by_host (config.c parses, frag.c looks up) */
     int started, finished;
@@ -213,6 +218,8 @@ static inline double ns_to_secs(int64_t ns) {
 }
 
 /* ---- module entry points ------------------------------------------------ */
+/* engine.c: cut flows (the one holding the most first) until the budget holds */
+void memcap_enforce(eng_t *e);
 /* flow.c */
 void flow_table_init(flow_table_t *t);
 void flow_table_free(eng_t *e);

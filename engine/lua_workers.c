@@ -95,6 +95,7 @@ static int setup(run_t *r, const lwk_args_t *a, int i, uint64_t seed) {
     /* disjoint uids and fuids per worker; worker 0 keeps the run's seed */
     snprintf(sv, sizeof sv, "%llu", (unsigned long long)wk_seed(config_seed(e), i));
     eng_config_set(e, "engine.seed", sv, err, sizeof err);
+    wk_share_memcap(e, a->jobs);
     if (a->stats) eng_stats_timing(e, 1);
     r->lines[i] = wk_lines_new(r->out, e, i);
     if (!r->lines[i]) {

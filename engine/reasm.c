@@ -93,7 +93,12 @@ static void unlink_dir(reasm_ctx_t *c, reasm_dir_t *d) {
 
 /* ---- buffered ranges ----------------------------------------------------- */
 
+static inline void mem(reasm_ctx_t *c, reasm_dir_t *d, int64_t delta) {
+    if (c->sink && c->sink->mem) c->sink->mem(d->sink_ctx, delta);
+}
+
 static void account(reasm_ctx_t *c, reasm_dir_t *d, uint32_t len, int add) {
+    mem(c, d, add ? (int64_t)len : -(int64_t)len);
     if (add) {
         if (d->ooo_bytes == 0) link_newest(c, d);
         d->ooo_bytes += len;
@@ -169,6 +174,7 @@ static void hist_keep(reasm_ctx_t *c, reasm_dir_t *d, const uint8_t *p, uint64_t
         d->hist = malloc(REASM_HIST);
         if (!d->hist) return;
         c->hist_bytes += REASM_HIST;
+        mem(c, d, REASM_HIST);
         d->hist_len = 0;
     }
     uint64_t off = d->next;
@@ -327,6 +333,7 @@ static void note_fin(reasm_ctx_t *c, reasm_dir_t *d, int64_t fin) {
         t->len -= cut;
         d->ooo_bytes -= cut;
         c->buffered -= cut;
+        mem(c, d, -(int64_t)cut);
         dropped = 1;
     }
     if (d->has_probe && d->probe_off >= d->fin_off) d->has_probe = 0;
@@ -546,15 +553,32 @@ void reasm_flush(reasm_ctx_t *c, reasm_dir_t *d) {
     }
 }
 
+static void hist_free(reasm_ctx_t *c, reasm_dir_t *d) {
+    if (!d->hist) return;
+    free(d->hist);
+    d->hist = NULL;
+    d->hist_len = 0;
+    c->hist_bytes -= REASM_HIST;
+    mem(c, d, -(int64_t)REASM_HIST);
+}
+
+uint64_t reasm_cut(reasm_ctx_t *c, reasm_dir_t *d) {
+    uint64_t freed = d->ooo_bytes + (d->hist ? REASM_HIST : 0);
+    if (d->segs) {
+        uint64_t to = end_of(d->segs->prev);
+        while (d->segs) seg_drop(c, d, d->segs);
+        d->hold = 0;
+        d->has_probe = 0;
+        gap_to(c, d, to);
+    }
+    hist_free(c, d);
+    return freed;
+}
+
 void reasm_dir_free(reasm_ctx_t *c, reasm_dir_t *d) {
     while (d->segs) seg_drop(c, d, d->segs);
     if (is_linked(c, d)) unlink_dir(c, d);
-    if (d->hist) {
-        free(d->hist);
-        d->hist = NULL;
-        d->hist_len = 0;
-        c->hist_bytes -= REASM_HIST;
-    }
+    hist_free(c, d);
     d->has_probe = 0;
     d->closed = 1;
 }

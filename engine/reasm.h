@@ -101,6 +101,9 @@ typedef struct reasm_sink {
      * the new copy replaced the old one (never for delivered bytes) */
     void (*overlap)(void *ctx, int dir, uint64_t off, uint64_t len, int conflict, int kept_new,
                     int delivered);
+    /* optional: the direction's buffers grew (delta > 0) or shrank by delta
+     * bytes (buffered ranges, the history ring): engine.memcap's accounting */
+    void (*mem)(void *ctx, int64_t delta);
 } reasm_sink_t;
 
 struct reasm_dir;
@@ -185,6 +188,10 @@ void reasm_settle(reasm_ctx_t *c, reasm_dir_t *d);
 /* Declare every hole a gap and deliver everything buffered (FIN/RST with a
  * hole, timeout, end of input). */
 void reasm_flush(reasm_ctx_t *c, reasm_dir_t *d);
+/* engine.memcap cut: buffered ranges are dropped, not delivered: the stream
+ * skips to the end of the last one (one gap), and the history ring is freed.
+ * Returns the bytes released. */
+uint64_t reasm_cut(reasm_ctx_t *c, reasm_dir_t *d);
 /* release buffered bytes without delivering them (flow destroyed) */
 void reasm_dir_free(reasm_ctx_t *c, reasm_dir_t *d);
 /* swap two directions (e.g. both of a flow whose orientation flips), keeping

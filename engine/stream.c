@@ -34,12 +34,16 @@
  *  - sr_push at an offset past the end of the previous chunk is an implicit
  *    gap (the first push of a fresh reader just sets the position). Bytes of
  *    a push that lie before the end of the previous chunk are ignored.
- *  - sr_gap with len 0 is ignored; the reader never moves backwards.
+ *  - sr_gap with len 0 is a cut (stream.h): the partial unit is dropped as
+ *    for a gap (SR_GAP once, only if there was one), the position does not
+ *    move, and buf is freed; the reader never moves backwards.
  *  - If growing buf fails (malloc), the partial unit and the rest of the
  *    chunk are dropped and reported as SR_GAP.
  *  - On SR_MORE / SR_GAP the view is empty with off = sr_offset().
  */
 #include "stream.h"
+
+#include "memcap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +59,19 @@ void sr_init(stream_reader_t *sr, uint32_t max_unit)
     sr->max_unit = max_unit ? max_unit : SR_DEFAULT_MAX_UNIT;
 }
 
+void sr_bind(stream_reader_t *sr, struct mem_acct *acct)
+{
+    if (sr->acct == acct) return;
+    if (sr->buf_cap) { /* move what it holds to the new account */
+        mem_charge(sr->acct, -(int64_t)sr->buf_cap);
+        mem_charge(acct, (int64_t)sr->buf_cap);
+    }
+    sr->acct = acct;
+}
+
 void sr_free(stream_reader_t *sr)
 {
+    mem_charge(sr->acct, -(int64_t)sr->buf_cap);
     free(sr->buf);
     sr->buf = NULL;
     sr->buf_len = sr->buf_cap = 0;
@@ -98,6 +113,7 @@ static int sr_append(stream_reader_t *sr, const uint8_t *p, size_t n)
         if (cap < need) return -1; /* caller broke the bound: refuse */
         uint8_t *nb = realloc(sr->buf, cap);
         if (!nb) return -1;
+        mem_charge(sr->acct, (int64_t)cap - (int64_t)sr->buf_cap);
         sr->buf = nb;
         sr->buf_cap = (uint32_t)cap;
     }
@@ -221,7 +237,14 @@ void sr_push(stream_reader_t *sr, uint64_t off, const uint8_t *data, size_t len)
 
 void sr_gap(stream_reader_t *sr, uint64_t off, uint64_t len)
 {
-    if (len == 0) return;
+    if (len == 0) { /* a cut */
+        if (sr->buf_len) { /* a pending skip holds nothing: it goes on */
+            sr->buf_len = 0;
+            sr->gap = 1;
+        }
+        sr_free(sr);
+        return;
+    }
     uint64_t end = sr->chunk_off + sr->chunk_len;
     uint64_t after = off + len;
     if (after < end) after = end;

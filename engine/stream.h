@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct mem_acct;
+
 typedef struct sr_view {
     const uint8_t *p;
     size_t len;   /* for lines: without the line ending */
@@ -56,16 +58,23 @@ typedef struct stream_reader {
     uint8_t skipping;    /* discarding the rest of an over-long line */
     uint8_t eof;         /* sr_eof() was called */
     uint64_t peak;       /* largest buf_len seen (tests, stats) */
+    struct mem_acct *acct; /* engine.memcap: the flow buf's capacity is charged to (sr_bind) */
 } stream_reader_t;
 
 void sr_init(stream_reader_t *sr, uint32_t max_unit);
 void sr_free(stream_reader_t *sr);
+/* charge buf's capacity to a flow's engine.memcap account (dec_flow_mem): growth
+ * and release are counted; a reader never bound is not (call after sr_init) */
+void sr_bind(stream_reader_t *sr, struct mem_acct *acct);
 
 /* Make [off, off+len) the current chunk. The previous chunk must have been
  * read up to SR_MORE (its tail is then already kept in buf) or fully. */
 void sr_push(stream_reader_t *sr, uint64_t off, const uint8_t *data, size_t len);
 /* Bytes [off, off+len) of the stream are lost (tcp.gap): any partial unit
- * is dropped and the next read returns SR_GAP once. */
+ * is dropped and the next read returns SR_GAP once. len 0 is a cut
+ * (engine.memcap: nothing of the stream is missing, but what the reader
+ * holds must go): a kept partial unit is dropped and
+ * reported as SR_GAP once, and buf is released in any case. */
 void sr_gap(stream_reader_t *sr, uint64_t off, uint64_t len);
 /* End of the stream: a partial line still buffered is returned by
  * sr_line as a final line without ending (eol = 0). */

@@ -70,7 +70,12 @@ static void sink_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int con
     eng_fire(e, &ev);
 }
 
-const reasm_sink_t tcp_reasm_sink = {sink_data, sink_gap, sink_overlap};
+static void sink_mem(void *ctx, int64_t delta) {
+    flow_t *f = ctx;
+    mem_charge(&f->mem, delta);
+}
+
+const reasm_sink_t tcp_reasm_sink = {sink_data, sink_gap, sink_overlap, sink_mem};
 
 /* ---- endpoint states ----------------------------------------------------- */
 
@@ -314,7 +319,8 @@ void tcp_input(eng_t *e, pkt_t *p) {
         /* conflicts with delivered bytes: tcp.overlap events and tcp_overlap_conflict
          * weirds; a direction's ring is started only once its peer has sent a packet,
          * so that a flood of one-way flows (SYN and data, never answered) costs none */
-        rc->keep_hist = (eng_wants(e, ENG_EV_TCP_OVERLAP) || eng_wants(e, ENG_EV_WEIRD)) &&
+        rc->keep_hist = e->cfg.tcp_delivered_overlaps &&
+                        (eng_wants(e, ENG_EV_TCP_OVERLAP) || eng_wants(e, ENG_EV_WEIRD)) &&
                         f->pub.pkts[!dir] != 0;
         e->busy++;
         uint64_t rexmit = rc->retransmitted;

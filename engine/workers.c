@@ -789,7 +789,28 @@ void wk_lines_free(wk_lines_t *l) {
 
 /* ---- merged counters ------------------------------------------------------------ */
 
+void wk_share_memcap(eng_t *e, int n) {
+    if (n > 1 && e->cfg.memcap) e->mem.limit = e->cfg.memcap / (uint64_t)n ? e->cfg.memcap / (uint64_t)n : 1;
+}
+
 void wk_merge_stats(eng_t *dst, const eng_t *src) {
+    eng_stats(src); /* reassembly and engine.memcap keep their own counters: copy them in */
+    /* eng_stats(dst) copies dst's own from reasm and mem: sum them there too */
+    reasm_ctx_t *dr = &dst->reasm;
+    const reasm_ctx_t *sr = &src->reasm;
+    dr->in_order += sr->in_order;
+    dr->out_of_order += sr->out_of_order;
+    dr->retransmitted += sr->retransmitted;
+    dr->overlaps += sr->overlaps;
+    dr->conflicts += sr->conflicts;
+    dr->delivered += sr->delivered;
+    dr->buffered += sr->buffered;
+    dr->buffered_peak += sr->buffered_peak;
+    dst->mem.used += src->mem.used;
+    dst->mem.peak += src->mem.peak;
+    dst->mem.cuts += src->mem.cuts;
+    dst->mem.cut_bytes += src->mem.cut_bytes;
+    dst->mem.leaked += src->mem.leaked;
     uint64_t *d = (uint64_t *)&dst->stats;
     const uint64_t *s = (const uint64_t *)&src->stats;
     for (size_t i = 0; i < sizeof dst->stats / sizeof *d; i++) d[i] += s[i];

@@ -89,10 +89,13 @@ void wk_merge_reader_stats(eng_t *dst, const wk_group_t *g);
 uint64_t wk_frames(const wk_group_t *g, int i);
 void wk_group_free(wk_group_t *g);
 
-/* add src's counters, weird counts and unsupported link types into dst
- * (--stats of a -j N run: flows_active and tcp_buffered_peak are sums of the
- * workers' values) */
+/* add src's counters (its reassembly's and engine.memcap's too), weird counts
+ * and unsupported link types into dst (--stats of a -j N run: flows_active,
+ * tcp_buffered_peak and mem_buffered_peak are sums of the workers' values) */
 void wk_merge_stats(eng_t *dst, const eng_t *src);
+/* engine.memcap is the run's budget: each of n workers holds at most its nth
+ * part (after the configuration is set; a later --set of it sets it whole) */
+void wk_share_memcap(eng_t *e, int n);
 
 /* the seed of worker i's uids and fuids from the run's seed: worker 0 keeps
  * it (so -j 1 is unchanged); the others get disjoint inputs of the id hash */

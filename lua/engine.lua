@@ -31,6 +31,7 @@ local STAT_NAMES = {
   "udp_datagrams",
   "frags", "frags_reassembled", "frags_timed_out", "frags_overlapping", "frag_buffered",
   "weirds",
+  "mem_buffered", "mem_buffered_peak", "memcap_cuts", "memcap_cut_bytes", "mem_unreleased",
 }
 
 if not pcall(ffi.typeof, "struct lbr_api") then

@@ -51,7 +51,7 @@ run_queue() {
     for f in "$log"/q.*; do
         [ -f "$f" ] || continue
         case "$(cat "$f")" in
-        *test_tshark.sh*|*test_http_tshark.sh*|*test_workers*|*test_smtp_tshark*|*fuzz*) echo "0 $f" ;;
+        *test_tshark.sh*|*test_http_tshark.sh*|*test_workers*|*test_smtp_tshark*|*test_memcap*|*fuzz*) echo "0 $f" ;;
         *) echo "1 $f" ;;
         esac
     done | sort -k1,1n -k2,2 | cut -d' ' -f2 >"$log/order"

@@ -101,7 +101,7 @@ static void on_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int confl
     r->novl++;
 }
 
-static const reasm_sink_t sink = {on_data, on_gap, on_overlap};
+static const reasm_sink_t sink = {on_data, on_gap, on_overlap, NULL};
 
 typedef struct {
     reasm_ctx_t c;
