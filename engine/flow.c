@@ -70,6 +70,11 @@ static void list_append(flow_table_t *t, flow_t *f) {
     t->tail[c] = f;
 }
 
+flow_cold_t *flow_cold(flow_t *f) {
+    if (!f->x) f->x = calloc(1, sizeof *f->x);
+    return f->x;
+}
+
 /* ---- history letters (Zeek's conn.log history) ---------------------------- */
 
 void flow_hist_add(flow_t *f, int dir, char c) {
@@ -260,6 +265,7 @@ void flow_end(eng_t *e, flow_t *f, const char *reason) {
     e->stats.flows_active = e->ft.count;
     if (e->cur_flow == f) e->cur_flow = NULL;
     free(f->det);
+    free(f->x);
     free(f);
 }
 
@@ -295,10 +301,13 @@ void flow_table_free(eng_t *e) {
         flow_t *f = e->ft.head[c];
         while (f) {
             flow_t *nx = f->next;
-            if (f->prev_dec && f->prev_dec->end) f->prev_dec->end(e, &f->pub, f->prev_state);
-            free(f->prev_state);
-            free(f->carry[0]);
-            free(f->carry[1]);
+            if (f->x) {
+                if (f->x->prev_dec && f->x->prev_dec->end) f->x->prev_dec->end(e, &f->pub, f->x->prev_state);
+                free(f->x->prev_state);
+                free(f->x->carry[0]);
+                free(f->x->carry[1]);
+                free(f->x);
+            }
             if (f->dec && f->dec->end) f->dec->end(e, &f->pub, f->dec_state);
             free(f->dec_state);
             reasm_dir_free(&e->reasm, &f->rd[0]);

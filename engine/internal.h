@@ -85,6 +85,27 @@ struct eng_decoder;
 
 enum { TO_TCP = 0, TO_TCP_CLOSED = 1, TO_OTHER = 2, TO_NCLASS = 3 };
 
+/* The parts of a flow that most flows never use, allocated at their first use
+ * (flow_cold): a hand-off (dec_handoff), its carried bytes, the parked decoder,
+ * expectations and the parent/child links. A flow without them keeps a NULL. */
+typedef struct flow_cold {
+    /* hand-off (dec_handoff): asked during a data call, applied when it returns */
+    const struct eng_decoder *handoff_dec;
+    uint64_t handoff_off;
+    uint8_t handoff_dir;
+    uint32_t carry_len[2];
+    uint8_t *carry[2];              /* dec_handoff_carry: held bytes the new decoder gets first */
+    uint64_t carry_off[2];
+    const struct eng_decoder *prev_dec; /* the decoder that handed over: gets no bytes, ends last */
+    void *prev_state;
+    /* expectations (expect.c) */
+    struct flow *parent;            /* whose expectation this flow fulfilled, while it lives */
+    struct flow *children, *sibling; /* flows that fulfilled this flow's expectations */
+    struct xentry *expects;         /* this flow's expectations waiting, newest first */
+    uint32_t n_expects;
+    uint64_t expect_tag;
+} flow_cold_t;
+
 typedef struct flow {
     eng_flow_t pub;                 /* must be first */
     eng_t *eng;                     /* the instance (reassembly callbacks reach it) */
@@ -99,28 +120,17 @@ typedef struct flow {
     reasm_dir_t rd[2];
     const struct eng_decoder *dec;  /* attached decoder, or NULL */
     void *dec_state;
-    uint8_t detect_done;            /* content detection decided (or gave up) */
     struct detect_buf *det;         /* first bytes kept while detection is undecided */
-    uint8_t teardown;               /* skipped while busy: release buffers at the next safe point */
     const struct eng_decoder *pending_dec; /* set_service while busy: attach at the next safe point */
-    /* hand-off (dec_handoff): asked during a data call, applied when it returns */
-    const struct eng_decoder *handoff_dec;
-    uint64_t handoff_off;
-    uint8_t handoff_dir;
-    uint8_t *carry[2];              /* dec_handoff_carry: held bytes the new decoder gets first */
-    uint32_t carry_len[2];
-    uint64_t carry_off[2];
-    const struct eng_decoder *prev_dec; /* the decoder that handed over: gets no bytes, ends last */
-    void *prev_state;
-    /* expectations (expect.c) */
-    struct flow *parent;            /* whose expectation this flow fulfilled, while it lives */
-    struct flow *children, *sibling; /* flows that fulfilled this flow's expectations */
-    struct xentry *expects;         /* this flow's expectations waiting, newest first */
-    uint32_t n_expects;
-    uint64_t expect_tag;
+    flow_cold_t *x;                 /* rarely used parts, or NULL (flow_cold) */
     uint64_t tunnel_key;            /* pkt_t.tunnel_key of its packets (flow key) */
+    uint8_t detect_done;            /* content detection decided (or gave up) */
+    uint8_t teardown;               /* skipped while busy: release buffers at the next safe point */
     uint8_t tunnel;                 /* a UDP or GRE tunnel whose payload is decapsulated: TUN_* */
 } flow_t;
+
+/* f's cold part, allocated (zeroed) on first use; NULL when out of memory */
+flow_cold_t *flow_cold(flow_t *f);
 
 typedef struct flow_table {
     flow_t **buckets;
