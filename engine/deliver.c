@@ -94,6 +94,7 @@ void eng_flow_skip(eng_t *e, eng_flow_t *pf) {
 
 void flow_settle(eng_t *e, flow_t *f) {
     if (e->busy || f->pub.ended) return;
+    if (f->est < EST_DATA) flow_promote(e, f);
     if (f->teardown) {
         f->teardown = 0;
         flow_release_decoders(e, f, 1);

@@ -190,8 +190,11 @@ static int fits(const xentry_t *x, const flow_t *f) {
 #define RETRO_SCAN 64
 static void retro(eng_t *e, expect_table_t *t, xentry_t *x) {
     flow_t *best = NULL;
-    int lists[2] = {x->x.proto == 6 ? TO_TCP : TO_OTHER, x->x.proto == 6 ? TO_TCP_CLOSED : -1};
-    for (int l = 0; l < 2; l++) {
+    int classes[2] = {x->x.proto == 6 ? TO_TCP : TO_OTHER, x->x.proto == 6 ? TO_TCP_CLOSED : -1};
+    int lists[2 * EST_NLEVELS];
+    for (int l = 0; l < 2 * EST_NLEVELS; l++)
+        lists[l] = classes[l / EST_NLEVELS] < 0 ? -1 : FL_LIST(classes[l / EST_NLEVELS], l % EST_NLEVELS);
+    for (int l = 0; l < 2 * EST_NLEVELS; l++) {
         if (lists[l] < 0) continue;
         int k = 0;
         for (flow_t *f = e->ft.tail[lists[l]]; f && k < RETRO_SCAN; f = f->prev, k++) {

@@ -84,6 +84,11 @@ typedef struct tcp_half {
 struct eng_decoder;
 
 enum { TO_TCP = 0, TO_TCP_CLOSED = 1, TO_OTHER = 2, TO_NCLASS = 3 };
+/* how established a flow is (flow_t.est, flow.c): flow.max evicts the lower first */
+enum { EST_NONE = 0, EST_HANDSHAKE = 1, EST_DATA = 2, EST_NLEVELS = 3 };
+/* activity lists: one per timeout class and establishment level */
+#define FL_NLISTS (TO_NCLASS * EST_NLEVELS)
+#define FL_LIST(tclass, est) ((tclass) + TO_NCLASS * (est))
 
 /* The parts of a flow that most flows never use, allocated at their first use
  * (flow_cold): a hand-off (dec_handoff), its carried bytes, the parked decoder,
@@ -113,6 +118,10 @@ typedef struct flow {
     struct flow *prev, *next;       /* activity list of its timeout class */
     uint32_t hash;
     uint8_t tclass;                 /* TO_* */
+    uint8_t list;                   /* its activity list: FL_LIST(tclass, est) */
+    uint8_t est;                    /* EST_*: TCP handshake done (EST_HANDSHAKE) and payload sent
+                                       (EST_DATA; mid-stream: both sides sent payload); UDP and
+                                       other: both sides sent (EST_DATA) */
     uint8_t flipped;                /* orientation was flipped after creation */
     uint8_t closing;                /* both FINs or a RST seen */
     uint8_t end_reason_hint;
@@ -136,7 +145,7 @@ typedef struct flow_table {
     flow_t **buckets;
     uint32_t nbuckets;              /* power of two */
     uint64_t count;
-    flow_t *head[TO_NCLASS], *tail[TO_NCLASS]; /* least recently active first */
+    flow_t *head[FL_NLISTS], *tail[FL_NLISTS]; /* least recently active first */
     uint64_t next_id;
     uint64_t key;                   /* hash key, random per instance */
 } flow_table_t;
@@ -226,6 +235,7 @@ void flow_table_free(eng_t *e);
 flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, int *dir,
                     int *created);
 void flow_touch(eng_t *e, flow_t *f);          /* activity: move to the end of its list */
+void flow_promote(eng_t *e, flow_t *f);        /* after a packet: raise f->est if it is more established */
 /* history letter c (upper case for dir ORIG, lower for RESP; '^' as is) */
 void flow_hist_add(flow_t *f, int dir, char c);
 void flow_hist_once(flow_t *f, int dir, char c); /* unless already there */
