@@ -46,7 +46,7 @@ static const cfg_key_t keys[] = {
     {"tcp.max_total_bytes", K_BYTES, "256MiB", O(tcp_max_total_bytes),
      "out-of-order bytes buffered across all flows; past it the oldest holes are declared gaps"},
     {"flow.max", K_COUNT, "1000000", O(flow_max),
-     "flows tracked at once; past it the least recently active flow ends (reason evicted)"},
+     "flows tracked at once; past it a flow ends (reason evicted): the least recently active closed or not established one (no TCP handshake, one-way UDP), else of those with a handshake and no payload, else of the rest; counted by kind, weird flow_evicted_*"},
     {"flow.tcp_timeout", K_SECONDS, "300", O(tcp_timeout_ns), "inactivity timeout of a TCP flow, in network time"},
     {"flow.tcp_closed_timeout", K_SECONDS, "5", O(tcp_closed_timeout_ns),
      "how long a closed (FIN/RST) TCP flow is kept for late packets"},
