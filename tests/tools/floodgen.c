@@ -77,7 +77,7 @@ static void tcp(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint
     th[12] = 5 << 4;
     th[13] = flags;
     put16be(th + 14, 65535);
-    memcpy(th + 20, data, len);
+    if (len) memcpy(th + 20, data, len);
     uint8_t ph[12];
     memcpy(ph, ip + 12, 8);
     ph[8] = 0;
