@@ -199,6 +199,7 @@ static int http_probe(const uint8_t *p, size_t len, int dir)
         if (memcmp(p, v, n)) return 0;
         return len >= 7 ? 1 : -1;
     }
+    if (p[0] < 'A' || p[0] > 'Z') return 0; /* every method starts so: no need to try each */
     int maybe = 0;
     for (int i = 0; methods[i]; i++) {
         size_t m = strlen(methods[i]);

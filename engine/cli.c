@@ -346,6 +346,9 @@ static void print_stats(const eng_t *e) {
     fprintf(stderr, "flows\n");
     stat_line("total", s->flows);
     stat_line("evicted", s->flows_evicted);
+    stat_line("evicted half-open", s->flows_evicted_half_open);
+    stat_line("evicted closed", s->flows_evicted_closed);
+    stat_line("evicted established", s->flows_evicted_established);
     stat_line("timed out", s->flows_timed_out);
     fprintf(stderr, "TCP reassembly\n");
     stat_line("segments", s->tcp_segments);

@@ -52,7 +52,7 @@ static const cfg_key_t keys[] = {
     {"engine.memcap", K_BYTES, "1GiB", O(memcap),
      "bytes all flows' buffers may hold together: reassembly (as tcp.max_total_bytes counts) and decoders' line and unit buffers, header maps, pending transactions; past it the flow holding the most is cut (weird memcap_flow_cut; 0: no cap)"},
     {"flow.max", K_COUNT, "1000000", O(flow_max),
-     "flows tracked at once; past it the least recently active flow ends (reason evicted)"},
+     "flows tracked at once; past it a flow ends (reason evicted): the least recently active closed or not established one (no TCP handshake, one-way UDP), else of those with a handshake and no payload, else of the rest; counted by kind, weird flow_evicted_*"},
     {"flow.tcp_timeout", K_SECONDS, "300", O(tcp_timeout_ns), "inactivity timeout of a TCP flow, in network time"},
     {"flow.tcp_closed_timeout", K_SECONDS, "5", O(tcp_closed_timeout_ns),
      "how long a closed (FIN/RST) TCP flow is kept for late packets"},

@@ -16,20 +16,23 @@ static void end_one(eng_t *e, flow_t *f, const eng_decoder_t *d, void *st) {
 }
 
 static void drop_carry(flow_t *f) {
+    flow_cold_t *x = f->x;
+    if (!x) return;
     for (int d = 0; d < 2; d++) {
-        mem_charge(&f->mem, -(int64_t)f->carry_len[d]);
-        free(f->carry[d]);
-        f->carry[d] = NULL;
-        f->carry_len[d] = 0;
+        mem_charge(&f->mem, -(int64_t)x->carry_len[d]);
+        free(x->carry[d]);
+        x->carry[d] = NULL;
+        x->carry_len[d] = 0;
     }
 }
 
 void flow_release_decoders(eng_t *e, flow_t *f, int all) {
-    if (all && f->prev_dec) { /* the one that handed over ends first */
-        const eng_decoder_t *d = f->prev_dec;
-        void *st = f->prev_state;
-        f->prev_dec = NULL;
-        f->prev_state = NULL;
+    flow_cold_t *x = f->x;
+    if (all && x && x->prev_dec) { /* the one that handed over ends first */
+        const eng_decoder_t *d = x->prev_dec;
+        void *st = x->prev_state;
+        x->prev_dec = NULL;
+        x->prev_state = NULL;
         end_one(e, f, d, st);
     }
     if (f->dec) {
@@ -39,8 +42,8 @@ void flow_release_decoders(eng_t *e, flow_t *f, int all) {
         f->dec_state = NULL;
         end_one(e, f, d, st);
     }
-    if (all) {
-        f->handoff_dec = NULL;
+    if (all && f->x) {
+        f->x->handoff_dec = NULL;
         drop_carry(f);
     }
 }
@@ -48,19 +51,20 @@ void flow_release_decoders(eng_t *e, flow_t *f, int all) {
 int dec_handoff_carry(eng_t *e, eng_flow_t *pf, int dir, uint64_t off, const uint8_t *p,
                       size_t len) {
     flow_t *f = FLOW(pf);
+    flow_cold_t *x = f->x;
     (void)e;
-    if (!f->handoff_dec || (dir != ENG_ORIG && dir != ENG_RESP) || (!p && len)) return -1;
+    if (!x || !x->handoff_dec || (dir != ENG_ORIG && dir != ENG_RESP) || (!p && len)) return -1;
     if (len > DEC_HANDOFF_CARRY_MAX) len = DEC_HANDOFF_CARRY_MAX; /* the rest: a gap to the new decoder */
-    mem_charge(&f->mem, -(int64_t)f->carry_len[dir]);
-    free(f->carry[dir]);
-    f->carry[dir] = NULL;
-    f->carry_len[dir] = 0;
+    mem_charge(&f->mem, -(int64_t)x->carry_len[dir]);
+    free(x->carry[dir]);
+    x->carry[dir] = NULL;
+    x->carry_len[dir] = 0;
     if (!len) return 0;
-    if (!(f->carry[dir] = malloc(len))) return -1;
-    memcpy(f->carry[dir], p, len);
-    f->carry_len[dir] = (uint32_t)len;
+    if (!(x->carry[dir] = malloc(len))) return -1;
+    memcpy(x->carry[dir], p, len);
+    x->carry_len[dir] = (uint32_t)len;
     mem_charge(&f->mem, (int64_t)len);
-    f->carry_off[dir] = off;
+    x->carry_off[dir] = off;
     return 0;
 }
 
@@ -68,31 +72,37 @@ int dec_handoff(eng_t *e, eng_flow_t *pf, const char *service, int dir, uint64_t
     const eng_decoder_t *d = eng_decoder_find(service);
     flow_t *f = FLOW(pf);
     if (!d || pf->ended || pf->skipped || (dir != ENG_ORIG && dir != ENG_RESP)) return -1;
-    f->handoff_dec = d;
-    f->handoff_dir = (uint8_t)dir;
-    f->handoff_off = off;
+    flow_cold_t *x = flow_cold(f);
+    if (!x) {
+        eng_weird(e, pf, "out_of_memory", "hand-off to %s", d->name);
+        return -1;
+    }
+    x->handoff_dec = d;
+    x->handoff_dir = (uint8_t)dir;
+    x->handoff_off = off;
     return 0;
 }
 
 void flow_apply_handoff(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len) {
-    const eng_decoder_t *d = f->handoff_dec;
-    int hdir = f->handoff_dir;
-    uint64_t hoff = f->handoff_off;
-    f->handoff_dec = NULL;
+    flow_cold_t *x = f->x; /* set: deliver.c calls this only when x->handoff_dec is */
+    const eng_decoder_t *d = x->handoff_dec;
+    int hdir = x->handoff_dir;
+    uint64_t hoff = x->handoff_off;
+    x->handoff_dec = NULL;
     if (!d || f->pub.ended || f->pub.skipped) {
         drop_carry(f);
         return;
     }
-    if (f->prev_dec) { /* a second hand-off: the first one's decoder ends now */
-        const eng_decoder_t *od = f->prev_dec;
-        void *st = f->prev_state;
-        f->prev_dec = NULL;
-        f->prev_state = NULL;
+    if (x->prev_dec) { /* a second hand-off: the first one's decoder ends now */
+        const eng_decoder_t *od = x->prev_dec;
+        void *st = x->prev_state;
+        x->prev_dec = NULL;
+        x->prev_state = NULL;
         end_one(e, f, od, st);
     }
     /* park the current decoder: no more bytes, its end runs at the flow's end */
-    f->prev_dec = f->dec;
-    f->prev_state = f->dec_state;
+    x->prev_dec = f->dec;
+    x->prev_state = f->dec_state;
     f->dec = NULL;
     f->dec_state = NULL;
     if (eng_flow_attach(e, &f->pub, d, "handoff") || f->dec != d) {
@@ -103,14 +113,14 @@ void flow_apply_handoff(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_
      * order; the replayed chunk below may overlap them (a stream reader
      * ignores bytes already pushed) */
     for (int k = 0; k < 2; k++) {
-        uint8_t *cb = f->carry[k];
-        uint32_t cl = f->carry_len[k];
-        f->carry[k] = NULL;
-        f->carry_len[k] = 0;
+        uint8_t *cb = x->carry[k];
+        uint32_t cl = x->carry_len[k];
+        x->carry[k] = NULL;
+        x->carry_len[k] = 0;
         mem_charge(&f->mem, -(int64_t)cl);
         if (cb && d->data && f->dec == d && !f->pub.ended && !f->pub.skipped) {
             e->busy++;
-            d->data(e, &f->pub, f->dec_state, k, f->carry_off[k], cb, cl);
+            d->data(e, &f->pub, f->dec_state, k, x->carry_off[k], cb, cl);
             e->busy--;
         }
         free(cb);
@@ -133,7 +143,7 @@ void dec_mem(eng_flow_t *pf, int64_t delta) {
 
 const char *dec_flow_handed_from(const eng_flow_t *pf) {
     const flow_t *f = (const flow_t *)pf;
-    return f->prev_dec ? f->prev_dec->name : NULL;
+    return f->x && f->x->prev_dec ? f->x->prev_dec->name : NULL;
 }
 
 int dec_flow_midstream(const eng_flow_t *pf) {

@@ -32,7 +32,7 @@ void deliver_data(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, 
         e->busy++;
         f->dec->data(e, &f->pub, f->dec_state, dir, off, p, len);
         e->busy--;
-        if (f->handoff_dec) flow_apply_handoff(e, f, dir, off, p, len);
+        if (f->x && f->x->handoff_dec) flow_apply_handoff(e, f, dir, off, p, len);
     }
 }
 
@@ -94,6 +94,7 @@ void eng_flow_skip(eng_t *e, eng_flow_t *pf) {
 
 void flow_settle(eng_t *e, flow_t *f) {
     if (e->busy || f->pub.ended) return;
+    if (f->est < EST_DATA) flow_promote(e, f);
     if (f->teardown) {
         f->teardown = 0;
         flow_release_decoders(e, f, 1);

@@ -221,6 +221,10 @@ typedef struct eng_stats {
     uint64_t capture_dropped;          /* live: packets the kernel dropped (ring full) */
     uint64_t non_ip, ip_errors;        /* frames not IP / with bad IP headers */
     uint64_t flows, flows_active, flows_evicted, flows_timed_out;
+    /* flows_evicted by the evicted flow's state: TCP not established (no handshake completed
+     * or no payload yet) or UDP/other that one side only sent on; TCP closed (FIN both ways or
+     * RST, waiting for stragglers); established (evicted only when no other kind is left) */
+    uint64_t flows_evicted_half_open, flows_evicted_closed, flows_evicted_established;
     uint64_t tcp_segments, tcp_in_order, tcp_out_of_order, tcp_retransmitted;
     uint64_t tcp_overlaps, tcp_overlap_conflicts, tcp_gaps, tcp_gap_bytes;
     uint64_t tcp_bytes_delivered, tcp_buffered, tcp_buffered_peak;

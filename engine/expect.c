@@ -51,11 +51,11 @@ static void unlink_entry(expect_table_t *t, xentry_t *x) {
     if (x->newer) x->newer->older = x->older;
     else t->newest = x->older;
     flow_t *p = x->parent;
-    if (p) {
-        xentry_t **q = &p->expects;
+    if (p) { /* a parent with entries has its cold part */
+        xentry_t **q = &p->x->expects;
         while (*q && *q != x) q = &(*q)->pnext;
         if (*q) *q = x->pnext;
-        p->n_expects--;
+        p->x->n_expects--;
     }
     t->n--;
     free(x);
@@ -79,8 +79,13 @@ int dec_expect(eng_t *e, eng_flow_t *pparent, const dec_expect_t *x) {
         t->key = hash_key();
     }
     expire(e, t);
-    if (parent->n_expects >= DEC_EXPECT_PER_FLOW) {
-        xentry_t *o = parent->expects;
+    flow_cold_t *px = flow_cold(parent);
+    if (!px) {
+        eng_weird(e, pparent, "out_of_memory", "expectation");
+        return -1;
+    }
+    if (px->n_expects >= DEC_EXPECT_PER_FLOW) {
+        xentry_t *o = px->expects;
         while (o && o->pnext) o = o->pnext; /* the parent's oldest */
         eng_weird(e, pparent, "expectation_dropped", "more than %d connections expected by one flow",
                   DEC_EXPECT_PER_FLOW);
@@ -108,9 +113,9 @@ int dec_expect(eng_t *e, eng_flow_t *pparent, const dec_expect_t *x) {
     if (t->newest) t->newest->newer = n;
     else t->oldest = n;
     t->newest = n;
-    n->pnext = parent->expects;
-    parent->expects = n;
-    parent->n_expects++;
+    n->pnext = px->expects;
+    px->expects = n;
+    px->n_expects++;
     t->n++;
     retro(e, t, n);
     return 0;
@@ -118,9 +123,8 @@ int dec_expect(eng_t *e, eng_flow_t *pparent, const dec_expect_t *x) {
 
 void dec_expect_cancel(eng_t *e, eng_flow_t *pparent, uint64_t tag) {
     expect_table_t *t = e->expect;
-    if (!t || !pparent) return;
-    flow_t *p = FLOW(pparent);
-    for (xentry_t *x = p->expects, *nx; x; x = nx) {
+    if (!t || !pparent || !FLOW(pparent)->x) return;
+    for (xentry_t *x = FLOW(pparent)->x->expects, *nx; x; x = nx) {
         nx = x->pnext;
         if (x->x.tag == tag) unlink_entry(t, x);
     }
@@ -148,12 +152,13 @@ static xentry_t *find(eng_t *e, expect_table_t *t, const flow_t *f, const uint8_
 static void consume(eng_t *e, expect_table_t *t, flow_t *f, xentry_t *x) {
     const eng_decoder_t *d = x->dec;
     flow_t *p = x->parent;
-    f->expect_tag = x->x.tag;
+    flow_cold_t *fx = flow_cold(f); /* NULL when out of memory: the decoder still comes */
+    if (fx) fx->expect_tag = x->x.tag;
     unlink_entry(t, x);
-    if (p && !p->pub.ended) {
-        f->parent = p;
-        f->sibling = p->children;
-        p->children = f;
+    if (p && !p->pub.ended && fx) {
+        fx->parent = p;
+        fx->sibling = p->x->children;
+        p->x->children = f;
         memcpy(f->pub.parent_uid, p->pub.uid, sizeof f->pub.parent_uid);
     }
     eng_flow_attach(e, &f->pub, d, "expect");
@@ -185,12 +190,15 @@ static int fits(const xentry_t *x, const flow_t *f) {
 #define RETRO_SCAN 64
 static void retro(eng_t *e, expect_table_t *t, xentry_t *x) {
     flow_t *best = NULL;
-    int lists[2] = {x->x.proto == 6 ? TO_TCP : TO_OTHER, x->x.proto == 6 ? TO_TCP_CLOSED : -1};
-    for (int l = 0; l < 2; l++) {
+    int classes[2] = {x->x.proto == 6 ? TO_TCP : TO_OTHER, x->x.proto == 6 ? TO_TCP_CLOSED : -1};
+    int lists[2 * EST_NLEVELS];
+    for (int l = 0; l < 2 * EST_NLEVELS; l++)
+        lists[l] = classes[l / EST_NLEVELS] < 0 ? -1 : FL_LIST(classes[l / EST_NLEVELS], l % EST_NLEVELS);
+    for (int l = 0; l < 2 * EST_NLEVELS; l++) {
         if (lists[l] < 0) continue;
         int k = 0;
         for (flow_t *f = e->ft.tail[lists[l]]; f && k < RETRO_SCAN; f = f->prev, k++) {
-            if (f->dec || f->parent || f->pub.ended || f->pub.skipped || f == x->parent ||
+            if (f->dec || (f->x && f->x->parent) || f->pub.ended || f->pub.skipped || f == x->parent ||
                 f->pub.start_ns < e->now - RETRO_NS || !fits(x, f))
                 continue;
             if (!best || f->pub.start_ns < best->pub.start_ns ||
@@ -224,14 +232,16 @@ int flow_announce(eng_t *e, flow_t *f) {
 
 void expect_flow_end(eng_t *e, flow_t *f) {
     expect_table_t *t = e->expect;
-    while (t && f->expects) unlink_entry(t, f->expects);
-    for (flow_t *c = f->children; c; c = c->sibling) c->parent = NULL;
-    f->children = NULL;
-    if (f->parent) {
-        flow_t **q = &f->parent->children;
-        while (*q && *q != f) q = &(*q)->sibling;
-        if (*q) *q = f->sibling;
-        f->parent = NULL;
+    flow_cold_t *fx = f->x;
+    if (!fx) return;
+    while (t && fx->expects) unlink_entry(t, fx->expects);
+    for (flow_t *c = fx->children; c; c = c->x->sibling) c->x->parent = NULL;
+    fx->children = NULL;
+    if (fx->parent) {
+        flow_t **q = &fx->parent->x->children;
+        while (*q && *q != f) q = &(*q)->x->sibling;
+        if (*q) *q = fx->sibling;
+        fx->parent = NULL;
     }
 }
 
@@ -248,8 +258,11 @@ void expect_free(eng_t *e) {
 
 eng_flow_t *dec_flow_parent(eng_t *e, eng_flow_t *pf) {
     (void)e;
-    flow_t *p = pf ? FLOW(pf)->parent : NULL;
+    flow_t *p = pf && FLOW(pf)->x ? FLOW(pf)->x->parent : NULL;
     return p && !p->pub.ended ? &p->pub : NULL;
 }
 
-uint64_t dec_flow_expect_tag(const eng_flow_t *pf) { return ((const flow_t *)pf)->expect_tag; }
+uint64_t dec_flow_expect_tag(const eng_flow_t *pf) {
+    const flow_t *f = (const flow_t *)pf;
+    return f->x ? f->x->expect_tag : 0;
+}

@@ -1,12 +1,18 @@
 /* flow.c - the flow table: bidirectional flows keyed by a symmetric hash of
  * the 5-tuple plus VLAN, Zeek-style uids, inactivity timeouts in network
- * time, and the flow.max cap with least-recently-active eviction.
+ * time, and the flow.max cap with eviction that spares established flows.
  *
- * Each flow sits in one of three activity lists (open TCP, closed TCP, other),
- * least recently active first. Within a list every flow has the same timeout,
- * so expiry only ever looks at list heads: O(1) per packet when nothing
- * expires. Ending flows at end of input walks the lists in activity order, so
- * the order of flow.end events is deterministic.
+ * Each flow sits in one of nine activity lists, least recently active first:
+ * its timeout class (open TCP, closed TCP, other) and how established it is
+ * (flow_t.est: not at all; a TCP handshake completed; payload sent after one,
+ * or both sides of a UDP/other flow sent). Within a list every flow has the
+ * same timeout, so expiry only ever looks at list heads: O(1) per packet when
+ * nothing expires. At flow.max the flow ended is the least recently active of
+ * those not established and the closed ones (a SYN flood's), only when there
+ * is none the least recently active of those with a handshake and no payload,
+ * and only then the least recently active of the rest: also O(1).
+ * Ending flows at end of input walks the lists in activity order, so the
+ * order of flow.end events is deterministic.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -56,18 +62,23 @@ static int grow(flow_table_t *t) {
 }
 
 static void list_unlink(flow_table_t *t, flow_t *f) {
-    int c = f->tclass;
+    int c = f->list;
     if (f->prev) f->prev->next = f->next; else t->head[c] = f->next;
     if (f->next) f->next->prev = f->prev; else t->tail[c] = f->prev;
     f->prev = f->next = NULL;
 }
 
 static void list_append(flow_table_t *t, flow_t *f) {
-    int c = f->tclass;
+    int c = f->list = (uint8_t)FL_LIST(f->tclass, f->est);
     f->next = NULL;
     f->prev = t->tail[c];
     if (t->tail[c]) t->tail[c]->next = f; else t->head[c] = f;
     t->tail[c] = f;
+}
+
+flow_cold_t *flow_cold(flow_t *f) {
+    if (!f->x) f->x = calloc(1, sizeof *f->x);
+    return f->x;
 }
 
 /* ---- history letters (Zeek's conn.log history) ---------------------------- */
@@ -91,8 +102,35 @@ void flow_hist_once(flow_t *f, int dir, char c) {
     if (!hist_has(f, dir, c)) flow_hist_add(f, dir, c);
 }
 
+/* how established f is, for eviction (EST_*): a TCP flow whose handshake
+ * completed (both endpoints reached ESTABLISHED) is EST_HANDSHAKE, and
+ * EST_DATA once either side sent payload; one picked up mid-stream (no SYN
+ * either way) is EST_DATA once both sides sent payload; a UDP or other flow is
+ * EST_DATA once both sides sent. Payload is what the history says (D, d), sent
+ * rather than delivered (a mid-stream direction holds its first bytes back). */
+static int est_level(const flow_t *f) {
+    if (f->pub.proto != 6) return f->pub.pkts[0] && f->pub.pkts[1] ? EST_DATA : EST_NONE;
+    const char *h = f->pub.history;
+    int d0 = strchr(h, 'D') != NULL, d1 = strchr(h, 'd') != NULL;
+    if (f->est >= EST_HANDSHAKE ||
+        (f->tcp[0].state == EP_ESTABLISHED && f->tcp[1].state == EP_ESTABLISHED))
+        return d0 || d1 ? EST_DATA : EST_HANDSHAKE;
+    return !f->tcp[0].syn && !f->tcp[1].syn && d0 && d1 ? EST_DATA : EST_NONE;
+}
+
+/* after each packet's states and history are updated (flow_settle, flow_touch):
+ * a flow only ever goes up, to the end of its new list */
+void flow_promote(eng_t *e, flow_t *f) {
+    int l = est_level(f);
+    if (l <= f->est) return;
+    list_unlink(&e->ft, f);
+    f->est = (uint8_t)l;
+    list_append(&e->ft, f);
+}
+
 void flow_touch(eng_t *e, flow_t *f) {
-    if (e->ft.tail[f->tclass] == f) return;
+    if (f->est < EST_DATA && f->pub.proto != 6) flow_promote(e, f); /* tcp.c: at flow_settle */
+    if (e->ft.tail[f->list] == f) return;
     list_unlink(&e->ft, f);
     list_append(&e->ft, f);
 }
@@ -128,15 +166,54 @@ static flow_t *find(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, ui
     return NULL;
 }
 
+/* the less recently active of a and b (either may be NULL), ties by creation */
+static flow_t *older(flow_t *a, flow_t *b) {
+    if (!a || !b) return a ? a : b;
+    if (b->pub.last_ns < a->pub.last_ns || (b->pub.last_ns == a->pub.last_ns && b->pub.id < a->pub.id))
+        return b;
+    return a;
+}
+
 static flow_t *least_recent(eng_t *e) {
     flow_t *best = NULL;
-    for (int c = 0; c < TO_NCLASS; c++) {
-        flow_t *h = e->ft.head[c];
-        if (h && (!best || h->pub.last_ns < best->pub.last_ns ||
-                  (h->pub.last_ns == best->pub.last_ns && h->pub.id < best->pub.id)))
-            best = h;
-    }
+    for (int c = 0; c < FL_NLISTS; c++) best = older(best, e->ft.head[c]);
     return best;
+}
+
+/* ---- eviction at flow.max -------------------------------------------------- */
+
+enum { EV_HALF_OPEN, EV_CLOSED, EV_ESTABLISHED };
+static const char *const evict_weird[] = {"flow_evicted_half_open", "flow_evicted_closed",
+                                          "flow_evicted_established"};
+static const char *const evict_what[] = {"not established", "closed", "established"};
+
+/* the flow to end: the least recently active of the closed TCP flows and of
+ * the flows not established; only when there is none, of those with a
+ * handshake and no payload; only then of the rest */
+static flow_t *evict_choice(eng_t *e) {
+    flow_t **h = e->ft.head, *f = NULL;
+    for (int l = 0; l < EST_NLEVELS; l++) f = older(f, h[FL_LIST(TO_TCP_CLOSED, l)]);
+    f = older(f, older(h[FL_LIST(TO_TCP, EST_NONE)], h[FL_LIST(TO_OTHER, EST_NONE)]));
+    if (!f) f = older(h[FL_LIST(TO_TCP, EST_HANDSHAKE)], h[FL_LIST(TO_OTHER, EST_HANDSHAKE)]);
+    return f ? f : older(h[FL_LIST(TO_TCP, EST_DATA)], h[FL_LIST(TO_OTHER, EST_DATA)]);
+}
+
+/* counted by kind; a weird on the evicted flow at the 1st, 10th, 100th, ...
+ * eviction of each kind, so that a flood does not flood weird.log */
+static void evict(eng_t *e, flow_t *f) {
+    int kind = f->tclass == TO_TCP_CLOSED ? EV_CLOSED : f->est ? EV_ESTABLISHED : EV_HALF_OPEN;
+    uint64_t *n = kind == EV_CLOSED ? &e->stats.flows_evicted_closed
+                : kind == EV_ESTABLISHED ? &e->stats.flows_evicted_established
+                                         : &e->stats.flows_evicted_half_open;
+    e->stats.flows_evicted++;
+    uint64_t k = ++*n, p = 1;
+    while (p < k && p <= UINT64_MAX / 10) p *= 10;
+    if (p == k)
+        eng_weird(e, &f->pub, evict_weird[kind],
+                  "flow.max %llu reached: %s flow ended (state %s, history %s), eviction %llu of this kind",
+                  (unsigned long long)e->cfg.flow_max, evict_what[kind], eng_flow_state(&f->pub),
+                  f->pub.history, (unsigned long long)k);
+    flow_end(e, f, "evicted");
 }
 
 /* a packet of f through other enclosing flows than its first (an outer flow
@@ -169,11 +246,8 @@ flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, in
     }
 
     if (e->cfg.flow_max && e->ft.count >= e->cfg.flow_max) {
-        flow_t *old = least_recent(e);
-        if (old) {
-            e->stats.flows_evicted++;
-            flow_end(e, old, "evicted");
-        }
+        flow_t *old = evict_choice(e);
+        if (old) evict(e, old);
     }
     if (e->ft.count >= e->ft.nbuckets && grow(&e->ft)) {
         eng_weird(e, NULL, "out_of_memory", "flow table");
@@ -270,6 +344,7 @@ void flow_end(eng_t *e, flow_t *f, const char *reason) {
     free(f->det);
     e->mem.leaked += f->mem.held; /* 0 unless some buffer was not given back */
     mem_acct_release(&f->mem);
+    free(f->x);
     free(f);
 }
 
@@ -285,9 +360,16 @@ static int64_t timeout_of(const eng_t *e, int c) {
 
 void flow_expire(eng_t *e) {
     for (int c = 0; c < TO_NCLASS; c++) {
-        int64_t to = timeout_of(e, c);
-        flow_t *f;
-        while ((f = e->ft.head[c]) && f != e->cur_flow && f->pub.last_ns + to <= e->now) {
+        int64_t to = timeout_of(e, c), lim = e->now - to;
+        flow_t *f, *const *h = e->ft.head + c;
+        /* nothing due in this class (every packet asks): three loads */
+        if (!(h[0] && h[0]->pub.last_ns <= lim) && !(h[TO_NCLASS] && h[TO_NCLASS]->pub.last_ns <= lim) &&
+            !(h[2 * TO_NCLASS] && h[2 * TO_NCLASS]->pub.last_ns <= lim))
+            continue;
+        /* the class's lists together, in activity order */
+        while ((f = older(older(e->ft.head[FL_LIST(c, 0)], e->ft.head[FL_LIST(c, 1)]),
+                          e->ft.head[FL_LIST(c, 2)])) &&
+               f != e->cur_flow && f->pub.last_ns + to <= e->now) {
             if (c != TO_TCP_CLOSED) e->stats.flows_timed_out++;
             flow_end(e, f, close_reason(f, "timeout"));
         }
@@ -301,14 +383,17 @@ void flow_end_all(eng_t *e, const char *reason) {
 
 void flow_table_free(eng_t *e) {
     /* flows left (eng_free without eng_finish) are released without events */
-    for (int c = 0; c < TO_NCLASS; c++) {
+    for (int c = 0; c < FL_NLISTS; c++) {
         flow_t *f = e->ft.head[c];
         while (f) {
             flow_t *nx = f->next;
-            if (f->prev_dec && f->prev_dec->end) f->prev_dec->end(e, &f->pub, f->prev_state);
-            free(f->prev_state);
-            free(f->carry[0]);
-            free(f->carry[1]);
+            if (f->x) {
+                if (f->x->prev_dec && f->x->prev_dec->end) f->x->prev_dec->end(e, &f->pub, f->x->prev_state);
+                free(f->x->prev_state);
+                free(f->x->carry[0]);
+                free(f->x->carry[1]);
+                free(f->x);
+            }
             if (f->dec && f->dec->end) f->dec->end(e, &f->pub, f->dec_state);
             free(f->dec_state);
             reasm_dir_free(&e->reasm, &f->rd[0]);

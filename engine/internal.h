@@ -89,31 +89,22 @@ typedef struct tcp_half {
 struct eng_decoder;
 
 enum { TO_TCP = 0, TO_TCP_CLOSED = 1, TO_OTHER = 2, TO_NCLASS = 3 };
+/* how established a flow is (flow_t.est, flow.c): flow.max evicts the lower first */
+enum { EST_NONE = 0, EST_HANDSHAKE = 1, EST_DATA = 2, EST_NLEVELS = 3 };
+/* activity lists: one per timeout class and establishment level */
+#define FL_NLISTS (TO_NCLASS * EST_NLEVELS)
+#define FL_LIST(tclass, est) ((tclass) + TO_NCLASS * (est))
 
-typedef struct flow {
-    eng_flow_t pub;                 /* must be first */
-    eng_t *eng;                     /* the instance (reassembly callbacks reach it) */
-    struct flow *hnext;             /* hash chain */
-    struct flow *prev, *next;       /* activity list of its timeout class */
-    uint32_t hash;
-    uint8_t tclass;                 /* TO_* */
-    uint8_t flipped;                /* orientation was flipped after creation */
-    uint8_t closing;                /* both FINs or a RST seen */
-    uint8_t end_reason_hint;
-    tcp_half_t tcp[2];
-    reasm_dir_t rd[2];
-    const struct eng_decoder *dec;  /* attached decoder, or NULL */
-    void *dec_state;
-    uint8_t detect_done;            /* content detection decided (or gave up) */
-    struct detect_buf *det;         /* first bytes kept while detection is undecided */
-    uint8_t teardown;               /* skipped while busy: release buffers at the next safe point */
-    const struct eng_decoder *pending_dec; /* set_service while busy: attach at the next safe point */
+/* The parts of a flow that most flows never use, allocated at their first use
+ * (flow_cold): a hand-off (dec_handoff), its carried bytes, the parked decoder,
+ * expectations and the parent/child links. A flow without them keeps a NULL. */
+typedef struct flow_cold {
     /* hand-off (dec_handoff): asked during a data call, applied when it returns */
     const struct eng_decoder *handoff_dec;
     uint64_t handoff_off;
     uint8_t handoff_dir;
-    uint8_t *carry[2];              /* dec_handoff_carry: held bytes the new decoder gets first */
     uint32_t carry_len[2];
+    uint8_t *carry[2];              /* dec_handoff_carry: held bytes the new decoder gets first */
     uint64_t carry_off[2];
     const struct eng_decoder *prev_dec; /* the decoder that handed over: gets no bytes, ends last */
     void *prev_state;
@@ -123,16 +114,44 @@ typedef struct flow {
     struct xentry *expects;         /* this flow's expectations waiting, newest first */
     uint32_t n_expects;
     uint64_t expect_tag;
+} flow_cold_t;
+
+typedef struct flow {
+    eng_flow_t pub;                 /* must be first */
+    eng_t *eng;                     /* the instance (reassembly callbacks reach it) */
+    struct flow *hnext;             /* hash chain */
+    struct flow *prev, *next;       /* activity list of its timeout class */
+    uint32_t hash;
+    uint8_t tclass;                 /* TO_* */
+    uint8_t list;                   /* its activity list: FL_LIST(tclass, est) */
+    uint8_t est;                    /* EST_*: TCP handshake done (EST_HANDSHAKE) and payload sent
+                                       (EST_DATA; mid-stream: both sides sent payload); UDP and
+                                       other: both sides sent (EST_DATA) */
+    uint8_t flipped;                /* orientation was flipped after creation */
+    uint8_t closing;                /* both FINs or a RST seen */
+    uint8_t end_reason_hint;
+    tcp_half_t tcp[2];
+    reasm_dir_t rd[2];
+    const struct eng_decoder *dec;  /* attached decoder, or NULL */
+    void *dec_state;
+    struct detect_buf *det;         /* first bytes kept while detection is undecided */
+    const struct eng_decoder *pending_dec; /* set_service while busy: attach at the next safe point */
+    flow_cold_t *x;                 /* rarely used parts, or NULL (flow_cold) */
     uint64_t tunnel_key;            /* pkt_t.tunnel_key of its packets (flow key) */
+    uint8_t detect_done;            /* content detection decided (or gave up) */
+    uint8_t teardown;               /* skipped while busy: release buffers at the next safe point */
     uint8_t tunnel;                 /* a UDP or GRE tunnel whose payload is decapsulated: TUN_* */
     mem_acct_t mem;                 /* engine.memcap: bytes its buffers hold (memcap.h) */
 } flow_t;
+
+/* f's cold part, allocated (zeroed) on first use; NULL when out of memory */
+flow_cold_t *flow_cold(flow_t *f);
 
 typedef struct flow_table {
     flow_t **buckets;
     uint32_t nbuckets;              /* power of two */
     uint64_t count;
-    flow_t *head[TO_NCLASS], *tail[TO_NCLASS]; /* least recently active first */
+    flow_t *head[FL_NLISTS], *tail[FL_NLISTS]; /* least recently active first */
     uint64_t next_id;
     uint64_t key;                   /* hash key, random per instance */
 } flow_table_t;
@@ -227,6 +246,7 @@ void flow_table_free(eng_t *e);
 flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, int *dir,
                     int *created);
 void flow_touch(eng_t *e, flow_t *f);          /* activity: move to the end of its list */
+void flow_promote(eng_t *e, flow_t *f);        /* after a packet: raise f->est if it is more established */
 /* history letter c (upper case for dir ORIG, lower for RESP; '^' as is) */
 void flow_hist_add(flow_t *f, int dir, char c);
 void flow_hist_once(flow_t *f, int dir, char c); /* unless already there */

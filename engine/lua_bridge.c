@@ -619,7 +619,7 @@ static int find_home(lbr_t *b, const char *home) {
 /* engine.flows(): the open flows (up to max into out); returns how many there are */
 static int lbr_ffi_flows(lbr_t *b, const eng_flow_t **out, int max) {
     int n = 0;
-    for (int c = 0; c < TO_NCLASS; c++)
+    for (int c = 0; c < FL_NLISTS; c++)
         for (const flow_t *f = b->e->ft.head[c]; f; f = f->next) {
             if (out && n < max) out[n] = &f->pub;
             n++;

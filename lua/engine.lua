@@ -25,6 +25,7 @@ local band, bor, lshift, rshift = bit.band, bit.bor, bit.lshift, bit.rshift
 local STAT_NAMES = {
   "packets", "bytes", "truncated", "capture_dropped", "non_ip", "ip_errors",
   "flows", "flows_active", "flows_evicted", "flows_timed_out",
+  "flows_evicted_half_open", "flows_evicted_closed", "flows_evicted_established",
   "tcp_segments", "tcp_in_order", "tcp_out_of_order", "tcp_retransmitted",
   "tcp_overlaps", "tcp_overlap_conflicts", "tcp_gaps", "tcp_gap_bytes",
   "tcp_bytes_delivered", "tcp_buffered", "tcp_buffered_peak",

@@ -490,6 +490,126 @@ TEST(truncated_tcp_header_is_weird) {
     eng_free(e);
 }
 
+/* ---- eviction order at flow.max -------------------------------------------- */
+/* flows here are told apart by their originator port */
+typedef struct evrec {
+    char ended[64][24]; /* "port reason" in flow.end order */
+    int n;
+} evrec_t;
+static void ev_end(eng_t *e, const eng_event_t *ev, void *u) {
+    evrec_t *r = u;
+    if (r->n < 64)
+        snprintf(r->ended[r->n++], 24, "%u %.*s", ev->flow->orig_port, (int)ev->f[0].len, ev->f[0].u.s);
+}
+static void tcp_pkt(eng_t *e, int64_t t, uint16_t sport, int from_srv, uint32_t seq, uint32_t ack,
+                    uint8_t fl, const char *d) {
+    char src[32];
+    snprintf(src, sizeof src, "10.1.%u.%u", sport >> 8, sport & 255);
+    size_t n = from_srv ? pb_tcp4(buf, "10.0.0.2", 80, src, sport, seq, ack, fl, d, d ? strlen(d) : 0, 1000)
+                        : pb_tcp4(buf, src, sport, "10.0.0.2", 80, seq, ack, fl, d, d ? strlen(d) : 0, 1000);
+    eng_feed(e, t, 1, buf, (uint32_t)n, (uint32_t)n);
+}
+/* an established flow with data: handshake, a request and its answer */
+static void session(eng_t *e, int64_t t, uint16_t port) {
+    tcp_pkt(e, t, port, 0, 100, 0, PB_SYN, NULL);
+    tcp_pkt(e, t + 1, port, 1, 500, 101, PB_SYN | PB_ACK, NULL);
+    tcp_pkt(e, t + 2, port, 0, 101, 501, PB_ACK, NULL);
+    tcp_pkt(e, t + 3, port, 0, 101, 501, PB_ACK | PB_PSH, "ping");
+    tcp_pkt(e, t + 4, port, 1, 501, 105, PB_ACK | PB_PSH, "pong");
+}
+static uint64_t weird_n(eng_t *e, const char *name) {
+    uint64_t c = 0;
+    const char *w;
+    for (int i = 0; (w = eng_weird_name(e, i, &c)); i++)
+        if (!strcmp(w, name)) return c;
+    return 0;
+}
+
+TEST(eviction_spares_established_flows) {
+    evrec_t r;
+    memset(&r, 0, sizeof r);
+    eng_t *e = eng_new();
+    char err[128];
+    CHECK_EQ_INT(eng_config_set(e, "flow.max", "4", err, sizeof err), 0);
+    eng_on(e, ENG_EV_FLOW_END, ev_end, &r);
+    session(e, T0, 1);                                  /* established, the oldest */
+    tcp_pkt(e, T0 + 10, 2, 0, 7, 0, PB_SYN, NULL);      /* half-open */
+    tcp_pkt(e, T0 + 11, 2, 0, 8, 0, PB_ACK | PB_PSH, "x"); /* ... with data: still half-open */
+    session(e, T0 + 20, 3);                             /* established */
+    tcp_pkt(e, T0 + 30, 4, 0, 7, 0, PB_SYN, NULL);      /* half-open, the newest */
+    CHECK_EQ_INT(r.n, 0);
+    /* a flood: 25 new half-open flows, each evicting the least recent flow
+     * not established, never 1 or 3 (least recently active: 1, then 2) */
+    for (int i = 0; i < 25; i++) tcp_pkt(e, T0 + 100 + i, (uint16_t)(1000 + i), 0, 7, 0, PB_SYN, NULL);
+    CHECK_EQ_INT(r.n, 25);
+    CHECK_STR(r.ended[0], "2 evicted");
+    CHECK_STR(r.ended[1], "4 evicted");
+    CHECK_STR(r.ended[2], "1000 evicted");
+    CHECK_STR(r.ended[24], "1022 evicted");
+    const eng_stats_t *s = eng_stats(e);
+    CHECK_EQ_INT(s->flows_evicted, 25);
+    CHECK_EQ_INT(s->flows_evicted_half_open, 25);
+    CHECK_EQ_INT(s->flows_evicted_established, 0);
+    /* one weird at the 1st and the 10th of the kind, not one per flow */
+    CHECK_EQ_INT(weird_n(e, "flow_evicted_half_open"), 2);
+    /* a closed flow is as good as a half-open one: the less recent goes */
+    tcp_pkt(e, T0 + 200, 1, 0, 105, 505, PB_ACK | PB_FIN, NULL); /* 1 closes (FIN both ways) */
+    tcp_pkt(e, T0 + 201, 1, 1, 505, 106, PB_ACK | PB_FIN, NULL);
+    tcp_pkt(e, T0 + 202, 1, 0, 106, 506, PB_ACK, NULL);
+    tcp_pkt(e, T0 + 300, 2000, 0, 7, 0, PB_SYN, NULL); /* evicts 1023 (older than closed 1) */
+    tcp_pkt(e, T0 + 301, 2001, 0, 7, 0, PB_SYN, NULL); /* evicts 1024 */
+    tcp_pkt(e, T0 + 302, 2002, 0, 7, 0, PB_SYN, NULL); /* evicts closed 1 */
+    CHECK_EQ_INT(r.n, 28);
+    CHECK_STR(r.ended[25], "1023 evicted");
+    CHECK_STR(r.ended[26], "1024 evicted");
+    CHECK_STR(r.ended[27], "1 evicted");
+    CHECK_EQ_INT(s->flows_evicted_closed, 1);
+    CHECK_EQ_INT(weird_n(e, "flow_evicted_closed"), 1);
+    eng_finish(e);
+    CHECK_EQ_INT(r.n, 32);
+    CHECK_STR(r.ended[28], "3 eof"); /* the established session outlived the flood */
+    eng_free(e);
+}
+
+TEST(eviction_of_established_when_nothing_else) {
+    evrec_t r;
+    memset(&r, 0, sizeof r);
+    eng_t *e = eng_new();
+    char err[128];
+    CHECK_EQ_INT(eng_config_set(e, "flow.max", "2", err, sizeof err), 0);
+    eng_on(e, ENG_EV_FLOW_END, ev_end, &r);
+    session(e, T0, 1);
+    session(e, T0 + 10, 2);
+    tcp_pkt(e, T0 + 20, 3, 0, 7, 0, PB_SYN, NULL); /* only established ones: the older, 1, goes */
+    tcp_pkt(e, T0 + 30, 4, 0, 7, 0, PB_SYN, NULL); /* 3 is half-open: it goes, not 2 */
+    /* UDP: a flow that only one side sent on goes before one both sides did */
+    size_t n = pb_udp4(buf, "10.9.0.1", 5353, "10.0.0.2", 53, "q", 1);
+    eng_feed(e, T0 + 40, 1, buf, (uint32_t)n, (uint32_t)n); /* evicts 4 */
+    n = pb_udp4(buf, "10.0.0.2", 53, "10.9.0.1", 5353, "a", 1);
+    eng_feed(e, T0 + 41, 1, buf, (uint32_t)n, (uint32_t)n); /* now both ways */
+    n = pb_udp4(buf, "10.9.0.2", 5354, "10.0.0.2", 53, "q", 1);
+    eng_feed(e, T0 + 50, 1, buf, (uint32_t)n, (uint32_t)n); /* evicts 2 (older than 5353) */
+    n = pb_udp4(buf, "10.9.0.3", 5355, "10.0.0.2", 53, "q", 1);
+    eng_feed(e, T0 + 60, 1, buf, (uint32_t)n, (uint32_t)n); /* evicts one-way 5354 */
+    /* a handshake without payload goes before a flow with payload, even a less recent one */
+    tcp_pkt(e, T0 + 70, 6, 0, 100, 0, PB_SYN, NULL); /* evicts one-way 5355 */
+    tcp_pkt(e, T0 + 71, 6, 1, 500, 101, PB_SYN | PB_ACK, NULL);
+    tcp_pkt(e, T0 + 72, 6, 0, 101, 501, PB_ACK, NULL);
+    tcp_pkt(e, T0 + 80, 7, 0, 100, 0, PB_SYN, NULL); /* evicts 6, not 5353 */
+    CHECK_EQ_INT(r.n, 7);
+    CHECK_STR(r.ended[0], "1 evicted");
+    CHECK_STR(r.ended[1], "3 evicted");
+    CHECK_STR(r.ended[2], "4 evicted");
+    CHECK_STR(r.ended[3], "2 evicted");
+    CHECK_STR(r.ended[4], "5354 evicted");
+    CHECK_STR(r.ended[5], "5355 evicted");
+    CHECK_STR(r.ended[6], "6 evicted");
+    CHECK_EQ_INT(eng_stats(e)->flows_evicted_established, 3);
+    CHECK_EQ_INT(eng_stats(e)->flows_evicted_half_open, 4);
+    CHECK_EQ_INT(weird_n(e, "flow_evicted_established"), 1);
+    eng_free(e);
+}
+
 int main(void) {
     RUN(full_connection_sf);
     RUN(rejected);
@@ -506,6 +626,8 @@ int main(void) {
     RUN(lost_segment_gap_on_ack);
     RUN(ack_before_data_reordered_is_not_a_gap);
     RUN(eviction_at_flow_max);
+    RUN(eviction_spares_established_flows);
+    RUN(eviction_of_established_when_nothing_else);
     RUN(uids_deterministic_and_seeded);
     RUN(retransmission_conflict_with_delivered_bytes);
     RUN(udp_flow_and_state);

@@ -410,7 +410,7 @@ TEST(dispatch_cost) {
     double a = ms_since(&t0) * 1e6 / n;
     /* an event with a flow (proxy looked up) and one INT field read */
     udp(e, T0, "10.0.0.1", 1111, "10.0.0.2", 53, "x"); /* a flow to point at */
-    flow_t *f = e->ft.head[TO_OTHER];
+    flow_t *f = e->ft.head[FL_LIST(TO_OTHER, EST_NONE)]; /* one-way: not established */
     CHECK(f != NULL);
     if (f) {
         ev_init(&ev, ENG_EV_TCP_OVERLAP, &f->pub);
