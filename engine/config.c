@@ -18,7 +18,7 @@
 #include "files.h"
 #include "internal.h"
 
-typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_BODY, K_PORT, K_TEXT, K_VERIFY } kind_t;
+typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_BODY, K_PORT, K_TEXT, K_VERIFY, K_URGENT } kind_t;
 
 typedef struct key {
     const char *name;
@@ -37,6 +37,8 @@ static const cfg_key_t keys[] = {
      "retransmitted bytes that differ from bytes already seen: first keeps the old bytes, last takes the new (a tcp.overlap event with conflict = true fires either way)"},
     {"tcp.checksum", K_VERIFY, "off", O(tcp_checksum),
      "verify: drop TCP segments with a wrong checksum (weird bad_tcp_checksum), as the host does; off by default: offloading leaves partial checksums in captures"},
+    {"tcp.urgent", K_URGENT, "inline", O(tcp_urgent),
+     "a segment with the URG flag (weird tcp_urgent_data): inline keeps its bytes in the stream; drop ignores the whole segment; oob removes the urgent byte (the one before the urgent pointer) from the stream, as a host reading without SO_OOBINLINE; gap makes that byte a 1-byte gap"},
     {"ip.checksum", K_VERIFY, "off", O(ip_checksum),
      "verify: drop IPv4 packets with a wrong header checksum (weird bad_ip_checksum)"},
     {"ip.min_ttl", K_COUNT, "0", O(ip_min_ttl),
@@ -201,6 +203,16 @@ static int apply(eng_cfg_t *c, const cfg_key_t *k, const char *v) {
         memcpy(p, &o, sizeof o);
         return 0;
     }
+    case K_URGENT: {
+        int o;
+        if (!strcmp(v, "inline")) o = TCP_URG_INLINE;
+        else if (!strcmp(v, "drop")) o = TCP_URG_DROP;
+        else if (!strcmp(v, "oob")) o = TCP_URG_OOB;
+        else if (!strcmp(v, "gap")) o = TCP_URG_GAP;
+        else return -1;
+        memcpy(p, &o, sizeof o);
+        return 0;
+    }
     case K_OVERLAP: {
         int o;
         if (!strcmp(v, "first")) o = REASM_FIRST;
@@ -221,6 +233,7 @@ static const char *expect(kind_t k) {
     case K_BOOL: return "true or false";
     case K_OVERLAP: return "first or last";
     case K_VERIFY: return "off or verify";
+    case K_URGENT: return "inline, drop, oob or gap";
     case K_BODY: return "a byte count or unlimited";
     case K_PORT: return "a port number, 0 to 65535 (0: none)";
     case K_TEXT: return "text";
@@ -379,6 +392,7 @@ static const char *kind_name(kind_t k) {
     case K_BOOL: return "bool";
     case K_OVERLAP: return "first|last";
     case K_VERIFY: return "off|verify";
+    case K_URGENT: return "inline|drop|oob|gap";
     case K_BODY: return "bytes|unlimited";
     case K_PORT: return "port";
     case K_TEXT: return "text";
