@@ -112,6 +112,23 @@ check "urgent data, tcp.urgent=gap: not /eviXl0001" [ "$uris" != "/eviXl0001 " ]
 run urgent --set tcp.urgent=drop
 check "urgent data, tcp.urgent=drop: the segment's 28 bytes are not stream data (a gap)" [ "$(missed)" = 28 ]
 check "urgent data, tcp.urgent=drop: weird tcp_urgent_data" has tcp_urgent_data
+run urgent-later --set tcp.urgent=oob
+check "urgent pointer into the next segment, tcp.urgent=oob: that segment's first byte removed, /evil0001" [ "$uris" = "/evil0001 " ]
+run urgent-later
+check "urgent pointer into the next segment, inline: /eviXl0001" [ "$uris" = "/eviXl0001 " ]
+
+# the same in an SMTP session (smtp.log rcptto)
+rcpt() { grep -o '"rcptto":\[[^]]*\]' "$T/o/smtp.log" | cut -d'"' -f4; }
+run smtp-window-past
+check "SMTP: RCPT TO past the zero window, then the real one: victim@example.org" [ "$(rcpt)" = victim@example.org ]
+check "SMTP: RCPT TO past the window: weird tcp_packet_out_of_window" has tcp_packet_out_of_window
+check "SMTP: the rest of the session within the window: no tcp_data_within_window_margin" sh -c "! echo '$weirds' | grep -qw tcp_data_within_window_margin"
+run smtp-urgent
+check "SMTP: urgent byte in RCPT TO, inline: vXictim@example.org" [ "$(rcpt)" = vXictim@example.org ]
+run smtp-urgent --set tcp.urgent=oob
+check "SMTP: urgent byte in RCPT TO, oob: victim@example.org" [ "$(rcpt)" = victim@example.org ]
+check "SMTP: urgent, oob: weird tcp_urgent_data" has tcp_urgent_data
+
 run syn-data-tfo
 check "no URG flag: no tcp_urgent_data" sh -c "! echo '$weirds' | grep -qw tcp_urgent_data"
 check "a window never exceeded: no tcp_packet_out_of_window" sh -c "! echo '$weirds' | grep -qw tcp_packet_out_of_window"

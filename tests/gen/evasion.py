@@ -157,6 +157,7 @@ def main():
     write(os.path.join(out, "rst-out-of-window.pcap"), v.pkts)
 
     window_tests(out)
+    smtp_window_tests(out)
     starttls_cleartext(out)
 
 
@@ -226,6 +227,48 @@ def window_tests(out):
     v.send(False, RESP)
     v.close()
     write(os.path.join(out, "urgent.pcap"), v.pkts)
+
+    # the urgent pointer of a segment points into the next one (pointer 9 on "GET /evi":
+    # the urgent byte is the 9th, the "X" that follows)
+    v = Conv()
+    v.handshake()
+    v.add(True, PSH | ACK | URG, b"GET /evi", urp=9)
+    v.c += 8
+    v.send(True, b"X" + rest)
+    v.send(False, RESP)
+    v.close()
+    write(os.path.join(out, "urgent-later.pcap"), v.pkts)
+
+
+def smtp_window_tests(out):
+    """an SMTP session whose server offers a 32-byte window (no scaling): a RCPT TO past it
+    that the host drops, the real one once the window opens; urgent data in MAIL FROM"""
+    def session(evil):
+        v = Conv(sp=25)
+        v.handshake(swin=32)
+        v.send(False, b"220 mail.example.org ESMTP\r\n", win=32)
+        v.send(True, b"HELO client\r\n")
+        v.send(False, b"250 mail.example.org\r\n", win=17)  # room for MAIL FROM
+        v.send(True, b"MAIL FROM:<a@b>\r\n")
+        v.send(False, b"250 2.1.0 Ok\r\n", win=0)
+        evil(v)
+        v.send(False, b"250 2.1.5 Ok\r\n")
+        v.send(True, b"QUIT\r\n")
+        v.send(False, b"221 2.0.0 Bye\r\n")
+        v.close()
+        return v.pkts
+
+    def past(v):
+        v.add(True, PSH | ACK, b"RCPT TO:<innocent@example.org>\r\n")  # into the zero window
+        v.add(False, ACK, win=512)                                       # the window opens
+        v.send(True, b"RCPT TO:<victim@example.org>\r\n")
+    write(os.path.join(out, "smtp-window-past.pcap"), session(past))
+
+    def urgent(v):
+        v.add(False, ACK, win=512)
+        v.add(True, PSH | ACK | URG, b"RCPT TO:<vXictim@example.org>\r\n", urp=11)
+        v.c += 31
+    write(os.path.join(out, "smtp-urgent.pcap"), session(urgent))
 
 
 def starttls_cleartext(out):
