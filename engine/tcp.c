@@ -36,7 +36,7 @@ enum { TH_FIN = 0x01, TH_SYN = 0x02, TH_RST = 0x04, TH_PSH = 0x08, TH_ACK = 0x10
 #define WINDOW_BLIND (16u * 1024u)
 
 /* weirds reported once per direction of a flow (tcp_half_t.weirded) */
-enum { TW_WINDOW = 1, TW_MARGIN = 2, TW_ZWP = 4, TW_URG = 8 };
+enum { TW_WINDOW = 1, TW_MARGIN = 2, TW_ZWP = 4, TW_URG = 8, TW_RECISION = 16 };
 
 /* repeated letters: recorded at occurrence 1, 10, 100, 1000... */
 static void hist_count(flow_t *f, int dir, char c, uint32_t *n) {
@@ -248,6 +248,10 @@ static void note_edge(flow_t *f, int rx, uint32_t ack, uint16_t win, int syn) {
     if (sc < 0) return;
     tcp_half_t *h = &f->tcp[rx];
     uint32_t edge = ack + (syn ? (uint32_t)win : (uint32_t)win << sc); /* a SYN's window is never scaled */
+    if (h->has_edge && (int32_t)(h->win_edge - edge) >= (int32_t)(1u << sc) && once(h, TW_RECISION))
+        eng_weird(f->eng, &f->pub, "window_recision",
+                  "%s window edge moved back %u bytes (ack %u, window %u): the edge offered before is kept",
+                  rx ? "resp" : "orig", (uint32_t)(h->win_edge - edge), ack, win);
     if (!h->has_edge || (int32_t)(edge - h->win_edge) > 0) h->win_edge = edge;
     h->has_edge = 1;
 }

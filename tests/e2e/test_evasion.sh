@@ -89,6 +89,11 @@ run window-acked
 check "data past the window, then acknowledged (window update missed): delivered, /evil0001" [ "$uris" = "/evil0001 " ]
 check "data past the window, then acknowledged: no gap" [ "$(missed)" = 0 ]
 check "data past the window, then acknowledged: weird tcp_packet_out_of_window" has tcp_packet_out_of_window
+run window-shrunk
+check "the receiver shrinks its window (RFC 9293 says it must not): weird window_recision" has window_recision
+check "window shrunk: the edge offered before is kept, /evil0001" [ "$uris" = "/evil0001 " ]
+run window-past
+check "a window that only grows: no window_recision" sh -c "! echo '$weirds' | grep -qw window_recision"
 run zwp-same
 check "zero-window probe with the next byte, then the real byte: delivered once, /evil0001" [ "$uris" = "/evil0001 " ]
 check "zero-window probe: weird tcp_zero_window_probe" has tcp_zero_window_probe

@@ -193,6 +193,17 @@ def window_tests(out):
     v.close()
     write(os.path.join(out, "window-acked.pcap"), v.pkts)
 
+    # the server takes back what it offered: 16 bytes, then (8 acknowledged) none
+    v = Conv()
+    v.handshake(cws=7, sws=2, swin=16)
+    v.send(True, b"GET /evi")
+    v.add(False, ACK, win=0)              # the edge moves back 8 bytes
+    v.add(False, ACK, win=64)
+    v.send(True, rest)
+    v.send(False, RESP)
+    v.close()
+    write(os.path.join(out, "window-shrunk.pcap"), v.pkts)
+
     # zero-window probes: a byte sent into a zero window is dropped by the host; the
     # real one comes when the window opens. Same byte as the data, then another byte.
     for name, probe in (("zwp-same", b"l"), ("zwp-other", b"X")):
