@@ -18,7 +18,7 @@
 #include "files.h"
 #include "internal.h"
 
-typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_BODY, K_PORT, K_TEXT, K_VERIFY, K_URGENT } kind_t;
+typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_HOSTS, K_BODY, K_PORT, K_TEXT, K_VERIFY, K_FRAGPOL, K_URGENT } kind_t;
 
 typedef struct key {
     const char *name;
@@ -34,7 +34,9 @@ typedef struct key {
  * usage error unless a loaded script declares it (engine.config_key). */
 static const cfg_key_t keys[] = {
     {"tcp.overlap", K_OVERLAP, "first", O(tcp_overlap),
-     "retransmitted bytes that differ from bytes already seen: first keeps the old bytes, last takes the new (a tcp.overlap event with conflict = true fires either way)"},
+     "overlap policy of hosts not in tcp.overlap_by_host: which copy of retransmitted bytes that differ from bytes buffered out of order a receiving host of that kind keeps (first: the old, last: the new, the others as that system does; docs/architecture.md, Overlap policies); delivered bytes stay; either way a tcp.overlap event with conflict = true and a tcp_overlap_conflict weird"},
+    {"tcp.overlap_by_host", K_HOSTS, "", NOFF,
+     "overlap policies by receiving host, ADDRESS[/LEN]=POLICY separated by commas (10.0.0.0/8=windows,192.168.1.5=linux,2001:db8::/32=bsd): the bytes a host receives follow its policy, the longest prefix wins, other hosts follow tcp.overlap; at most 4096 entries"},
     {"tcp.checksum", K_VERIFY, "off", O(tcp_checksum),
      "verify: drop TCP segments with a wrong checksum (weird bad_tcp_checksum), as the host does; off by default: offloading leaves partial checksums in captures"},
     {"tcp.urgent", K_URGENT, "inline", O(tcp_urgent),
@@ -56,7 +58,11 @@ static const cfg_key_t keys[] = {
     {"ip.frag_timeout", K_SECONDS, "30", O(frag_timeout_ns),
      "an incomplete IP datagram's fragments are dropped after this"},
     {"ip.max_frag_bytes", K_BYTES, "64MiB", O(max_frag_bytes),
-     "fragment bytes buffered in all; past it the oldest datagrams are dropped"},
+     "fragment bytes buffered in all (data, block owners, fragment tables); past it the oldest incomplete datagrams are dropped (weird frag_buffer_full)"},
+    {"ip.frag_policy", K_FRAGPOL, "bsd", O(frag_policy),
+     "which bytes a host keeps where IPv4 fragments overlap: first, last, bsd, bsd-right, linux, windows or solaris (docs/decoders.md, IP fragments); IPv6 overlaps always drop the datagram"},
+    {"ip.frag_policy_by_host", K_HOSTS, "", NOFF,
+     "ip.frag_policy per destination: PREFIX=POLICY separated by commas (10.0.0.0/8=windows,10.1.2.3=linux), longest prefix wins; other destinations get ip.frag_policy"},
     {"stream.max_line", K_BYTES, "16KiB", O(max_line),
      "longest line (or protocol unit) a line-based decoder buffers, 64 to 16MiB; a longer one is a weird"},
     {"http.max_body", K_BODY, "unlimited", O(http_max_body), "decoded body bytes delivered per HTTP message"},
@@ -104,6 +110,10 @@ static const cfg_key_t keys[] = {
      "json (one object per line) or tsv (Zeek's ASCII format with #fields/#types headers; needs -o DIR)"},
     {"log.rotate", K_TEXT, "", NOFF,
      "seconds: with -o DIR, close and rename every log at multiples of it in network time (conn__OPEN__CLOSE__.log, Zeek's pattern); empty: no rotation"},
+    {"log.ordered", K_BOOL, "true", NOFF,
+     "-j N: the records of each log in the order of the network time they were written at (that of -j 1, ties between workers in worker order), through a reorder buffer; false: each worker's records go out in blocks as they come"},
+    {"log.reorder_bytes", K_BYTES, "64MiB", NOFF,
+     "-j N with log.ordered: records waiting for the slower workers at most; past it the earliest go out anyway (counted, and a warning at the end)"},
     /* shipped scripts' keys (scripts/logs/) */
     {"dns.max_pending_total", K_COUNT, "100000", NOFF, "DNS queries waiting in all flows in the dns log script"},
     {"ftp.log_passwords", K_BOOL, "false", NOFF, "the ftp log writes the password of USER/PASS logins"},
@@ -213,13 +223,24 @@ static int apply(eng_cfg_t *c, const cfg_key_t *k, const char *v) {
         memcpy(p, &o, sizeof o);
         return 0;
     }
-    case K_OVERLAP: {
-        int o;
-        if (!strcmp(v, "first")) o = REASM_FIRST;
-        else if (!strcmp(v, "last")) o = REASM_LAST;
-        else return -1;
+    case K_FRAGPOL: {
+        int o = frag_policy_parse(v, strlen(v));
+        if (o < 0) return -1;
         memcpy(p, &o, sizeof o);
         return 0;
+    }
+    case K_OVERLAP: {
+        int o = reasm_policy_by_name(v);
+        if (o < 0) return -1;
+        memcpy(p, &o, sizeof o);
+        return 0;
+    }
+    case K_HOSTS: { /* checked, and installed, by eng_config_set */
+        if (!strcmp(k->name, "ip.frag_policy_by_host")) return 0;
+        hosttable_t t = {0};
+        int rc = hosttable_parse(&t, v, reasm_policy_names, NULL, 0);
+        hosttable_free(&t);
+        return rc;
     }
     }
     return -1;
@@ -231,9 +252,11 @@ static const char *expect(kind_t k) {
     case K_COUNT: return "a non-negative integer";
     case K_SECONDS: return "seconds, such as 30, 0.5 or 250ms";
     case K_BOOL: return "true or false";
-    case K_OVERLAP: return "first or last";
+    case K_OVERLAP: return "a policy: first, last, linux, old-linux, bsd, bsd-right, old-solaris, solaris, hpux10, hpux11, irix, macos, vista, windows or windows2k3";
+    case K_HOSTS: return "ADDRESS[/LEN]=POLICY entries separated by commas";
     case K_VERIFY: return "off or verify";
     case K_URGENT: return "inline, drop, oob or gap";
+    case K_FRAGPOL: return "first, last, bsd, bsd-right, linux, windows or solaris";
     case K_BODY: return "a byte count or unlimited";
     case K_PORT: return "a port number, 0 to 65535 (0: none)";
     case K_TEXT: return "text";
@@ -265,7 +288,16 @@ int eng_config_set(eng_t *e, const char *key, const char *value, char *err, size
     for (int i = 0; i < NKEYS; i++) {
         if (strcmp(keys[i].name, key)) continue;
         eng_cfg_t c = e->cfg;
-        if (apply(&c, &keys[i], value)) {
+        if (keys[i].kind == K_HOSTS) {
+            char herr[256];
+            int bad = !strcmp(key, "ip.frag_policy_by_host")
+                          ? frag_policy_hosts(&e->frag_hosts, value, herr, sizeof herr)
+                          : hosttable_parse(&e->tcp_hosts, value, reasm_policy_names, herr, sizeof herr);
+            if (bad) {
+                snprintf(err, errlen, "bad value for %s: %s", key, herr);
+                return -1;
+            }
+        } else if (apply(&c, &keys[i], value)) {
             snprintf(err, errlen, "bad value '%s' for %s: expected %s", value, key, expect(keys[i].kind));
             return -1;
         }
@@ -342,6 +374,7 @@ const char *eng_config_value(const eng_t *e, int i) {
 }
 
 void cfg_free_extra(eng_t *e) {
+    hosttable_free(&e->frag_hosts);
     if (e->extra) {
         for (int i = 0; i < e->extra->n; i++) {
             free(e->extra->key[i]);
@@ -352,6 +385,7 @@ void cfg_free_extra(eng_t *e) {
         free(e->extra);
         e->extra = NULL;
     }
+    hosttable_free(&e->tcp_hosts);
     if (e->cfg_text) {
         for (int i = 0; i < NKEYS; i++) free(e->cfg_text[i]);
         free(e->cfg_text);
@@ -390,9 +424,11 @@ static const char *kind_name(kind_t k) {
     case K_COUNT: return "count";
     case K_SECONDS: return "seconds";
     case K_BOOL: return "bool";
-    case K_OVERLAP: return "first|last";
+    case K_OVERLAP: return "policy";
+    case K_HOSTS: return "hosts";
     case K_VERIFY: return "off|verify";
     case K_URGENT: return "inline|drop|oob|gap";
+    case K_FRAGPOL: return "policy";
     case K_BODY: return "bytes|unlimited";
     case K_PORT: return "port";
     case K_TEXT: return "text";

@@ -8,6 +8,7 @@
  * expires. Ending flows at end of input walks the lists in activity order, so
  * the order of flow.end events is deterministic.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,13 @@ flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, in
     f->tclass = p->proto == 6 ? TO_TCP : TO_OTHER;
     reasm_dir_init(&f->rd[0], f, ENG_ORIG);
     reasm_dir_init(&f->rd[1], f, ENG_RESP);
+    if (p->proto == 6 && e->tcp_hosts.n) {
+        /* each direction follows the overlap policy of the host that receives it
+         * (a flow that flips swaps the directions with their policies) */
+        int fam = p->family == 6 ? 6 : 4;
+        reasm_dir_policy(&f->rd[0], hosttable_lookup(&e->tcp_hosts, fam, f->pub.resp_addr));
+        reasm_dir_policy(&f->rd[1], hosttable_lookup(&e->tcp_hosts, fam, f->pub.orig_addr));
+    }
     flow_t **b = &e->ft.buckets[h & (e->ft.nbuckets - 1)];
     f->hnext = *b;
     *b = f;
@@ -316,4 +324,29 @@ void flow_table_free(eng_t *e) {
     free(e->ft.buckets);
     memset(&e->ft, 0, sizeof e->ft);
     expect_free(e);
+}
+
+/* ---- the public accessors ------------------------------------------------- */
+
+char *eng_flow_addr(const eng_flow_t *f, int dir, char *buf, size_t len) {
+    const uint8_t *a = dir == ENG_ORIG ? f->orig_addr : f->resp_addr;
+    if (!inet_ntop(f->family == 6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)len) && len) buf[0] = 0;
+    return buf;
+}
+
+const char *eng_proto_name(int proto) {
+    switch (proto) {
+    case 1: return "icmp";
+    case 2: return "igmp";
+    case 6: return "tcp";
+    case 17: return "udp";
+    case 41: return "ipv6";
+    case 47: return "gre";
+    case 50: return "esp";
+    case 51: return "ah";
+    case 58: return "icmp6";
+    case 89: return "ospf";
+    case 132: return "sctp";
+    default: return NULL;
+    }
 }

@@ -1,13 +1,26 @@
 /* frag.c - IPv4 and IPv6 fragment reassembly.
  *
  * A set of fragments is keyed by (family, src, dst, proto, id). Its bytes go
- * into one buffer at their offsets; the ranges received are kept merged and
- * sorted, so the set is complete when the last fragment (MF=0) has given the
- * length and one range covers it. Overlaps: the first bytes win; they are
- * counted and reported (conflict when the bytes differ). Limits: 65535 bytes a
- * datagram, FRAG_MAX_FRAGS fragments and FRAG_MAX_RANGES holes a set,
- * ip.max_frag_bytes for every set together (the oldest go first) and
- * ip.frag_timeout from a set's first fragment.
+ * into one buffer at their offsets. Every fragment but the last starts and
+ * ends on a multiple of 8, so the datagram is a row of 8-byte blocks: each
+ * block records which received fragment its bytes came from (owner), and a
+ * fragment's offset and end are kept (src). The set is complete when the last
+ * fragment (MF=0) has given the length and every block is held (a byte count,
+ * no scan): reversed or shuffled 8-byte trains with thousands of holes cost no
+ * more than in-order ones.
+ *
+ * Overlaps. IPv4: for every held block a new fragment covers, the policy of
+ * the destination host (ip.frag_policy, ip.frag_policy_by_host) decides,
+ * comparing the new fragment's offset and end with those of the fragment that
+ * supplied the held bytes, which bytes the host keeps (the target-based
+ * policies of Novak's "Target-Based Fragmentation Reassembly", as Suricata and
+ * Snort name them); an overlap is reported, with both fragments when the
+ * bytes differ. IPv6 (RFC 5722): an overlap drops the whole datagram, only an
+ * exact duplicate is dropped alone.
+ *
+ * Limits: 65535 bytes a datagram, FRAG_MAX_FRAGS fragments a set,
+ * ip.max_frag_bytes for every set together, buffers and tables included (the
+ * oldest go first) and ip.frag_timeout from a set's first fragment.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +30,12 @@
 #define FRAG_MAX_DGRAM 65535u /* bytes after the IP header(s) */
 #define FRAG_MAX_FRAGS 16384  /* fragments offered to one set: a 64 KiB datagram in
                                  8-byte fragments (8192), each sent twice */
-#define FRAG_MAX_RANGES 64    /* disjoint ranges received (holes + 1) */
 #define FRAG_DEFAULT_MAX_BYTES (64u << 20)
+#define BLK 8u                /* fragment offsets are in units of 8 bytes */
 
-typedef struct frag_range {
-    uint32_t lo, hi;
-} frag_range_t;
+typedef struct frag_src {
+    uint16_t lo, hi; /* a received fragment that supplied held bytes: [lo, hi) */
+} frag_src_t;
 
 typedef struct frag_set {
     struct frag_set *hnext;      /* hash chain */
@@ -31,14 +44,18 @@ typedef struct frag_set {
     uint32_t id;
     uint8_t family, proto;
     uint8_t has_last;
+    uint8_t policy; /* FRAG_POLICY_*, of the destination host */
     uint8_t src[16], dst[16];
     int64_t first_ts;
     uint8_t *buf;
-    uint32_t cap;   /* bytes allocated at buf */
-    uint32_t total; /* datagram length once has_last */
+    uint16_t *owner; /* per 8-byte block of buf: index + 1 in srcs, 0 = not held */
+    uint32_t cap;    /* bytes allocated at buf (owner: cap / 8 rounded up) */
+    frag_src_t *srcs;
+    uint32_t nsrcs, scap;
+    uint32_t held;   /* bytes held */
+    uint32_t maxend; /* the highest end received */
+    uint32_t total;  /* datagram length once has_last */
     uint32_t nfrags;
-    uint32_t nr;
-    frag_range_t r[FRAG_MAX_RANGES];
 } frag_set_t;
 
 struct frag_table {
@@ -46,12 +63,55 @@ struct frag_table {
     uint32_t nb; /* power of two */
     uint32_t count;
     frag_set_t *head, *tail;
-    uint64_t bytes; /* accounted: sets and their buffers */
+    uint64_t bytes; /* accounted: sets, their buffers and tables */
     uint8_t *done;  /* the datagram last returned */
     uint64_t key;   /* hash key, random per table */
 };
 
 static const uint8_t empty_dgram[1];
+
+/* ---- policies ------------------------------------------------------------------ */
+
+static const char *const policy_names[] = {
+    [FRAG_POLICY_FIRST] = "first",     [FRAG_POLICY_LAST] = "last",
+    [FRAG_POLICY_BSD] = "bsd",         [FRAG_POLICY_BSD_RIGHT] = "bsd-right",
+    [FRAG_POLICY_LINUX] = "linux",     [FRAG_POLICY_WINDOWS] = "windows",
+    [FRAG_POLICY_SOLARIS] = "solaris",
+};
+
+static const char *const policy_list[] = {"first", "last", "bsd", "bsd-right", "linux", "windows",
+                                          "solaris", NULL};
+
+int frag_policy_hosts(hosttable_t *t, const char *text, char *err, size_t errlen) {
+    return hosttable_parse(t, text, policy_list, err, errlen);
+}
+
+int frag_policy_parse(const char *s, size_t n) {
+    for (int i = 0; i < FRAG_POLICY_COUNT; i++)
+        if (strlen(policy_names[i]) == n && !strncmp(policy_names[i], s, n)) return i;
+    return -1;
+}
+
+const char *frag_policy_name(int p) {
+    return p >= 0 && p < FRAG_POLICY_COUNT ? policy_names[p] : "?";
+}
+
+/* does the host take the new fragment [n0, n1)'s bytes over held bytes that
+ * came from the fragment [o0, o1)? */
+int frag_policy_new_wins(int policy, uint32_t n0, uint32_t n1, uint32_t o0, uint32_t o1) {
+    switch (policy) {
+    case FRAG_POLICY_FIRST: return 0;
+    case FRAG_POLICY_LAST: return 1;
+    case FRAG_POLICY_BSD: return n0 < o0;
+    case FRAG_POLICY_BSD_RIGHT: return n1 > o1 || (n0 <= o0 && n1 >= o1);
+    case FRAG_POLICY_LINUX: return n0 <= o0;
+    case FRAG_POLICY_WINDOWS: return n0 < o0 && n1 > o1;
+    case FRAG_POLICY_SOLARIS: return n0 < o0 && n1 >= o1;
+    }
+    return 0;
+}
+
+/* ---- the table ------------------------------------------------------------------ */
 
 frag_table_t *frag_new(void) {
     frag_table_t *t = calloc(1, sizeof *t);
@@ -71,13 +131,19 @@ void frag_release(frag_table_t *t) {
     t->done = NULL;
 }
 
+static void free_set(frag_set_t *s) {
+    free(s->buf);
+    free(s->owner);
+    free(s->srcs);
+    free(s);
+}
+
 void frag_free(frag_table_t *t) {
     if (!t) return;
     frag_set_t *s = t->head;
     while (s) {
         frag_set_t *n = s->next;
-        free(s->buf);
-        free(s);
+        free_set(s);
         s = n;
     }
     free(t->done);
@@ -101,7 +167,12 @@ static uint32_t key_hash(uint64_t key, uint8_t family, uint8_t proto, const uint
     return (uint32_t)h;
 }
 
-static uint64_t set_bytes(const frag_set_t *s) { return sizeof *s + s->cap; }
+static uint32_t nblocks(uint32_t bytes) { return (bytes + BLK - 1) / BLK; }
+
+static uint64_t set_bytes(const frag_set_t *s) {
+    return sizeof *s + s->cap + (uint64_t)nblocks(s->cap) * sizeof *s->owner +
+           (uint64_t)s->scap * sizeof *s->srcs;
+}
 
 static void account(eng_t *e, frag_table_t *t) { e->stats.frag_buffered = t->bytes; }
 
@@ -118,14 +189,7 @@ static void unlink_set(frag_table_t *t, frag_set_t *s) {
 static void drop_set(eng_t *e, frag_table_t *t, frag_set_t *s) {
     unlink_set(t, s);
     account(e, t);
-    free(s->buf);
-    free(s);
-}
-
-static uint32_t have_bytes(const frag_set_t *s) {
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < s->nr; i++) n += s->r[i].hi - s->r[i].lo;
-    return n;
+    free_set(s);
 }
 
 /* report a set going away: name, why */
@@ -134,7 +198,7 @@ static void report_set(eng_t *e, const frag_set_t *s, const char *name, const ch
     ip_addr_str(s->family, s->src, a, sizeof a);
     ip_addr_str(s->family, s->dst, b, sizeof b);
     eng_weird(e, NULL, name, "IPv%u fragments %s -> %s id %u proto %u dropped (%s): %u bytes held%s",
-              s->family, a, b, s->id, s->proto, why, have_bytes(s),
+              s->family, a, b, s->id, s->proto, why, s->held,
               s->has_last ? "" : ", last fragment not seen");
 }
 
@@ -203,6 +267,87 @@ static int bad_frag(eng_t *e, const pkt_t *p, const char *name, const char *what
     return 0;
 }
 
+/* the policy of the destination host: the longest prefix of
+ * ip.frag_policy_by_host that holds it, else ip.frag_policy */
+static int policy_for(const eng_t *e, const pkt_t *p) {
+    int v = p->family == 4 ? hosttable_lookup(&e->frag_hosts, 4, p->dst) : -1;
+    return v >= 0 ? v : e->cfg.frag_policy;
+}
+
+/* buffer, block owners and source table big enough for `end` bytes and one
+ * more source; 0 when ip.max_frag_bytes cannot make room (the set is dropped) */
+static int reserve(eng_t *e, frag_table_t *t, frag_set_t *s, uint32_t end) {
+    uint32_t ncap = s->cap, nscap = s->scap;
+    if (end > s->cap) {
+        ncap = s->has_last ? s->total : s->cap * 2;
+        if (ncap < end) ncap = end;
+        if (ncap < 2048 && !s->has_last) ncap = 2048;
+        if (ncap > FRAG_MAX_DGRAM) ncap = FRAG_MAX_DGRAM;
+    }
+    if (s->nsrcs == s->scap) nscap = s->scap ? s->scap * 2 : 8;
+    if (ncap == s->cap && nscap == s->scap) return 1;
+    uint64_t before = set_bytes(s);
+    frag_set_t probe = *s;
+    probe.cap = ncap;
+    probe.scap = nscap;
+    uint64_t need = set_bytes(&probe) - before;
+    if (!make_room(e, t, need, s)) {
+        report_set(e, s, "frag_buffer_full", "ip.max_frag_bytes reached");
+        drop_set(e, t, s);
+        return 0;
+    }
+    if (ncap != s->cap) {
+        uint8_t *nb = realloc(s->buf, ncap);
+        if (!nb) goto oom;
+        s->buf = nb;
+        uint32_t ob = nblocks(s->cap), nbk = nblocks(ncap);
+        uint16_t *no = realloc(s->owner, nbk * sizeof *no);
+        if (!no) goto oom;
+        memset(no + ob, 0, (nbk - ob) * sizeof *no);
+        s->owner = no;
+        t->bytes -= before;
+        s->cap = ncap;
+        t->bytes += before = set_bytes(s);
+    }
+    if (nscap != s->scap) {
+        frag_src_t *ns = realloc(s->srcs, nscap * sizeof *ns);
+        if (!ns) goto oom;
+        s->srcs = ns;
+        t->bytes -= before;
+        s->scap = nscap;
+        t->bytes += set_bytes(s);
+    }
+    account(e, t);
+    return 1;
+oom:
+    drop_set(e, t, s);
+    return 0;
+}
+
+/* IPv6 (RFC 5722): does [off, end) overlap held bytes? 2 for an exact
+ * duplicate (one received fragment, same bytes), 1 for any other overlap */
+static int overlap6(const frag_set_t *s, uint32_t off, uint32_t end, const uint8_t *data) {
+    if (off >= s->cap) return 0;
+    uint32_t b0 = off / BLK, b1 = nblocks(end < s->cap ? end : s->cap);
+    int any = 0, dup = 1;
+    uint16_t first = 0;
+    for (uint32_t b = b0; b < b1; b++) {
+        uint16_t o = s->owner[b];
+        if (!o) {
+            dup = 0;
+            continue;
+        }
+        any = 1;
+        if (!first) first = o;
+        else if (o != first) dup = 0;
+    }
+    if (!any) return 0;
+    if (dup && end <= s->cap && s->srcs[first - 1].lo == off && s->srcs[first - 1].hi == end &&
+        !memcmp(s->buf + off, data, end - off))
+        return 2;
+    return 1;
+}
+
 int frag_add(eng_t *e, pkt_t *out, uint32_t id, uint32_t off, int more, const uint8_t *data,
              uint32_t len) {
     e->stats.frags++;
@@ -239,6 +384,7 @@ int frag_add(eng_t *e, pkt_t *out, uint32_t id, uint32_t off, int more, const ui
         s->id = id;
         s->family = out->family;
         s->proto = out->proto;
+        s->policy = (uint8_t)policy_for(e, out);
         memcpy(s->src, out->src, sizeof s->src);
         memcpy(s->dst, out->dst, sizeof s->dst);
         s->first_ts = out->ts;
@@ -260,8 +406,7 @@ int frag_add(eng_t *e, pkt_t *out, uint32_t id, uint32_t off, int more, const ui
 
     /* the length: given by the last fragment, and no fragment goes past it */
     if (!more) {
-        uint32_t seen = s->nr ? s->r[s->nr - 1].hi : 0;
-        if ((s->has_last && s->total != end) || seen > end)
+        if ((s->has_last && s->total != end) || s->maxend > end)
             return bad_frag(e, out, "fragment_inconsistency",
                             "the last fragment disagrees with the datagram's length", id, off, len);
         s->has_last = 1;
@@ -270,89 +415,101 @@ int frag_add(eng_t *e, pkt_t *out, uint32_t id, uint32_t off, int more, const ui
         return bad_frag(e, out, "fragment_inconsistency", "a fragment past the datagram's end", id,
                         off, len);
     }
+    if (end > s->maxend) s->maxend = (uint32_t)end;
+    if (!len) goto check;
 
-    /* overlaps with what is held: the first bytes win */
-    int overlap = 0, conflict = 0;
-    for (uint32_t i = 0; i < s->nr; i++) {
-        uint32_t lo = s->r[i].lo > off ? s->r[i].lo : off;
-        uint32_t hi = s->r[i].hi < end ? s->r[i].hi : (uint32_t)end;
-        if (lo >= hi) continue;
-        overlap = 1;
-        if (memcmp(s->buf + lo, data + (lo - off), hi - lo)) conflict = 1;
+    char a[64], b[64];
+    if (s->family == 6) {
+        int ov = overlap6(s, off, (uint32_t)end, data);
+        if (ov == 2) {
+            e->stats.frags_overlapping++;
+            eng_weird(e, NULL, "fragment_overlap",
+                      "IPv6 fragment %s -> %s id %u offset %u length %u: a duplicate of a fragment held (dropped alone)",
+                      ip_addr_str(6, out->src, a, sizeof a), ip_addr_str(6, out->dst, b, sizeof b), id,
+                      off, len);
+            return 0;
+        }
+        if (ov) {
+            e->stats.frags_overlapping++;
+            e->stats.ip_errors++;
+            eng_weird(e, NULL, "ipv6_fragment_overlap",
+                      "IPv6 fragment %s -> %s id %u offset %u length %u overlaps the fragments held: the datagram is dropped (RFC 5722), %u bytes held",
+                      ip_addr_str(6, out->src, a, sizeof a), ip_addr_str(6, out->dst, b, sizeof b), id,
+                      off, len, s->held);
+            drop_set(e, t, s);
+            return 0;
+        }
+    }
+
+    if (!reserve(e, t, s, (uint32_t)end)) return 0;
+
+    /* block by block: a hole takes the new bytes, a held block keeps its
+     * bytes or takes the new ones as the host's policy says */
+    uint16_t me = (uint16_t)(s->nsrcs + 1);
+    uint32_t overlap = 0, differ = 0, replaced = 0, taken = 0;
+    uint16_t other = 0; /* the first fragment whose bytes differ */
+    for (uint32_t bk = off / BLK; bk < nblocks((uint32_t)end); bk++) {
+        uint32_t lo = bk * BLK, hi = lo + BLK < end ? lo + BLK : (uint32_t)end;
+        const uint8_t *src = data + (lo - off);
+        uint16_t o = s->owner[bk];
+        if (!o) {
+            memcpy(s->buf + lo, src, hi - lo);
+            s->owner[bk] = me;
+            s->held += hi - lo;
+            taken = 1;
+            continue;
+        }
+        overlap += hi - lo;
+        int same = !memcmp(s->buf + lo, src, hi - lo);
+        const frag_src_t *os = &s->srcs[o - 1];
+        int win = frag_policy_new_wins(s->policy, off, (uint32_t)end, os->lo, os->hi);
+        if (!same) {
+            differ += hi - lo;
+            if (!other) other = o;
+            if (win) replaced += hi - lo;
+        }
+        if (win) {
+            if (!same) memcpy(s->buf + lo, src, hi - lo);
+            s->owner[bk] = me;
+            taken = 1;
+        }
+    }
+    if (taken) {
+        s->srcs[s->nsrcs].lo = (uint16_t)off;
+        s->srcs[s->nsrcs].hi = (uint16_t)end;
+        s->nsrcs++;
     }
     if (overlap) {
-        char a[64], b[64];
         e->stats.frags_overlapping++;
-        eng_weird(e, NULL, conflict ? "fragment_overlap_conflict" : "fragment_overlap",
-                  "IPv%u fragment %s -> %s id %u offset %u length %u overlaps bytes held%s (first kept)",
-                  out->family, ip_addr_str(out->family, out->src, a, sizeof a),
-                  ip_addr_str(out->family, out->dst, b, sizeof b), id, off, len,
-                  conflict ? " with different content" : "");
+        ip_addr_str(out->family, out->src, a, sizeof a);
+        ip_addr_str(out->family, out->dst, b, sizeof b);
+        if (differ) {
+            const frag_src_t *os = &s->srcs[other - 1];
+            eng_weird(e, NULL, "fragment_overlap_conflict",
+                      "IPv%u fragment %s -> %s id %u offset %u length %u overlaps the fragment held at offset %u length %u with different bytes (%u of %u overlapping bytes differ): policy %s takes %s",
+                      out->family, a, b, id, off, len, os->lo, os->hi - os->lo, differ, overlap,
+                      frag_policy_name(s->policy),
+                      replaced == differ ? "the new bytes" : replaced ? "some new bytes" : "the held bytes");
+        } else {
+            eng_weird(e, NULL, "fragment_overlap",
+                      "IPv%u fragment %s -> %s id %u offset %u length %u overlaps %u bytes held, the same bytes",
+                      out->family, a, b, id, off, len, overlap);
+        }
     }
 
-    /* room for the bytes */
-    if (end > s->cap) {
-        uint32_t ncap = s->has_last ? s->total : s->cap * 2;
-        if (ncap < end) ncap = (uint32_t)end;
-        if (ncap < 2048 && !s->has_last) ncap = 2048;
-        if (ncap > FRAG_MAX_DGRAM) ncap = FRAG_MAX_DGRAM;
-        if (!make_room(e, t, ncap - s->cap, s)) {
-            report_set(e, s, "frag_buffer_full", "ip.max_frag_bytes reached");
-            drop_set(e, t, s);
-            return 0;
-        }
-        uint8_t *nb = realloc(s->buf, ncap);
-        if (!nb) {
-            drop_set(e, t, s);
-            return 0;
-        }
-        t->bytes += ncap - s->cap;
-        account(e, t);
-        s->buf = nb;
-        s->cap = ncap;
-    }
-
-    /* copy what is not held yet, then merge the range in */
-    uint32_t pos = off;
-    for (uint32_t i = 0; i <= s->nr && pos < end; i++) {
-        uint32_t gap_end = i < s->nr ? s->r[i].lo : (uint32_t)end;
-        if (gap_end > end) gap_end = (uint32_t)end;
-        if (gap_end > pos) memcpy(s->buf + pos, data + (pos - off), gap_end - pos);
-        if (i < s->nr && s->r[i].hi > pos) pos = s->r[i].hi;
-    }
-    if (len) {
-        frag_range_t nr[FRAG_MAX_RANGES + 1];
-        uint32_t n = 0, i = 0;
-        frag_range_t cur = {off, (uint32_t)end};
-        while (i < s->nr && s->r[i].hi < cur.lo) nr[n++] = s->r[i++];
-        while (i < s->nr && s->r[i].lo <= cur.hi) {
-            if (s->r[i].lo < cur.lo) cur.lo = s->r[i].lo;
-            if (s->r[i].hi > cur.hi) cur.hi = s->r[i].hi;
-            i++;
-        }
-        nr[n++] = cur;
-        while (i < s->nr) nr[n++] = s->r[i++];
-        if (n > FRAG_MAX_RANGES) {
-            bad_frag(e, out, "too_many_fragments", "too many holes in one datagram", id, off, len);
-            drop_set(e, t, s);
-            return 0;
-        }
-        memcpy(s->r, nr, n * sizeof *nr);
-        s->nr = n;
-    }
-
-    if (!s->has_last) return 0;
-    if (!(s->total == 0 || (s->nr == 1 && s->r[0].lo == 0 && s->r[0].hi == s->total))) return 0;
+check:
+    if (!s->has_last || s->held != s->total || !s->total) return 0;
 
     /* complete: hand the buffer over until the next frame */
     unlink_set(t, s);
     account(e, t);
     free(t->done);
     t->done = s->buf;
-    out->l4 = s->buf ? s->buf : empty_dgram;
+    s->buf = NULL;
+    out->l4 = t->done ? t->done : empty_dgram;
     out->l4_len = out->l4_wire = s->total;
     out->fragmented = 1;
     e->stats.frags_reassembled++;
-    free(s);
+    free_set(s);
     return 1;
 }

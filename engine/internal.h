@@ -9,6 +9,7 @@
 #include "base.h"
 #include "engine.h"
 #include "event.h"
+#include "hosttable.h"
 #include "layers.h"
 #include "reasm.h"
 
@@ -16,7 +17,7 @@
 
 /* ---- configuration (config.c) ------------------------------------------- */
 typedef struct eng_cfg {
-    int tcp_overlap;                 /* REASM_FIRST / REASM_LAST */
+    int tcp_overlap;                 /* REASM_*: tcp.overlap, the policy of hosts not in tcp.overlap_by_host */
     int tcp_checksum, ip_checksum;   /* tcp.checksum / ip.checksum: 1 = verify, drop bad ones */
     int tcp_urgent;                  /* tcp.urgent: TCP_URG_INLINE, _DROP, _OOB, _GAP */
     uint64_t ip_min_ttl;             /* ip.min_ttl: drop packets with a lower TTL / hop limit (0: off) */
@@ -26,6 +27,7 @@ typedef struct eng_cfg {
     int64_t tcp_timeout_ns, tcp_closed_timeout_ns, udp_timeout_ns;
     int64_t frag_timeout_ns;
     uint64_t max_frag_bytes;
+    int frag_policy;                 /* ip.frag_policy: FRAG_POLICY_* */
     uint64_t max_line;               /* stream.max_line: longest line a decoder buffers */
     uint64_t http_max_body;          /* 0 = unlimited */
     uint64_t mime_max_depth;
@@ -167,6 +169,7 @@ struct eng {
     int nunsup;
     cfg_extra_t *extra;
     char **cfg_text;                /* effective values as text, for eng_config_value */
+    hosttable_t tcp_hosts;          /* tcp.overlap_by_host: address ranges -> REASM_* policy */
     eng_stats_t stats;
     int timing;
     eng_subs_t subs[ENG_EV_COUNT];
@@ -174,6 +177,7 @@ struct eng {
     flow_table_t ft;
     reasm_ctx_t reasm;
     frag_table_t *frags;
+    hosttable_t frag_hosts;         /* ip.frag_policy_by_host (config.c parses, frag.c looks up) */
     int started, finished;
     int64_t now;                    /* network time, ns */
     int64_t next_tick;              /* next engine.tick, ns (0 = not yet set) */
@@ -237,9 +241,6 @@ flow_t *flow_lookup(eng_t *e, const pkt_t *p, uint16_t sport, uint16_t dport, in
 void flow_touch(eng_t *e, flow_t *f);          /* activity: move to the end of its list */
 /* history letter c (upper case for dir ORIG, lower for RESP; '^' as is) */
 void flow_hist_add(flow_t *f, int dir, char c);
-/* a likely server port, for orientation without a handshake: below 1024 or one
- * a decoder lists in its ports (engine.c; like Zeek's likely_server_ports) */
-int port_well_known(uint16_t p);
 void flow_hist_once(flow_t *f, int dir, char c); /* unless already there */
 void flow_set_class(eng_t *e, flow_t *f, int tclass);
 void flow_end(eng_t *e, flow_t *f, const char *reason); /* fires flow.end, frees */
@@ -249,8 +250,10 @@ void flow_flip(flow_t *f);                    /* swap originator and responder *
 /* apply what handlers asked while the flow was busy (skip, set_service) */
 void flow_settle(eng_t *e, flow_t *f);
 
-/* engine.c: a decoded packet into the transport layer (tcp/udp/other, GRE) */
+/* transport.c: a decoded packet into the transport layer (tcp/udp/other, GRE) */
 void eng_transport(eng_t *e, pkt_t *p);
+/* udp.c */
+void udp_input(eng_t *e, pkt_t *p);
 
 /* packet.c: the `packet` event (eng_feed), and a flow of the frame that ends */
 void packet_fire(eng_t *e, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
@@ -276,9 +279,20 @@ void tcp_input(eng_t *e, pkt_t *p);
 void tcp_flow_end(eng_t *e, flow_t *f);      /* flush reassembly before flow.end */
 extern const reasm_sink_t tcp_reasm_sink;
 
-/* deliver reassembled stream bytes (engine.c): tcp.data event and decoder */
-void eng_stream_data(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len);
-void eng_stream_gap(eng_t *e, flow_t *f, int dir, uint64_t off, uint64_t len);
+/* deliver.c, the packet path's one sink: a direction's in-order stream bytes
+ * and gaps (tcp.c, from reasm.c), a datagram's payload (udp.c); each fires its
+ * event, runs detection while the flow has no decoder, and feeds the decoder */
+void deliver_data(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len);
+void deliver_gap(eng_t *e, flow_t *f, int dir, uint64_t off, uint64_t len);
+void deliver_datagram(eng_t *e, flow_t *f, int dir, const uint8_t *p, size_t len);
+
+/* detect.c */
+/* content detection of a flow without a decoder (udp: one datagram, else the
+ * direction's stream bytes at off); attaches the decoder that claims it */
+void detect_flow(eng_t *e, flow_t *f, int dir, uint64_t off, const uint8_t *p, size_t len, int udp);
+/* a likely server port, for orientation without a handshake: below 1024 or one
+ * a decoder lists in its ports (like Zeek's likely_server_ports) */
+int port_well_known(uint16_t p);
 
 /* decoder_api.c: the decoders of a flow */
 /* end and free the attached decoder (and, with all, the one that handed over) */

@@ -9,6 +9,7 @@
 #ifndef ENGINE_LAYERS_H
 #define ENGINE_LAYERS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "engine.h"
@@ -57,5 +58,27 @@ void frag_expire(eng_t *e, int64_t now);
  * out->l4/l4_len/l4_wire (pointing into the table's memory) and returns 1 */
 int frag_add(eng_t *e, pkt_t *out, uint32_t id, uint32_t frag_off, int more,
              const uint8_t *data, uint32_t len);
+
+/* overlapping IPv4 fragments: whose bytes the destination host keeps
+ * (ip.frag_policy, ip.frag_policy_by_host; docs/decoders.md, IP fragments) */
+enum {
+    FRAG_POLICY_FIRST,
+    FRAG_POLICY_LAST,
+    FRAG_POLICY_BSD,
+    FRAG_POLICY_BSD_RIGHT,
+    FRAG_POLICY_LINUX,
+    FRAG_POLICY_WINDOWS,
+    FRAG_POLICY_SOLARIS,
+    FRAG_POLICY_COUNT
+};
+/* the policy named by s[0..n) ("bsd-right", ...), or -1 */
+int frag_policy_parse(const char *s, size_t n);
+const char *frag_policy_name(int policy);
+/* parse ip.frag_policy_by_host ("10.0.0.0/8=windows,2001:db8::/32=linux") into t */
+struct hosttable;
+int frag_policy_hosts(struct hosttable *t, const char *text, char *err, size_t errlen);
+/* 1 when the host takes the bytes of a new fragment [n0, n1) over held bytes
+ * that came from the fragment [o0, o1) */
+int frag_policy_new_wins(int policy, uint32_t n0, uint32_t n1, uint32_t o0, uint32_t o1);
 
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "decoder.h"
 #include "lua_bridge.h"
 #include "lua_workers.h"
 #include "workers.h"
@@ -21,6 +22,7 @@ typedef struct run {
     wk_lines_t **lines;
     wk_out_t *out;
     int live;
+    int ordered; /* log.ordered: each batch hands the worker's records on */
     int64_t *flushed; /* live: when worker i last flushed its logs (monotonic ns) */
 } run_t;
 
@@ -34,6 +36,7 @@ static int64_t mono_now(void) {
  * its records reach the files at least once a second (tail -f sees them) */
 static int poll_failed(void *user, int i) {
     run_t *r = user;
+    if (r->ordered) wk_lines_flush(r->lines[i]);
     if (r->live) {
         int64_t now = mono_now();
         if (now - r->flushed[i] >= 1000000000LL) {
@@ -93,7 +96,7 @@ static int setup(run_t *r, const lwk_args_t *a, int i, uint64_t seed) {
     snprintf(sv, sizeof sv, "%llu", (unsigned long long)wk_seed(config_seed(e), i));
     eng_config_set(e, "engine.seed", sv, err, sizeof err);
     if (a->stats) eng_stats_timing(e, 1);
-    r->lines[i] = wk_lines_new(r->out);
+    r->lines[i] = wk_lines_new(r->out, e, i);
     if (!r->lines[i]) {
         fprintf(stderr, "engine: out of memory\n");
         return 1;
@@ -168,6 +171,17 @@ int lwk_run(const lwk_args_t *a) {
             wk_out_free(r.out);
             return rc;
         }
+        if (i == 0) {
+            /* log.ordered (read from worker 0's configuration, before any record) */
+            const char *v = dec_config(r.e[0], "log.ordered");
+            r.ordered = v && (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on"));
+            if (r.ordered && wk_out_order(r.out, r.n, dec_config_u64(r.e[0], "log.reorder_bytes", 64u << 20)) != 0) {
+                fprintf(stderr, "engine: out of memory\n");
+                release(&r);
+                wk_out_free(r.out);
+                return 1;
+            }
+        }
     }
     char err[1024];
     int status = 0;
@@ -231,6 +245,9 @@ int lwk_run(const lwk_args_t *a) {
         fprintf(stderr, "engine: %s\n", err);
         status = 1;
     }
+    if (wk_out_late(r.out))
+        fprintf(stderr, "engine: warning: log.ordered: %llu records written out of order (the reorder buffer, log.reorder_bytes, was full)\n",
+                (unsigned long long)wk_out_late(r.out));
     wk_out_free(r.out);
     return status;
 }

@@ -9,12 +9,20 @@
  *    contiguous are delivered from the buffer.
  *  - A segment above `next` fills the holes of the list (one allocation per
  *    hole filled); the bytes it shares with buffered ranges are compared
- *    (overlap event per range touched, conflict when they differ) and, with
- *    REASM_LAST, replace them.
+ *    (overlap event per range touched, conflict when they differ) and
+ *    replace them when the direction's policy says the new segment wins
+ *    (reasm_takes_new). Each range remembers the extent of the segment that
+ *    filled it (src_off, src_end): that is the "old segment" the policy
+ *    compares the new one with. Replaced bytes keep that origin, so a third
+ *    segment is compared with the first one's extent (a host that keeps
+ *    both segments in its queue may compare it with either: Suricata
+ *    compares it with each; the cases differ only for three segments
+ *    overlapping at once).
  *  - Bytes below `next` are retransmissions: overlap event, conflict when
  *    they differ from the delivered bytes still in the history ring (kept
  *    only while ctx->keep_hist, REASM_HIST bytes a direction, allocated at
- *    the first delivery while all histories together stay within
+ *    the first delivery with keep_hist on (tcp.c: someone listens, and the
+ *    direction's peer has sent a packet) while all histories together stay within
  *    max_total: memory for histories is bounded like the buffered ranges).
  *  - A direction picked up mid-stream holds its first segments (reasm.h):
  *    they all take the out-of-order path, and one with a lower sequence
@@ -45,6 +53,7 @@ struct reasm_seg {
     reasm_seg_t *next;  /* NULL at the tail */
     reasm_seg_t *prev;  /* the head's prev is the tail */
     uint64_t off;
+    uint64_t src_off, src_end; /* the segment that filled this range first */
     uint32_t len;
     uint8_t data[];
 };
@@ -139,10 +148,12 @@ static void seg_drop(reasm_ctx_t *c, reasm_dir_t *d, reasm_seg_t *s) {
 
 /* a new range [off, off+len) holding p, before `at` */
 static void seg_new(reasm_ctx_t *c, reasm_dir_t *d, reasm_seg_t *at, uint64_t off,
-                    const uint8_t *p, uint64_t len) {
+                    const uint8_t *p, uint64_t len, uint64_t src_off, uint64_t src_end) {
     reasm_seg_t *n = malloc(sizeof *n + len);
     if (!n) return; /* the bytes are lost: a gap at the next ack or flush */
     n->off = off;
+    n->src_off = src_off;
+    n->src_end = src_end;
     n->len = (uint32_t)len;
     memcpy(n->data, p, len);
     seg_insert(d, at, n);
@@ -210,10 +221,12 @@ static void gap_to(reasm_ctx_t *c, reasm_dir_t *d, uint64_t to) {
     d->hist_len = 0; /* the ring holds bytes before the gap only */
 }
 
-static void overlap(reasm_ctx_t *c, reasm_dir_t *d, uint64_t off, uint64_t len, int conflict) {
+static void overlap(reasm_ctx_t *c, reasm_dir_t *d, uint64_t off, uint64_t len, int conflict,
+                    int kept_new, int delivered) {
     c->overlaps++;
     if (conflict) c->conflicts++;
-    if (c->sink && c->sink->overlap) c->sink->overlap(d->sink_ctx, d->dir, off, len, conflict);
+    if (c->sink && c->sink->overlap)
+        c->sink->overlap(d->sink_ctx, d->dir, off, len, conflict, kept_new, delivered);
 }
 
 /* deliver the buffered ranges that start at (or below) next */
@@ -251,7 +264,11 @@ static void settle(reasm_ctx_t *c, reasm_dir_t *d) {
 /* while holding (nothing delivered yet): offset 0 moves k bytes down */
 static void rebase(reasm_dir_t *d, uint32_t k) {
     d->base_seq -= k;
-    for (reasm_seg_t *s = d->segs; s; s = s->next) s->off += k;
+    for (reasm_seg_t *s = d->segs; s; s = s->next) {
+        s->off += k;
+        s->src_off += k;
+        s->src_end += k;
+    }
     if (d->has_fin) d->fin_off += k;
     if (d->acked) d->acked += k;
     if (d->has_probe) d->probe_off += k;
@@ -263,28 +280,31 @@ static void enforce_limits(reasm_ctx_t *c, reasm_dir_t *d) {
     while (c->buffered > c->max_total && c->oldest) skip_hole(c, c->oldest);
 }
 
-/* [off, off+len), off > next: fill the holes of the list, compare the rest */
+/* [off, off+len), off > next, part of the segment [ns, ne): fill the holes
+ * of the list, compare the rest, the policy decides which copy stays */
 static void ooo_insert(reasm_ctx_t *c, reasm_dir_t *d, uint64_t off, const uint8_t *p,
-                       uint64_t len) {
+                       uint64_t len, uint64_t ns, uint64_t ne) {
+    int pol = reasm_policy_of(c, d);
     uint64_t cur = off, e = off + len;
     reasm_seg_t *s = d->segs;
     if (s && end_of(s->prev) <= off) s = NULL; /* past the tail: the usual case */
     while (s && end_of(s) <= cur) s = s->next;
     while (cur < e) {
         if (!s || s->off >= e) {
-            seg_new(c, d, s, cur, p + (cur - off), e - cur);
+            seg_new(c, d, s, cur, p + (cur - off), e - cur, ns, ne);
             break;
         }
         if (cur < s->off) {
-            seg_new(c, d, s, cur, p + (cur - off), s->off - cur);
+            seg_new(c, d, s, cur, p + (cur - off), s->off - cur, ns, ne);
             cur = s->off;
         }
         uint64_t oe = min64(e, end_of(s));
         uint8_t *old = s->data + (cur - s->off);
         const uint8_t *nw = p + (cur - off);
         int conflict = memcmp(old, nw, oe - cur) != 0;
-        overlap(c, d, cur, oe - cur, conflict);
-        if (conflict && c->overlap_policy == REASM_LAST) memcpy(old, nw, oe - cur);
+        int take = reasm_takes_new(pol, ns, ne, s->src_off, s->src_end);
+        overlap(c, d, cur, oe - cur, conflict, take, 0);
+        if (conflict && take) memcpy(old, nw, oe - cur);
         cur = oe;
         s = s->next;
     }
@@ -313,6 +333,49 @@ static void note_fin(reasm_ctx_t *c, reasm_dir_t *d, int64_t fin) {
     if (dropped) c->after_fin++;
 }
 
+/* ---- overlap policies (reasm.h) ------------------------------------------ */
+
+const char *const reasm_policy_names[REASM_NPOLICIES + 1] = {
+    [REASM_FIRST] = "first",         [REASM_LAST] = "last",
+    [REASM_LINUX] = "linux",         [REASM_OLD_LINUX] = "old-linux",
+    [REASM_BSD] = "bsd",             [REASM_BSD_RIGHT] = "bsd-right",
+    [REASM_OLD_SOLARIS] = "old-solaris", [REASM_SOLARIS] = "solaris",
+    [REASM_HPUX10] = "hpux10",       [REASM_HPUX11] = "hpux11",
+    [REASM_IRIX] = "irix",           [REASM_MACOS] = "macos",
+    [REASM_VISTA] = "vista",         [REASM_WINDOWS] = "windows",
+    [REASM_WINDOWS2K3] = "windows2k3", [REASM_NPOLICIES] = NULL,
+};
+
+int reasm_policy_by_name(const char *name) {
+    for (int i = 0; name && i < REASM_NPOLICIES; i++)
+        if (!strcmp(reasm_policy_names[i], name)) return i;
+    return -1;
+}
+
+int reasm_takes_new(int policy, uint64_t ns, uint64_t ne, uint64_t os, uint64_t oe) {
+    if (policy == REASM_BSD_RIGHT) policy = REASM_BSD; /* they differ for fragments only */
+    if (policy == REASM_OLD_SOLARIS) policy = REASM_SOLARIS;
+    switch (policy) {
+    case REASM_LAST: return 1;
+    case REASM_LINUX:
+        return ns < os || (ns == os && ne > oe);
+    case REASM_OLD_LINUX:
+        return ns < os || (ns == os && ne >= oe);
+    case REASM_BSD:
+    case REASM_HPUX10:
+    case REASM_IRIX:
+    case REASM_MACOS:
+    case REASM_WINDOWS:
+    case REASM_WINDOWS2K3:
+        return ns < os;
+    case REASM_SOLARIS:
+    case REASM_HPUX11:
+        return (ns <= os && ne >= oe) || (ns > os && ne > oe);
+    default: /* first, vista */
+        return 0;
+    }
+}
+
 /* ---- API ----------------------------------------------------------------- */
 
 void reasm_ctx_init(reasm_ctx_t *c, const reasm_sink_t *sink) {
@@ -321,6 +384,10 @@ void reasm_ctx_init(reasm_ctx_t *c, const reasm_sink_t *sink) {
     c->max_ooo = 1 << 20;
     c->max_total = 256u << 20;
     c->overlap_policy = REASM_FIRST;
+}
+
+void reasm_dir_policy(reasm_dir_t *d, int policy) {
+    d->policy = policy >= 0 && policy < REASM_NPOLICIES ? (uint8_t)(policy + 1) : 0;
 }
 
 void reasm_dir_init(reasm_dir_t *d, void *sink_ctx, int dir) {
@@ -385,9 +452,11 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
         if (o >= d->fin_off) return;
         e = d->fin_off;
     }
+    const uint64_t ns = o, ne = e; /* the segment, for the overlap policy */
+    const int pol = reasm_policy_of(c, d);
     if (e <= d->next) {
         c->retransmitted++;
-        overlap(c, d, o, e - o, hist_differs(d, o, p, e - o));
+        overlap(c, d, o, e - o, hist_differs(d, o, p, e - o), 0, 1);
         return;
     }
     if ((flags & REASM_PEER_WIN0) && e - o == 1 && o == d->next && !(flags & REASM_FIN) && !d->hold) {
@@ -398,19 +467,20 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
             d->probe_off = o;
             d->probe_byte = p[0];
         } else if (p[0] != d->probe_byte) {
-            overlap(c, d, o, 1, 1);
-            if (c->overlap_policy == REASM_LAST) d->probe_byte = p[0];
+            int take = reasm_takes_new(pol, o, o + 1, o, o + 1);
+            overlap(c, d, o, 1, 1, take, 0);
+            if (take) d->probe_byte = p[0];
         }
         return;
     }
     if (o < d->next) { /* starts with bytes already delivered */
-        overlap(c, d, o, d->next - o, hist_differs(d, o, p, d->next - o));
+        overlap(c, d, o, d->next - o, hist_differs(d, o, p, d->next - o), 0, 1);
         p += d->next - o;
         o = d->next;
     }
     if (o > d->next || d->hold) {
         c->out_of_order++;
-        ooo_insert(c, d, o, p, e - o);
+        ooo_insert(c, d, o, p, e - o, ns, ne);
         if (d->hold && ++d->held >= REASM_HOLD_SEGS) settle(c, d);
         enforce_limits(c, d);
         return;
@@ -421,8 +491,9 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
     if (d->has_probe) {
         d->has_probe = 0;
         if (p[0] != d->probe_byte) {
-            overlap(c, d, o, 1, 1);
-            if (c->overlap_policy == REASM_FIRST) {
+            int take = reasm_takes_new(pol, ns, ne, d->probe_off, d->probe_off + 1);
+            overlap(c, d, o, 1, 1, take, 0);
+            if (!take) {
                 deliver(c, d, &d->probe_byte, 1);
                 p++;
                 o++;
@@ -432,7 +503,7 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
     uint64_t n = e - o;
     if (d->segs && d->segs->off - o < n) n = d->segs->off - o;
     deliver(c, d, p, n);
-    if (o + n < e) ooo_insert(c, d, o + n, p + n, e - o - n);
+    if (o + n < e) ooo_insert(c, d, o + n, p + n, e - o - n, ns, ne);
     deliver_contig(c, d);
 }
 

@@ -15,8 +15,10 @@
  *    (overlap callback); `conflict` is set when they differ from bytes still
  *    buffered, or from the last REASM_HIST delivered bytes of the direction
  *    when ctx->keep_hist is on (a copy kept only then; older delivered bytes
- *    cannot be compared and report conflict = 0). With REASM_LAST, new bytes
- *    replace buffered ones (delivered ones stay delivered).
+ *    cannot be compared and report conflict = 0). Which copy of buffered
+ *    bytes is kept follows the direction's overlap policy (REASM_POL_*, the
+ *    receiving host's: see "Overlap policies" below); delivered bytes are
+ *    never taken back, so for them the old copy is always kept.
  *  - A hole is declared a gap when the peer acknowledges past it
  *    (reasm_ack), at FIN/RST (reasm_flush), at timeout and at end of input.
  *  - A direction picked up mid-stream (its first segment is not a SYN) holds
@@ -41,7 +43,48 @@ typedef struct reasm_seg reasm_seg_t; /* a buffered out-of-order range */
 /* delivered bytes kept per direction for conflict checks, when keep_hist */
 #define REASM_HIST 4096
 
-enum { REASM_FIRST = 0, REASM_LAST = 1 };
+/* Overlap policies: how the receiving host resolves a new segment that
+ * overlaps bytes it holds out of order (Suricata's names and rules). For
+ * each old segment the new one overlaps, the new bytes win when:
+ *   first                never
+ *   last                 always
+ *   linux                the new one starts before the old one, or at the
+ *                        same byte and ends after it
+ *   old-linux            starts before, or at the same byte and ends at or after
+ *   bsd, bsd-right, hpux10, irix, macos, windows, windows2k3
+ *                        starts before
+ *   solaris, old-solaris, hpux11
+ *                        starts before and ends at or after, starts at the
+ *                        same byte and ends at or after, or starts after and
+ *                        ends after
+ *   vista                never (as first)
+ * otherwise the old bytes stay. "Old segment" is the segment whose bytes
+ * were buffered there first (reasm.c). bsd-right and old-solaris differ
+ * from bsd and solaris for IP fragments only. */
+enum {
+    REASM_FIRST = 0,
+    REASM_LAST,
+    REASM_LINUX,
+    REASM_OLD_LINUX,
+    REASM_BSD,
+    REASM_BSD_RIGHT,
+    REASM_OLD_SOLARIS,
+    REASM_SOLARIS,
+    REASM_HPUX10,
+    REASM_HPUX11,
+    REASM_IRIX,
+    REASM_MACOS,
+    REASM_VISTA,
+    REASM_WINDOWS,
+    REASM_WINDOWS2K3,
+    REASM_NPOLICIES
+};
+/* the policies' names, indexed by REASM_*, NULL-terminated (a hosttable's names) */
+extern const char *const reasm_policy_names[REASM_NPOLICIES + 1];
+/* REASM_* for a name, or -1 */
+int reasm_policy_by_name(const char *name);
+/* does `policy` take the new segment [ns, ne) over an old one [os, oe) it overlaps? */
+int reasm_takes_new(int policy, uint64_t ns, uint64_t ne, uint64_t os, uint64_t oe);
 
 /* mid-stream pickup: data segments held back, and how far below the lowest
  * sequence number seen a later segment may still move offset 0 */
@@ -53,8 +96,11 @@ typedef struct reasm_sink {
     void (*data)(void *ctx, int dir, uint64_t off, const uint8_t *p, size_t len);
     /* bytes [off, off+len) will never be delivered; the stream continues after */
     void (*gap)(void *ctx, int dir, uint64_t off, uint64_t len);
-    /* a segment overlapped [off, off+len) already delivered or buffered */
-    void (*overlap)(void *ctx, int dir, uint64_t off, uint64_t len, int conflict);
+    /* a segment overlapped [off, off+len) already delivered (`delivered`) or
+     * buffered; `conflict`: the bytes differ (as far as known); `kept_new`:
+     * the new copy replaced the old one (never for delivered bytes) */
+    void (*overlap)(void *ctx, int dir, uint64_t off, uint64_t len, int conflict, int kept_new,
+                    int delivered);
 } reasm_sink_t;
 
 struct reasm_dir;
@@ -64,7 +110,7 @@ typedef struct reasm_ctx {
     const reasm_sink_t *sink;
     uint64_t max_ooo;   /* tcp.max_ooo_bytes, per direction */
     uint64_t max_total; /* tcp.max_total_bytes, all directions */
-    int overlap_policy; /* REASM_FIRST or REASM_LAST */
+    int overlap_policy; /* REASM_*: of the directions that have none of their own */
     int keep_hist;      /* keep REASM_HIST delivered bytes per direction (someone
                            wants overlap conflicts); histories are bounded by
                            max_total too, separately from buffered ranges */
@@ -96,6 +142,7 @@ typedef struct reasm_dir {
     uint8_t probe_byte;
     uint8_t hold;         /* mid-stream pickup: bytes held, offset 0 may move down */
     uint8_t held;         /* data segments seen while holding */
+    uint8_t policy;       /* overlap policy + 1 (reasm_dir_policy); 0: the ctx's */
     uint16_t nsegs;       /* buffered ranges (bounded, see reasm.c) */
     uint32_t hist_len;    /* valid bytes in hist: [next - hist_len, next) */
     uint8_t *hist;        /* REASM_HIST bytes, a ring indexed by offset, or NULL */
@@ -113,6 +160,12 @@ enum {
 void reasm_ctx_init(reasm_ctx_t *c, const reasm_sink_t *sink);
 /* a direction with sink context and direction number */
 void reasm_dir_init(reasm_dir_t *d, void *sink_ctx, int dir);
+/* this direction's overlap policy (REASM_*; -1: the ctx's overlap_policy) */
+void reasm_dir_policy(reasm_dir_t *d, int policy);
+/* the overlap policy in force for d */
+static inline int reasm_policy_of(const reasm_ctx_t *c, const reasm_dir_t *d) {
+    return d->policy ? d->policy - 1 : c->overlap_policy;
+}
 /* The SYN (or SYN-ACK) of this direction: offset 0 is isn+1. Ignored once started. */
 void reasm_syn(reasm_ctx_t *c, reasm_dir_t *d, uint32_t isn);
 /* A segment of this direction. flags: REASM_*. A segment whose data begins

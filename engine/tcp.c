@@ -45,7 +45,7 @@ static void hist_count(flow_t *f, int dir, char c, uint32_t *n) {
     if (k == 1) flow_hist_add(f, dir, c);
 }
 
-/* ---- reassembly sink: from reasm.c to the engine's stream delivery ------ */
+/* ---- reassembly sink: from reasm.c to the stream sink (deliver.c) -------- */
 
 /* Urgent bytes taken out of the stream (tcp.urgent oob or gap) are cut out
  * here, at delivery, where each byte passes once and in order: the
@@ -60,8 +60,8 @@ static void sink_data(void *ctx, int dir, uint64_t off, const uint8_t *p, size_t
         if (d >= 0 && (uint64_t)d >= len) break; /* after this delivery */
         if (d >= 0) {
             size_t k = (size_t)d;
-            if (k) eng_stream_data(f->eng, f, dir, off - h->urg_removed, p, k);
-            if (f->eng->cfg.tcp_urgent == TCP_URG_GAP) eng_stream_gap(f->eng, f, dir, off + k - h->urg_removed, 1);
+            if (k) deliver_data(f->eng, f, dir, off - h->urg_removed, p, k);
+            if (f->eng->cfg.tcp_urgent == TCP_URG_GAP) deliver_gap(f->eng, f, dir, off + k - h->urg_removed, 1);
             else h->urg_removed++;
             p += k + 1;
             off += k + 1;
@@ -72,7 +72,7 @@ static void sink_data(void *ctx, int dir, uint64_t off, const uint8_t *p, size_t
         h->n_urg--;
         memmove(h->urg_seq, h->urg_seq + 1, h->n_urg * sizeof h->urg_seq[0]);
     }
-    if (len) eng_stream_data(f->eng, f, dir, off - h->urg_removed, p, len);
+    if (len) deliver_data(f->eng, f, dir, off - h->urg_removed, p, len);
 }
 
 static void sink_gap(void *ctx, int dir, uint64_t off, uint64_t len) {
@@ -89,13 +89,21 @@ static void sink_gap(void *ctx, int dir, uint64_t off, uint64_t len) {
         h->n_urg--;
         memmove(h->urg_seq, h->urg_seq + 1, h->n_urg * sizeof h->urg_seq[0]);
     }
-    if (len > removed) eng_stream_gap(f->eng, f, dir, off - h->urg_removed, len - removed);
+    if (len > removed) deliver_gap(f->eng, f, dir, off - h->urg_removed, len - removed);
     h->urg_removed += removed;
 }
 
-static void sink_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int conflict) {
+static void sink_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int conflict, int kept_new,
+                         int delivered) {
     flow_t *f = ctx;
     eng_t *e = f->eng;
+    const char *pol = reasm_policy_names[reasm_policy_of(&e->reasm, &f->rd[dir])];
+    if (conflict)
+        eng_weird(e, &f->pub, "tcp_overlap_conflict",
+                  "%s bytes %llu-%llu (%llu) differ from the bytes %s; kept %s (policy %s)",
+                  dir ? "resp" : "orig", (unsigned long long)off, (unsigned long long)(off + len - 1),
+                  (unsigned long long)len, delivered ? "already delivered" : "buffered",
+                  kept_new ? "new" : "old", pol);
     if (!eng_wants(e, ENG_EV_TCP_OVERLAP)) return;
     off -= f->tcp[dir].urg_removed < off ? f->tcp[dir].urg_removed : off;
     eng_event_t ev;
@@ -104,6 +112,9 @@ static void sink_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int con
     ev_set(&ev, ENG_F_TCP_OVERLAP_offset, ev_int((int64_t)off));
     ev_set(&ev, ENG_F_TCP_OVERLAP_len, ev_int((int64_t)len));
     ev_set(&ev, ENG_F_TCP_OVERLAP_conflict, ev_bool(conflict));
+    ev_set(&ev, ENG_F_TCP_OVERLAP_kept, ev_cstr(kept_new ? "new" : "old"));
+    ev_set(&ev, ENG_F_TCP_OVERLAP_policy, ev_cstr(pol));
+    ev_set(&ev, ENG_F_TCP_OVERLAP_delivered, ev_bool(delivered));
     eng_fire(e, &ev);
 }
 
@@ -458,7 +469,11 @@ void tcp_input(eng_t *e, pkt_t *p) {
 
     if (!f->pub.skipped) {
         reasm_ctx_t *rc = &e->reasm;
-        rc->keep_hist = eng_wants(e, ENG_EV_TCP_OVERLAP); /* conflicts with delivered bytes */
+        /* conflicts with delivered bytes: tcp.overlap events and tcp_overlap_conflict
+         * weirds; a direction's ring is started only once its peer has sent a packet,
+         * so that a flood of one-way flows (SYN and data, never answered) costs none */
+        rc->keep_hist = (eng_wants(e, ENG_EV_TCP_OVERLAP) || eng_wants(e, ENG_EV_WEIRD)) &&
+                        f->pub.pkts[!dir] != 0;
         e->busy++;
         uint64_t rexmit = rc->retransmitted;
         if (flags & TH_SYN) reasm_syn(rc, &f->rd[dir], seq);

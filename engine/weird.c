@@ -33,7 +33,6 @@ static const char *source_of(const char *file, char *buf, size_t len) {
     static const struct { const char *file, *source; } map[] = {
         {"tcp", "TCP"}, {"reasm", "TCP"}, {"flow", "ENGINE"}, {"stream", "TCP"},
         {"ip", "IP"}, {"frag", "IP"}, {"link", "LINK"}, {"capture", "LINK"},
-        {"engine", "UDP"}, /* engine.c: the UDP header checks */
         {"tls", "SSL"}, {"x509", "X509"}, {"dotbody", "SMTP"}, {"files", "FILES"},
         {"expect", "EXPECT"}, {"tunnel", "TUNNEL"}, {"packet", "ENGINE"},
     };

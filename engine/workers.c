@@ -111,6 +111,7 @@ typedef struct worker {
     queue_t q;      /* full batches, reader -> worker */
     queue_t spare;  /* used batches, worker -> reader */
     batch_t *cur;   /* the reader's batch being filled */
+    int64_t cur_since; /* time of cur's first record */
     int64_t sent_ts; /* latest time handed to it (frame or advance) */
     uint64_t frames;
 } worker_t;
@@ -225,13 +226,17 @@ static batch_t *new_batch(worker_t *w, size_t need) {
     return b;
 }
 
-/* room for need bytes in w's current batch (pushing it when full); NULL: out of memory */
-static uint8_t *reserve(worker_t *w, size_t need) {
+/* room for need bytes in w's current batch (pushing it when full) for a
+ * record of time ts; NULL: out of memory */
+static uint8_t *reserve(worker_t *w, size_t need, int64_t ts) {
     if (w->cur && w->cur->cap - w->cur->used < need) {
         q_push(&w->q, w->cur);
         w->cur = NULL;
     }
-    if (!w->cur) w->cur = new_batch(w, need);
+    if (!w->cur) {
+        w->cur = new_batch(w, need);
+        w->cur_since = ts;
+    }
     if (!w->cur) return NULL;
     uint8_t *p = w->cur->data + w->cur->used;
     w->cur->used += need;
@@ -239,7 +244,7 @@ static uint8_t *reserve(worker_t *w, size_t need) {
 }
 
 static void put_advance(worker_t *w, int64_t ts) {
-    rec_t *r = (rec_t *)reserve(w, sizeof(rec_t));
+    rec_t *r = (rec_t *)reserve(w, sizeof(rec_t), ts);
     if (!r) return;
     memset(r, 0, sizeof *r);
     r->ts = ts;
@@ -280,7 +285,7 @@ static void route(void *user, int64_t ts, int linktype, const uint8_t *pkt, uint
     if (!g->any || ts > g->last_ts) g->last_ts = ts;
     g->any = 1;
     size_t need = sizeof(rec_t) + (((size_t)caplen + 7) & ~(size_t)7);
-    rec_t *r = (rec_t *)reserve(w, need);
+    rec_t *r = (rec_t *)reserve(w, need, ts);
     if (!r) {
         g->oom = 1;
         g->stop_read = 1;
@@ -294,10 +299,19 @@ static void route(void *user, int64_t ts, int linktype, const uint8_t *pkt, uint
     memcpy(r + 1, pkt, caplen);
     w->frames++;
     if (ts > w->sent_ts) w->sent_ts = ts;
-    /* the other workers' clocks follow the capture's, at least once a second */
+    /* the other workers' clocks follow the capture's, at least once a second,
+     * and a light worker's partial batch waits at most about a second of network
+     * time (its timers fire, and with log.ordered its records do not hold the
+     * other workers' back) */
     if (g->last_ts >= g->next_adv) {
-        for (int i = 0; i < g->n; i++)
-            if (g->w[i].sent_ts < g->last_ts - ADVANCE_EVERY_NS) put_advance(&g->w[i], g->last_ts);
+        for (int i = 0; i < g->n; i++) {
+            worker_t *v = &g->w[i];
+            if (v->sent_ts < g->last_ts - ADVANCE_EVERY_NS) put_advance(v, g->last_ts);
+            if (v->cur && v->cur->used && v->cur_since < g->last_ts - ADVANCE_EVERY_NS) {
+                q_push(&v->q, v->cur);
+                v->cur = NULL;
+            }
+        }
         g->next_adv = g->last_ts + ADVANCE_EVERY_NS;
     }
 }
@@ -406,9 +420,31 @@ int wk_read_live(wk_group_t *g, const char *iface, const char *bpf, volatile int
 
 typedef struct out_stream {
     char *name;
-    FILE *fp;
+    FILE *fp; /* standard output when there is no outdir */
     char *path;
 } out_stream_t;
+
+/* log.ordered: a line waiting in the reorder buffer, tagged with the network
+ * time its worker wrote it at (never less than the worker's previous tag) */
+typedef struct ord_line {
+    int64_t t;
+    uint32_t off, len;
+    int sidx; /* wk_out_t.s */
+} ord_line_t;
+
+/* a worker's lines, in the order it wrote them */
+typedef struct ord_chunk {
+    struct ord_chunk *next;
+    ord_line_t *l;
+    int nl, capl, pos; /* pos: the next line to write */
+    char *text;
+    size_t used, cap;
+} ord_chunk_t;
+
+typedef struct ord_fifo {
+    ord_chunk_t *head, *tail;
+    int64_t progress; /* the worker's later lines are tagged at least this */
+} ord_fifo_t;
 
 struct wk_out {
     pthread_mutex_t mu;
@@ -417,6 +453,13 @@ struct wk_out {
     int n;
     int failed;
     char err[512];
+    /* log.ordered (wk_out_order) */
+    int nw;           /* workers; 0: lines go out as they come */
+    ord_fifo_t *fifo; /* one per worker */
+    size_t held, cap; /* bytes waiting, and the most that may wait */
+    int64_t last_t;   /* the last line written: its tag and worker */
+    int last_w, wrote;
+    uint64_t late;    /* lines written after a line they should have preceded */
 };
 
 wk_out_t *wk_out_new(const char *outdir) {
@@ -430,26 +473,42 @@ wk_out_t *wk_out_new(const char *outdir) {
     return o;
 }
 
+int wk_out_order(wk_out_t *o, int nworkers, size_t max_bytes) {
+    if (nworkers < 2) return 0;
+    o->fifo = calloc((size_t)nworkers, sizeof *o->fifo);
+    if (!o->fifo) return -1;
+    for (int i = 0; i < nworkers; i++) o->fifo[i].progress = INT64_MIN;
+    o->nw = nworkers;
+    o->cap = max_bytes;
+    return 0;
+}
+
+uint64_t wk_out_late(const wk_out_t *o) { return o ? o->late : 0; }
+
 static void out_fail(wk_out_t *o, const char *path, const char *what) {
     if (o->failed) return;
     o->failed = 1;
     snprintf(o->err, sizeof o->err, "%s %s: %s", what, path, strerror(errno));
 }
 
-/* with o->mu held: the file of a stream, opened on its first lines */
-static FILE *out_file(wk_out_t *o, const char *name, size_t nlen) {
+/* with o->mu held: the index of a stream in o->s, its file opened on its first
+ * lines; -1 (too many streams, out of memory, cannot open) */
+static int out_stream(wk_out_t *o, const char *name, size_t nlen) {
     for (int i = 0; i < o->n; i++)
-        if (strlen(o->s[i].name) == nlen && memcmp(o->s[i].name, name, nlen) == 0) return o->s[i].fp;
-    if (!o->outdir) return stdout;
-    if (o->n == WK_MAX_STREAMS) return NULL;
+        if (strlen(o->s[i].name) == nlen && memcmp(o->s[i].name, name, nlen) == 0) return o->s[i].fp ? i : -1;
+    if (o->n == WK_MAX_STREAMS) return -1;
     out_stream_t *s = &o->s[o->n];
     s->name = strndup(name, nlen);
+    if (!s->name) return -1;
+    if (!o->outdir) {
+        s->fp = stdout;
+        return o->n++;
+    }
     size_t pl = strlen(o->outdir) + nlen + 6;
     s->path = malloc(pl);
-    if (!s->name || !s->path) {
+    if (!s->path) {
         free(s->name);
-        free(s->path);
-        return NULL;
+        return -1;
     }
     snprintf(s->path, pl, "%s/%s.log", o->outdir, s->name);
     s->fp = fopen(s->path, "w");
@@ -457,31 +516,80 @@ static FILE *out_file(wk_out_t *o, const char *name, size_t nlen) {
         out_fail(o, s->path, "cannot open log");
         free(s->name);
         free(s->path);
-        return NULL;
+        return -1;
     }
     setvbuf(s->fp, NULL, _IOFBF, 65536);
-    o->n++;
-    return s->fp;
+    return o->n++;
+}
+
+/* with o->mu held */
+static int out_put(wk_out_t *o, int sidx, const char *buf, size_t len) {
+    if (fwrite(buf, 1, len, o->s[sidx].fp) == len) return 0;
+    out_fail(o, o->outdir ? o->s[sidx].path : "standard output", "cannot write log");
+    return -1;
 }
 
 static int out_write(wk_out_t *o, const char *name, size_t nlen, const char *buf, size_t len) {
     pthread_mutex_lock(&o->mu);
-    FILE *fp = out_file(o, name, nlen);
-    int rc = 0;
-    if (!fp) rc = -1;
-    else if (fwrite(buf, 1, len, fp) != len) {
-        out_fail(o, o->outdir ? o->outdir : "standard output", "cannot write log");
-        rc = -1;
-    }
+    int i = out_stream(o, name, nlen);
+    int rc = i < 0 ? -1 : out_put(o, i, buf, len);
     pthread_mutex_unlock(&o->mu);
     return rc;
+}
+
+static void chunk_free(ord_chunk_t *c) {
+    if (!c) return;
+    free(c->l);
+    free(c->text);
+    free(c);
+}
+
+/* with o->mu held: write the waiting lines in the order of their tags (ties:
+ * the lower worker first), as long as no worker can still write a line that
+ * goes before them; all: every line (the run ended), or when more than o->cap
+ * bytes wait, the earliest ones anyway (counted in o->late if that was too
+ * early) */
+static int ord_emit(wk_out_t *o, int all) {
+    int rc = 0;
+    for (;;) {
+        int m = -1;
+        int64_t tm = 0;
+        for (int w = 0; w < o->nw; w++) {
+            const ord_chunk_t *c = o->fifo[w].head;
+            if (c && (m < 0 || c->l[c->pos].t < tm)) {
+                m = w;
+                tm = c->l[c->pos].t;
+            }
+        }
+        if (m < 0) return rc;
+        if (!all && o->held <= o->cap)
+            for (int v = 0; v < o->nw; v++) {
+                if (o->fifo[v].head) continue; /* its lines come after its head's */
+                int64_t p = o->fifo[v].progress;
+                if (tm > p || (tm == p && m > v)) return rc;
+            }
+        ord_fifo_t *f = &o->fifo[m];
+        ord_chunk_t *c = f->head;
+        const ord_line_t *ln = &c->l[c->pos++];
+        if (o->wrote && (tm < o->last_t || (tm == o->last_t && m < o->last_w))) o->late++;
+        o->wrote = 1;
+        o->last_t = tm;
+        o->last_w = m;
+        if (out_put(o, ln->sidx, c->text + ln->off, ln->len) != 0) rc = -1;
+        o->held -= ln->len;
+        if (c->pos == c->nl) {
+            f->head = c->next;
+            if (!f->head) f->tail = NULL;
+            chunk_free(c);
+        }
+    }
 }
 
 int wk_out_flush(wk_out_t *o) {
     if (!o) return 0;
     pthread_mutex_lock(&o->mu);
     for (int i = 0; i < o->n; i++)
-        if (o->s[i].fp && fflush(o->s[i].fp) != 0) out_fail(o, o->s[i].path, "cannot write log");
+        if (o->s[i].fp && o->s[i].fp != stdout && fflush(o->s[i].fp) != 0) out_fail(o, o->s[i].path, "cannot write log");
     if (!o->outdir && fflush(stdout) != 0) out_fail(o, "standard output", "cannot write log");
     int rc = o->failed ? -1 : 0;
     pthread_mutex_unlock(&o->mu);
@@ -491,8 +599,9 @@ int wk_out_flush(wk_out_t *o) {
 int wk_out_close(wk_out_t *o, char *err, size_t errlen) {
     if (!o) return 0;
     pthread_mutex_lock(&o->mu);
+    if (o->nw) ord_emit(o, 1);
     for (int i = 0; i < o->n; i++) {
-        if (o->s[i].fp && fclose(o->s[i].fp) != 0) out_fail(o, o->s[i].path, "cannot write log");
+        if (o->s[i].fp && o->s[i].fp != stdout && fclose(o->s[i].fp) != 0) out_fail(o, o->s[i].path, "cannot write log");
         o->s[i].fp = NULL;
     }
     if (!o->outdir && fflush(stdout) != 0) out_fail(o, "standard output", "cannot write log");
@@ -509,6 +618,13 @@ void wk_out_free(wk_out_t *o) {
         free(o->s[i].name);
         free(o->s[i].path);
     }
+    for (int w = 0; w < o->nw; w++)
+        while (o->fifo[w].head) {
+            ord_chunk_t *c = o->fifo[w].head;
+            o->fifo[w].head = c->next;
+            chunk_free(c);
+        }
+    free(o->fifo);
     pthread_mutex_destroy(&o->mu);
     free(o->outdir);
     free(o);
@@ -517,21 +633,33 @@ void wk_out_free(wk_out_t *o) {
 typedef struct line_buf {
     char *name;
     size_t nlen;
-    char *buf;
+    char *buf; /* unordered: the lines waiting (WK_LINES_BUF) */
     size_t len;
+    int sidx;  /* ordered: the stream's index in the output */
 } line_buf_t;
 
 struct wk_lines {
     wk_out_t *o;
     line_buf_t s[WK_MAX_STREAMS];
     int n;
+    /* ordered output (the output's wk_out_order was called) */
+    const eng_t *e;
+    int w;
+    ord_chunk_t *cur;
+    int64_t last_t;
 };
 
-wk_lines_t *wk_lines_new(wk_out_t *o) {
+wk_lines_t *wk_lines_new(wk_out_t *o, const eng_t *e, int worker) {
     wk_lines_t *l = calloc(1, sizeof *l);
-    if (l) l->o = o;
+    if (!l) return NULL;
+    l->o = o;
+    l->e = e;
+    l->w = worker;
+    l->last_t = INT64_MIN;
     return l;
 }
+
+static int ordered(const wk_lines_t *l) { return l->o->nw > 0 && l->w >= 0 && l->w < l->o->nw; }
 
 static int lb_flush(wk_lines_t *l, line_buf_t *s) {
     if (!s->len) return 0;
@@ -540,8 +668,64 @@ static int lb_flush(wk_lines_t *l, line_buf_t *s) {
     return rc;
 }
 
+/* ordered: hand the current chunk to the output; the worker's later lines are
+ * tagged at least progress */
+static int hand_on(wk_lines_t *l, int64_t progress) {
+    wk_out_t *o = l->o;
+    pthread_mutex_lock(&o->mu);
+    ord_fifo_t *f = &o->fifo[l->w];
+    ord_chunk_t *c = l->cur;
+    if (c && c->nl) {
+        if (f->tail) f->tail->next = c;
+        else f->head = c;
+        f->tail = c;
+        o->held += c->used;
+        l->cur = NULL;
+    }
+    if (progress > f->progress) f->progress = progress;
+    int rc = ord_emit(o, 0);
+    pthread_mutex_unlock(&o->mu);
+    return rc;
+}
+
+static int64_t tag_now(wk_lines_t *l) {
+    int64_t t = eng_now(l->e);
+    if (t < l->last_t) t = l->last_t;
+    return l->last_t = t;
+}
+
+static int ord_write(wk_lines_t *l, line_buf_t *s, const char *line, size_t len) {
+    int64_t t = tag_now(l);
+    ord_chunk_t *c = l->cur;
+    if (c && c->used + len > c->cap) {
+        if (hand_on(l, t) != 0) return -1; /* takes the chunk */
+        c = NULL;
+    } else if (c && c->nl == c->capl) {
+        ord_line_t *nl = realloc(c->l, (size_t)c->capl * 2 * sizeof *nl);
+        if (!nl) return -1;
+        c->l = nl;
+        c->capl *= 2;
+    }
+    if (!c) {
+        size_t cap = len > WK_LINES_BUF ? len : WK_LINES_BUF;
+        c = calloc(1, sizeof *c);
+        if (!c || !(c->text = malloc(cap)) || !(c->l = malloc(256 * sizeof *c->l))) {
+            chunk_free(c);
+            return -1;
+        }
+        c->cap = cap;
+        c->capl = 256;
+        l->cur = c;
+    }
+    memcpy(c->text + c->used, line, len);
+    c->l[c->nl++] = (ord_line_t){t, (uint32_t)c->used, (uint32_t)len, s->sidx};
+    c->used += len;
+    return 0;
+}
+
 int wk_lines_write(void *lines, const char *stream, size_t slen, const char *line, size_t len) {
     wk_lines_t *l = lines;
+    int ord = ordered(l);
     line_buf_t *s = NULL;
     for (int i = 0; i < l->n; i++)
         if (l->s[i].nlen == slen && memcmp(l->s[i].name, stream, slen) == 0) {
@@ -549,20 +733,31 @@ int wk_lines_write(void *lines, const char *stream, size_t slen, const char *lin
             break;
         }
     if (!s) {
-        if (l->n == WK_MAX_STREAMS) return -1;
+        if (l->n == WK_MAX_STREAMS || len > UINT32_MAX) return -1;
         s = &l->s[l->n];
         s->name = strndup(stream, slen);
-        s->buf = malloc(WK_LINES_BUF);
-        if (!s->name || !s->buf) {
+        s->buf = ord ? NULL : malloc(WK_LINES_BUF);
+        if (!s->name || (!ord && !s->buf)) {
             free(s->name);
             free(s->buf);
             s->name = s->buf = NULL;
             return -1;
         }
+        if (ord) {
+            pthread_mutex_lock(&l->o->mu);
+            s->sidx = out_stream(l->o, stream, slen);
+            pthread_mutex_unlock(&l->o->mu);
+            if (s->sidx < 0) {
+                free(s->name);
+                s->name = NULL;
+                return -1;
+            }
+        }
         s->nlen = slen;
         s->len = 0;
         l->n++;
     }
+    if (ord) return ord_write(l, s, line, len);
     if (s->len + len > WK_LINES_BUF && lb_flush(l, s) != 0) return -1;
     if (len > WK_LINES_BUF) return out_write(l->o, s->name, s->nlen, line, len);
     memcpy(s->buf + s->len, line, len);
@@ -572,15 +767,19 @@ int wk_lines_write(void *lines, const char *stream, size_t slen, const char *lin
 
 int wk_lines_flush(void *lines) {
     wk_lines_t *l = lines;
+    if (ordered(l)) return hand_on(l, tag_now(l));
     int rc = 0;
     for (int i = 0; i < l->n; i++)
         if (lb_flush(l, &l->s[i]) != 0) rc = -1;
     return rc;
 }
 
+int wk_lines_ordered(const wk_lines_t *l) { return l && ordered(l); }
+
 void wk_lines_free(wk_lines_t *l) {
     if (!l) return;
     wk_lines_flush(l);
+    chunk_free(l->cur);
     for (int i = 0; i < l->n; i++) {
         free(l->s[i].name);
         free(l->s[i].buf);

@@ -13,6 +13,8 @@
  *
  * The shared log output (wk_out_t) takes whole lines from each worker's
  * buffer (wk_lines_t) under a lock: one file per stream, never a line cut.
+ * With log.ordered, each line is tagged with its worker's network time and
+ * the output writes them in that order (wk_out_order).
  *
  * Not part of the embedding API (engine.h): the embedding API is one
  * instance, driven by the caller's thread.
@@ -35,18 +37,30 @@ typedef struct wk_lines wk_lines_t;
 wk_out_t *wk_out_new(const char *outdir);
 /* write what the files buffer (live runs: at least once a second); 0 or -1 */
 int wk_out_flush(wk_out_t *o);
-/* close the files; 0, or -1 with the first write error in err */
+/* log.ordered: the lines of nworkers workers (wk_lines_t 0..nworkers-1) go out
+ * in the order of the network time each was written at, ties in worker order,
+ * through a reorder buffer of at most max_bytes (past it, the earliest lines
+ * go out anyway). Before any line; 0 or -1 (out of memory) */
+int wk_out_order(wk_out_t *o, int nworkers, size_t max_bytes);
+/* lines the full reorder buffer let out before a line they should have followed */
+uint64_t wk_out_late(const wk_out_t *o);
+/* close the files (ordered: after writing every waiting line); 0, or -1 with
+ * the first write error in err */
 int wk_out_close(wk_out_t *o, char *err, size_t errlen);
 void wk_out_free(wk_out_t *o);
 
-/* one worker's buffers over o (up to WK_LINES_BUF bytes a stream) */
+/* worker's buffers over o (up to WK_LINES_BUF bytes a stream); e: the
+ * worker's instance, whose clock (eng_now) tags each line when o is ordered */
 #define WK_LINES_BUF 65536
 #define WK_MAX_STREAMS 256
-wk_lines_t *wk_lines_new(wk_out_t *o);
+wk_lines_t *wk_lines_new(wk_out_t *o, const eng_t *e, int worker);
 /* one whole line (or several) of stream: 0, or -1 (write error, too many streams) */
 int wk_lines_write(void *lines, const char *stream, size_t slen, const char *line, size_t len);
-/* write what is buffered: 0 or -1 */
+/* write what is buffered (ordered: hand it to the reorder buffer, and say that
+ * the worker's clock reached eng_now); 0 or -1 */
 int wk_lines_flush(void *lines);
+/* whether the lines go through the reorder buffer */
+int wk_lines_ordered(const wk_lines_t *l);
 void wk_lines_free(wk_lines_t *l);
 
 /* ---- the group ---- */

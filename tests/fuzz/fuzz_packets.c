@@ -1,6 +1,8 @@
 /* fuzz_packets.c - arbitrary bytes as packets through the whole core.
  *
- * Input layout: byte 0 picks the link type; then records of
+ * Input layout: byte 0 picks the link type (modulo the list below), the TCP
+ * overlap policy (its high nibble) and, with bit 0x40, a per-host policy
+ * table (tcp.overlap_by_host); then records of
  *   [2 bytes length, big-endian][1 byte time step][length bytes of frame]
  * Small limits (flow.max, tcp.max_ooo_bytes, fragments) make eviction, gap
  * and cap paths reachable. Every event kind has a subscriber that reads every
@@ -35,7 +37,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     eng_config_set(e, "tcp.max_ooo_bytes", "2048", err, sizeof err);
     eng_config_set(e, "tcp.max_total_bytes", "8192", err, sizeof err);
     eng_config_set(e, "ip.max_frag_bytes", "8192", err, sizeof err);
-    eng_config_set(e, "tcp.overlap", (data[0] & 0x80) ? "last" : "first", err, sizeof err);
+    /* every overlap policy (the high nibble), and per-host ones for some addresses */
+    static const char *const pols[] = {"first", "last", "linux", "old-linux", "bsd", "bsd-right",
+                                       "old-solaris", "solaris", "hpux10", "hpux11", "irix",
+                                       "macos", "vista", "windows", "windows2k3", "first"};
+    eng_config_set(e, "tcp.overlap", pols[data[0] >> 4], err, sizeof err);
+    if (data[0] & 0x40)
+        eng_config_set(e, "tcp.overlap_by_host", "10.0.0.0/8=linux,10.0.0.2=solaris,0.0.0.0/1=windows,::/1=bsd",
+                       err, sizeof err);
     for (int k = 0; k < eng_event_count(); k++) eng_on(e, k, on_event, NULL);
     int link = links[data[0] % (sizeof links / sizeof links[0])];
     size_t pos = 1;

@@ -45,6 +45,7 @@ typedef struct {
     ev_t gap[64];
     int ngap;
     ev_t ovl[64];
+    uint8_t kept_new[64], delivered[64]; /* of each overlap */
     int novl;
     int nostore;           /* count the delivered bytes, do not keep them */
     const uint8_t *expect; /* when set: delivered bytes must equal expect[off] */
@@ -89,9 +90,14 @@ static void on_gap(void *ctx, int dir, uint64_t off, uint64_t len) {
     for (uint64_t i = 0; i < len && off + i < IMG; i++) r->have[off + i] += 2;
 }
 
-static void on_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int conflict) {
+static void on_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int conflict, int kept_new,
+                       int delivered) {
     rec_t *r = ctx;
-    if (r->novl < 64) r->ovl[r->novl] = (ev_t){off, len, conflict};
+    if (r->novl < 64) {
+        r->ovl[r->novl] = (ev_t){off, len, conflict};
+        r->kept_new[r->novl] = (uint8_t)kept_new;
+        r->delivered[r->novl] = (uint8_t)delivered;
+    }
     r->novl++;
 }
 
@@ -272,6 +278,132 @@ TEST(partial_overlaps_policies) {
         for (int policy = 0; policy < 2; policy++)
             for (int conflict = 0; conflict < 2; conflict++)
                 overlap_case(policy, conflict, cases[k].so, cases[k].sl, cases[k].n, cases[k].e);
+}
+
+/* The overlap policies, one old segment [10,20) buffered (byte 0 missing) and
+ * one new segment with other bytes in each of the nine positions: starts
+ * before / at / after the old one, ends before / at / after its end. The
+ * table is what a host of each policy keeps (Suricata's rules, reasm.h):
+ * 1 = the new bytes. Checked three ways: reasm_takes_new, the tcp.overlap
+ * report (kept_new) and the bytes delivered once byte 0 comes. The policy
+ * is the direction's own (reasm_dir_policy), the ctx's default is another. */
+static const struct {
+    const char *name;
+    int pol;
+    const char *take; /* cases: at-before at-at at-after, before-(same) x3, after-(same) x3 */
+} policy_table[] = {
+    {"first", REASM_FIRST, "000000000"},          {"last", REASM_LAST, "111111111"},
+    {"linux", REASM_LINUX, "001111000"},          {"old-linux", REASM_OLD_LINUX, "011111000"},
+    {"bsd", REASM_BSD, "000111000"},              {"bsd-right", REASM_BSD_RIGHT, "000111000"},
+    {"old-solaris", REASM_OLD_SOLARIS, "011011001"}, {"solaris", REASM_SOLARIS, "011011001"},
+    {"hpux10", REASM_HPUX10, "000111000"},        {"hpux11", REASM_HPUX11, "011011001"},
+    {"irix", REASM_IRIX, "000111000"},            {"macos", REASM_MACOS, "000111000"},
+    {"vista", REASM_VISTA, "000000000"},          {"windows", REASM_WINDOWS, "000111000"},
+    {"windows2k3", REASM_WINDOWS2K3, "000111000"},
+};
+/* new segment [so, se) for each case; the old one is [10, 20) */
+static const uint64_t pcase[9][2] = {
+    {10, 15}, {10, 20}, {10, 25}, /* same start: ends before, at, after */
+    {5, 15},  {5, 20},  {5, 25},  /* starts before */
+    {12, 18}, {12, 20}, {12, 25}, /* starts after */
+};
+
+TEST(overlap_policy_table) {
+    CHECK_EQ_INT(sizeof policy_table / sizeof policy_table[0], REASM_NPOLICIES);
+    for (size_t k = 0; k < sizeof policy_table / sizeof policy_table[0]; k++) {
+        int pol = policy_table[k].pol;
+        CHECK_STR(reasm_policy_names[pol], policy_table[k].name);
+        CHECK_EQ_INT(reasm_policy_by_name(policy_table[k].name), pol);
+        for (int c = 0; c < 9; c++) {
+            int want = policy_table[k].take[c] == '1';
+            uint64_t so = pcase[c][0], se = pcase[c][1];
+            if (reasm_takes_new(pol, so, se, 10, 20) != want) {
+                fprintf(stderr, "    %s case %d: takes_new %d\n", policy_table[k].name, c, !want);
+                CHECK(0);
+            }
+            T *t = t_new();
+            t->c.overlap_policy = pol == REASM_LAST ? REASM_FIRST : REASM_LAST; /* not this one */
+            reasm_dir_policy(&t->d[0], pol);
+            CHECK_EQ_INT(reasm_policy_of(&t->c, &t->d[0]), pol);
+            uint32_t isn = 1000;
+            reasm_syn(&t->c, &t->d[0], isn);
+            send_s(t, 0, isn, 10, 10, 0); /* old: out of order */
+            uint8_t nb[32];
+            for (int i = 0; i < 32; i++) nb[i] = (uint8_t)(S[i] ^ 0xa5);
+            reasm_segment(&t->c, &t->d[0], isn + 1 + (uint32_t)so, nb + so, se - so, 0);
+            rec_t *r = &t->r[0];
+            CHECK_EQ_INT(r->novl, 1);
+            if (r->novl == 1) {
+                uint64_t lo = so > 10 ? so : 10, hi = se < 20 ? se : 20;
+                CHECK_EV(r->ovl[0], lo, hi - lo, 1);
+                CHECK_EQ_INT(r->kept_new[0], want);
+                CHECK_EQ_INT(r->delivered[0], 0);
+            }
+            send_s(t, 0, isn, 0, 5, 0); /* byte 0 (not reaching the new bytes): all is delivered */
+            reasm_segment(&t->c, &t->d[0], isn + 1 + 25, NULL, 0, REASM_FIN);
+            reasm_flush(&t->c, &t->d[0]);
+            t_check(t, 0, 25);
+            int bad = 0;
+            for (uint64_t i = 0; i < 25; i++) {
+                int in_old = i >= 10 && i < 20, in_new = i >= so && i < se;
+                uint8_t w = in_old && !(in_new && want) ? S[i] : in_new ? nb[i] : S[i];
+                if (!in_old && !in_new && i >= 5) continue; /* a gap */
+                if (r->img[i] != w) bad++;
+            }
+            if (bad) fprintf(stderr, "    %s case %d: %d bytes wrong\n", policy_table[k].name, c, bad);
+            CHECK_EQ_INT(bad, 0);
+            t_free(t);
+        }
+    }
+    CHECK_EQ_INT(reasm_policy_by_name("Linux"), -1); /* names are lower case */
+    CHECK_EQ_INT(reasm_policy_by_name("solaris9"), -1);
+    CHECK_EQ_INT(reasm_policy_by_name(NULL), -1);
+    CHECK(reasm_policy_names[REASM_NPOLICIES] == NULL);
+}
+
+/* the policy applies to buffered bytes only: delivered bytes stay, whatever
+ * it says (reported kept old, delivered, conflict from the history) */
+TEST(overlap_policy_delivered_stays) {
+    for (int pol = 0; pol < REASM_NPOLICIES; pol++) {
+        T *t = t_new();
+        t->c.keep_hist = 1;
+        reasm_dir_policy(&t->d[0], pol);
+        reasm_syn(&t->c, &t->d[0], 0);
+        send_s(t, 0, 0, 0, 20, 0);
+        uint8_t nb[32];
+        for (int i = 0; i < 32; i++) nb[i] = (uint8_t)(S[i] ^ 0x33);
+        reasm_segment(&t->c, &t->d[0], 1 + 5, nb + 5, 20, 0); /* [5,25): 15 delivered, 5 new */
+        rec_t *r = &t->r[0];
+        CHECK_EQ_INT(r->novl, 1);
+        CHECK_EV(r->ovl[0], 5, 15, 1);
+        CHECK_EQ_INT(r->kept_new[0], 0);
+        CHECK_EQ_INT(r->delivered[0], 1);
+        CHECK_MEM(r->out, 20, S, 20);
+        CHECK_MEM(r->out + 20, 5, nb + 20, 5);
+        t_free(t);
+    }
+}
+
+/* per-direction policies: two directions of one ctx, linux and windows,
+ * the same exact-cover overlap: windows keeps the old, linux too (exact);
+ * a segment starting before: both take the new */
+TEST(overlap_policy_per_direction) {
+    T *t = t_new();
+    reasm_dir_policy(&t->d[0], REASM_OLD_LINUX);
+    reasm_dir_policy(&t->d[1], REASM_WINDOWS);
+    uint8_t nb[32];
+    for (int i = 0; i < 32; i++) nb[i] = (uint8_t)(S[i] ^ 0x77);
+    for (int d = 0; d < 2; d++) {
+        reasm_syn(&t->c, &t->d[d], 0);
+        send_s(t, d, 0, 10, 10, 0);
+        reasm_segment(&t->c, &t->d[d], 1 + 10, nb + 10, 10, 0); /* exact cover */
+        send_s(t, d, 0, 0, 10, 0);
+    }
+    CHECK_MEM(t->r[0].out + 10, 10, nb + 10, 10); /* old-linux: the new */
+    CHECK_MEM(t->r[1].out + 10, 10, S + 10, 10);  /* windows: the old */
+    reasm_dir_policy(&t->d[1], -1);               /* back to the ctx's */
+    CHECK_EQ_INT(reasm_policy_of(&t->c, &t->d[1]), REASM_FIRST);
+    t_free(t);
 }
 
 TEST(overlap_with_delivered) {
@@ -937,6 +1069,9 @@ int main(void) {
     RUN(reorder_reverse_100);
     RUN(duplicates);
     RUN(partial_overlaps_policies);
+    RUN(overlap_policy_table);
+    RUN(overlap_policy_delivered_stays);
+    RUN(overlap_policy_per_direction);
     RUN(overlap_with_delivered);
     RUN(overlap_with_delivered_history);
     RUN(one_byte_segments);

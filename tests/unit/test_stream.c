@@ -769,7 +769,8 @@ static void rs_data(void *ctx, int dir, uint64_t off, const uint8_t *p, size_t l
     echo_data(ctx, off, p, len);
 }
 static void rs_gap(void *ctx, int dir, uint64_t off, uint64_t len) { echo_gap(ctx, off, len); }
-static void rs_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int conflict) {}
+static void rs_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int conflict, int kept_new,
+                       int delivered) {}
 static const reasm_sink_t rs_sink = {rs_data, rs_gap, rs_overlap};
 
 /* segments of the text given by (start, len) pairs, sent in the given order */
