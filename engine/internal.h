@@ -85,6 +85,7 @@ typedef struct tcp_half {
     /* as a receiver: the right edge of the window this side advertised (the
      * highest ack + scaled window seen), once the handshake told the scale */
     uint32_t win_edge;
+    uint32_t win_seq, win_ack; /* sequence and ack numbers of the newest packet that set a window */
     uint8_t has_edge;
     /* as a sender: what the receiver did not take (tcp.c "Window") */
     uint8_t has_zwp, zwp_byte; /* the last zero-window probe, until acknowledged or passed */

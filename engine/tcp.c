@@ -254,11 +254,20 @@ static int adv_scale(const flow_t *f, int rx) {
 /* side rx sent an ACK with window win: its right edge, kept at the highest
  * seen (a receiver must not shrink its window, RFC 9293 3.8.6; a sender may
  * fill what was once offered) */
-static void note_edge(flow_t *f, int rx, uint32_t ack, uint16_t win, int syn) {
+static void note_edge(flow_t *f, int rx, uint32_t seq, uint32_t ack, uint16_t win, int syn) {
     int sc = adv_scale(f, rx);
     if (sc < 0) return;
     tcp_half_t *h = &f->tcp[rx];
     uint32_t edge = ack + (syn ? (uint32_t)win : (uint32_t)win << sc); /* a SYN's window is never scaled */
+    /* as Zeek: only a packet not older than the one that set the window (by sequence
+     * and ack number) can take it back; a reordered older one cannot */
+    int newer = !h->has_edge || ((int32_t)(seq - h->win_seq) >= 0 && (int32_t)(ack - h->win_ack) >= 0);
+    if (!newer) {
+        if ((int32_t)(edge - h->win_edge) > 0) h->win_edge = edge;
+        return;
+    }
+    h->win_seq = seq;
+    h->win_ack = ack;
     if (h->has_edge && (int32_t)(h->win_edge - edge) >= (int32_t)(1u << sc) && once(h, TW_RECISION))
         eng_weird(f->eng, &f->pub, "window_recision",
                   "%s window edge moved back %u bytes (ack %u, window %u): the edge offered before is kept",
@@ -464,7 +473,7 @@ void tcp_input(eng_t *e, pkt_t *p) {
         }
         if (flags & TH_ACK) me->synack = 1;
     }
-    if ((flags & TH_ACK) && !(flags & TH_RST)) note_edge(f, dir, ack, win, flags & TH_SYN);
+    if ((flags & TH_ACK) && !(flags & TH_RST)) note_edge(f, dir, seq, ack, win, flags & TH_SYN);
     update_states(f, dir, flags, plen);
 
     if (!f->pub.skipped) {
