@@ -1027,6 +1027,22 @@ static void record_begin(eng_t *e, eng_flow_t *f, tls_t *s, int dir, const uint8
     }
     if (type < CT_CCS || type > CT_HEARTBEAT || (ver >> 8) != 3) {
         if (hand_back_to_ftp(e, f, s, dir, roff, h)) return;
+        const char *from = dec_flow_handed_from(f);
+        int text = 1;
+        for (int i = 0; i < 5; i++) text &= (h[i] >= 0x20 && h[i] < 0x7f) || h[i] == '\r' || h[i] == '\n' || h[i] == '\t';
+        if (from && d->records == 0 && text) {
+            /* STARTTLS was accepted, then clear text instead of TLS: a server that
+             * goes on in clear (stripped or injected STARTTLS), or a client talking
+             * past the hand-off */
+            char t[6];
+            for (int i = 0; i < 5; i++) t[i] = h[i] >= 0x20 && h[i] < 0x7f ? (char)h[i] : '.';
+            t[5] = 0;
+            eng_weird(e, f, "tls_cleartext_after_starttls",
+                      "%s sent clear text (\"%s...\") where TLS was expected after %s accepted STARTTLS: "
+                      "the direction is no longer decoded", dir ? "resp" : "orig", t, from);
+            d->st = D_DONE;
+            return;
+        }
         eng_weird(e, f, "tls_bad_record",
                   "%s record header type %u version 0x%04x: the direction is no longer decoded",
                   dir ? "resp" : "orig", type, ver);

@@ -18,7 +18,7 @@
 #include "files.h"
 #include "internal.h"
 
-typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_HOSTS, K_BODY, K_PORT, K_TEXT, K_VERIFY, K_FRAGPOL } kind_t;
+typedef enum { K_BYTES, K_COUNT, K_SECONDS, K_BOOL, K_OVERLAP, K_HOSTS, K_BODY, K_PORT, K_TEXT, K_VERIFY, K_FRAGPOL, K_URGENT } kind_t;
 
 typedef struct key {
     const char *name;
@@ -41,6 +41,8 @@ static const cfg_key_t keys[] = {
      "overlap policies by receiving host, ADDRESS[/LEN]=POLICY separated by commas (10.0.0.0/8=windows,192.168.1.5=linux,2001:db8::/32=bsd): the bytes a host receives follow its policy, the longest prefix wins, other hosts follow tcp.overlap; at most 4096 entries"},
     {"tcp.checksum", K_VERIFY, "off", O(tcp_checksum),
      "verify: drop TCP segments with a wrong checksum (weird bad_tcp_checksum), as the host does; off by default: offloading leaves partial checksums in captures"},
+    {"tcp.urgent", K_URGENT, "inline", O(tcp_urgent),
+     "a segment with the URG flag (weird tcp_urgent_data): inline keeps its bytes in the stream; drop ignores the whole segment; oob removes the urgent byte (the one before the urgent pointer) from the stream, as a host reading without SO_OOBINLINE; gap makes that byte a 1-byte gap"},
     {"ip.checksum", K_VERIFY, "off", O(ip_checksum),
      "verify: drop IPv4 packets with a wrong header checksum (weird bad_ip_checksum)"},
     {"ip.min_ttl", K_COUNT, "0", O(ip_min_ttl),
@@ -215,6 +217,16 @@ static int apply(eng_cfg_t *c, const cfg_key_t *k, const char *v) {
         memcpy(p, &o, sizeof o);
         return 0;
     }
+    case K_URGENT: {
+        int o;
+        if (!strcmp(v, "inline")) o = TCP_URG_INLINE;
+        else if (!strcmp(v, "drop")) o = TCP_URG_DROP;
+        else if (!strcmp(v, "oob")) o = TCP_URG_OOB;
+        else if (!strcmp(v, "gap")) o = TCP_URG_GAP;
+        else return -1;
+        memcpy(p, &o, sizeof o);
+        return 0;
+    }
     case K_FRAGPOL: {
         int o = frag_policy_parse(v, strlen(v));
         if (o < 0) return -1;
@@ -247,6 +259,7 @@ static const char *expect(kind_t k) {
     case K_OVERLAP: return "a policy: first, last, linux, old-linux, bsd, bsd-right, old-solaris, solaris, hpux10, hpux11, irix, macos, vista, windows or windows2k3";
     case K_HOSTS: return "ADDRESS[/LEN]=POLICY entries separated by commas";
     case K_VERIFY: return "off or verify";
+    case K_URGENT: return "inline, drop, oob or gap";
     case K_FRAGPOL: return "first, last, bsd, bsd-right, linux, windows or solaris";
     case K_BODY: return "a byte count or unlimited";
     case K_PORT: return "a port number, 0 to 65535 (0: none)";
@@ -419,6 +432,7 @@ static const char *kind_name(kind_t k) {
     case K_OVERLAP: return "policy";
     case K_HOSTS: return "hosts";
     case K_VERIFY: return "off|verify";
+    case K_URGENT: return "inline|drop|oob|gap";
     case K_FRAGPOL: return "policy";
     case K_BODY: return "bytes|unlimited";
     case K_PORT: return "port";

@@ -338,6 +338,8 @@ void flow_end(eng_t *e, flow_t *f, const char *reason) {
     reasm_dir_free(&e->reasm, &f->rd[1]);
     free(f->tcp[0].syn_data);
     free(f->tcp[1].syn_data);
+    free(f->tcp[0].held);
+    free(f->tcp[1].held);
     e->ft.count--;
     e->stats.flows_active = e->ft.count;
     if (e->cur_flow == f) e->cur_flow = NULL;
@@ -400,6 +402,8 @@ void flow_table_free(eng_t *e) {
             reasm_dir_free(&e->reasm, &f->rd[1]);
             free(f->tcp[0].syn_data);
             free(f->tcp[1].syn_data);
+            free(f->tcp[0].held);
+            free(f->tcp[1].held);
             free(f->det);
             mem_acct_release(&f->mem);
             free(f);

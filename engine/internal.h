@@ -21,6 +21,7 @@ typedef struct eng_cfg {
     int tcp_overlap;                 /* REASM_*: tcp.overlap, the policy of hosts not in tcp.overlap_by_host */
     int tcp_delivered_overlaps;      /* tcp.check_delivered_overlaps: keep the REASM_HIST rings */
     int tcp_checksum, ip_checksum;   /* tcp.checksum / ip.checksum: 1 = verify, drop bad ones */
+    int tcp_urgent;                  /* tcp.urgent: TCP_URG_INLINE, _DROP, _OOB, _GAP */
     uint64_t ip_min_ttl;             /* ip.min_ttl: drop packets with a lower TTL / hop limit (0: off) */
     uint64_t tcp_max_ooo_bytes;
     uint64_t tcp_max_total_bytes;
@@ -84,7 +85,26 @@ typedef struct tcp_half {
     int64_t ack_wait_ns;  /* when the wait for it began (network time) */
     uint8_t *syn_data;    /* payload of this side's SYN, until the SYN-ACK says whether the */
     uint16_t syn_len;     /* host took it (TCP Fast Open) or not (tcp.c) */
+    /* as a receiver: the right edge of the window this side advertised (the
+     * highest ack + scaled window seen), once the handshake told the scale */
+    uint32_t win_edge;
+    uint32_t win_seq, win_ack; /* sequence and ack numbers of the newest packet that set a window */
+    uint8_t has_edge;
+    /* as a sender: what the receiver did not take (tcp.c "Window") */
+    uint8_t has_zwp, zwp_byte; /* the last zero-window probe, until acknowledged or passed */
+    uint32_t zwp_seq;
+    uint32_t held_seq, held_len; /* bytes sent past the window, kept until the receiver */
+    uint8_t *held;               /* acknowledges them (taken after all) or they are passed */
+    uint8_t no_window;           /* the receiver's acknowledgements are missing: not judged */
+    /* urgent bytes (tcp.urgent oob/gap) of this direction not yet delivered: their
+     * sequence numbers, ascending; stream bytes removed before (oob) */
+    uint32_t urg_seq[4];
+    uint8_t n_urg;
+    uint64_t urg_removed;
+    uint8_t weirded;      /* TW_* weirds already reported for this direction */
 } tcp_half_t;
+
+enum { TCP_URG_INLINE = 0, TCP_URG_DROP, TCP_URG_OOB, TCP_URG_GAP };
 
 struct eng_decoder;
 

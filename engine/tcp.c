@@ -24,7 +24,19 @@
 #define ACK_PATIENCE_BYTES (16u * 1024u)
 #define ACK_PATIENCE_NS 1000000000ll
 
-enum { TH_FIN = 0x01, TH_SYN = 0x02, TH_RST = 0x04, TH_PSH = 0x08, TH_ACK = 0x10 };
+enum { TH_FIN = 0x01, TH_SYN = 0x02, TH_RST = 0x04, TH_PSH = 0x08, TH_ACK = 0x10, TH_URG = 0x20 };
+
+/* bytes sent past the receiver's window kept per direction, in case the
+ * receiver acknowledges them after all (the capture missed or reordered the
+ * window update the sender had seen) */
+#define HELD_MAX (64u * 1024u)
+/* a sender farther past the receiver's window than the window itself (and than
+ * this) is answering acknowledgements the capture does not show (lost, or the rest
+ * of the flow is one-sided): from then on its direction's window is not judged */
+#define WINDOW_BLIND (16u * 1024u)
+
+/* weirds reported once per direction of a flow (tcp_half_t.weirded) */
+enum { TW_WINDOW = 1, TW_MARGIN = 2, TW_ZWP = 4, TW_URG = 8, TW_RECISION = 16 };
 
 /* repeated letters: recorded at occurrence 1, 10, 100, 1000... */
 static void hist_count(flow_t *f, int dir, char c, uint32_t *n) {
@@ -35,15 +47,50 @@ static void hist_count(flow_t *f, int dir, char c, uint32_t *n) {
 
 /* ---- reassembly sink: from reasm.c to the stream sink (deliver.c) -------- */
 
+/* Urgent bytes taken out of the stream (tcp.urgent oob or gap) are cut out
+ * here, at delivery, where each byte passes once and in order: the
+ * reassembler stays in sequence space. With oob the stream offsets after an
+ * urgent byte are one lower (urg_removed), so the stream has no hole. */
 static void sink_data(void *ctx, int dir, uint64_t off, const uint8_t *p, size_t len) {
     flow_t *f = ctx;
-    deliver_data(f->eng, f, dir, off, p, len);
+    tcp_half_t *h = &f->tcp[dir];
+    uint32_t s0 = f->rd[dir].base_seq + (uint32_t)off;
+    while (h->n_urg && len) {
+        int32_t d = (int32_t)(h->urg_seq[0] - s0);
+        if (d >= 0 && (uint64_t)d >= len) break; /* after this delivery */
+        if (d >= 0) {
+            size_t k = (size_t)d;
+            if (k) deliver_data(f->eng, f, dir, off - h->urg_removed, p, k);
+            if (f->eng->cfg.tcp_urgent == TCP_URG_GAP) deliver_gap(f->eng, f, dir, off + k - h->urg_removed, 1);
+            else h->urg_removed++;
+            p += k + 1;
+            off += k + 1;
+            len -= k + 1;
+            s0 += (uint32_t)k + 1;
+        }
+        /* this urgent byte is passed (delivered now, or in an earlier gap) */
+        h->n_urg--;
+        memmove(h->urg_seq, h->urg_seq + 1, h->n_urg * sizeof h->urg_seq[0]);
+    }
+    if (len) deliver_data(f->eng, f, dir, off - h->urg_removed, p, len);
 }
 
 static void sink_gap(void *ctx, int dir, uint64_t off, uint64_t len) {
     flow_t *f = ctx;
-    hist_count(f, dir, 'G', &f->tcp[dir].n_gap);
-    deliver_gap(f->eng, f, dir, off, len);
+    tcp_half_t *h = &f->tcp[dir];
+    hist_count(f, dir, 'G', &h->n_gap);
+    /* urgent bytes inside the gap are passed; with oob the host removed them */
+    uint32_t s0 = f->rd[dir].base_seq + (uint32_t)off;
+    uint64_t removed = 0;
+    while (h->n_urg) {
+        int32_t d = (int32_t)(h->urg_seq[0] - s0);
+        if (d >= 0 && (uint64_t)d >= len) break; /* after the gap */
+        if (d >= 0 && f->eng->cfg.tcp_urgent == TCP_URG_OOB) removed++;
+        h->n_urg--;
+        memmove(h->urg_seq, h->urg_seq + 1, h->n_urg * sizeof h->urg_seq[0]);
+    }
+    if (len > removed) deliver_gap(f->eng, f, dir, off - h->urg_removed, len - removed);
+    h->urg_removed += removed;
 }
 
 static void sink_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int conflict, int kept_new,
@@ -58,6 +105,7 @@ static void sink_overlap(void *ctx, int dir, uint64_t off, uint64_t len, int con
                   (unsigned long long)len, delivered ? "already delivered" : "buffered",
                   kept_new ? "new" : "old", pol);
     if (!eng_wants(e, ENG_EV_TCP_OVERLAP)) return;
+    off -= f->tcp[dir].urg_removed < off ? f->tcp[dir].urg_removed : off;
     eng_event_t ev;
     ev_init(&ev, ENG_EV_TCP_OVERLAP, &f->pub);
     ev_set(&ev, ENG_F_TCP_OVERLAP_dir, ev_dir(dir));
@@ -193,6 +241,124 @@ static int rst_in_window(const flow_t *f, int dir, uint32_t seq) {
     return d >= -1 && (uint64_t)d <= wnd; /* -1: a RST at the FIN's sequence number */
 }
 
+/* ---- what the receiver accepts: window, zero-window probes, urgent data --- */
+
+static int once(tcp_half_t *h, uint8_t bit) {
+    if (h->weirded & bit) return 0;
+    h->weirded |= bit;
+    return 1;
+}
+
+/* the window scale of side rx's advertisements, or -1 while unknown (both
+ * SYNs are needed: a side scales only when both offered the option) */
+static int adv_scale(const flow_t *f, int rx) {
+    if (!f->tcp[0].syn || !f->tcp[1].syn) return -1;
+    return f->tcp[rx].has_wscale && f->tcp[!rx].has_wscale ? f->tcp[rx].wscale : 0;
+}
+
+/* side rx sent an ACK with window win: its right edge, kept at the highest
+ * seen (a receiver must not shrink its window, RFC 9293 3.8.6; a sender may
+ * fill what was once offered) */
+static void note_edge(flow_t *f, int rx, uint32_t seq, uint32_t ack, uint16_t win, int syn) {
+    int sc = adv_scale(f, rx);
+    if (sc < 0) return;
+    tcp_half_t *h = &f->tcp[rx];
+    uint32_t edge = ack + (syn ? (uint32_t)win : (uint32_t)win << sc); /* a SYN's window is never scaled */
+    /* as Zeek: only a packet not older than the one that set the window (by sequence
+     * and ack number) can take it back; a reordered older one cannot */
+    int newer = !h->has_edge || ((int32_t)(seq - h->win_seq) >= 0 && (int32_t)(ack - h->win_ack) >= 0);
+    if (!newer) {
+        if ((int32_t)(edge - h->win_edge) > 0) h->win_edge = edge;
+        return;
+    }
+    h->win_seq = seq;
+    h->win_ack = ack;
+    if (h->has_edge && (int32_t)(h->win_edge - edge) >= (int32_t)(1u << sc) && once(h, TW_RECISION))
+        eng_weird(f->eng, &f->pub, "window_recision",
+                  "%s window edge moved back %u bytes (ack %u, window %u): the edge offered before is kept",
+                  rx ? "resp" : "orig", (uint32_t)(h->win_edge - edge), ack, win);
+    if (!h->has_edge || (int32_t)(edge - h->win_edge) > 0) h->win_edge = edge;
+    h->has_edge = 1;
+}
+
+/* keep bytes [seq, seq+n) the receiver did not take (past its window) */
+static void hold_bytes(tcp_half_t *h, uint32_t seq, const uint8_t *p, uint32_t n) {
+    if (n > HELD_MAX) n = HELD_MAX;
+    if (h->held && (int32_t)(seq - h->held_seq) >= 0 &&
+        (int32_t)(seq + n - (h->held_seq + h->held_len)) <= 0)
+        return; /* held already (sent again) */
+    if (h->held && seq == h->held_seq + h->held_len) {
+        if (h->held_len + n > HELD_MAX) return; /* full: the rest is a gap if acknowledged */
+        uint8_t *b = realloc(h->held, h->held_len + n);
+        if (!b) return;
+        memcpy(b + h->held_len, p, n);
+        h->held = b;
+        h->held_len += n;
+        return;
+    }
+    free(h->held);
+    h->held = malloc(n);
+    h->held_len = h->held ? n : 0;
+    h->held_seq = seq;
+    if (h->held) memcpy(h->held, p, n);
+}
+
+/* The receiver of tx's bytes acknowledged up to ack: a zero-window probe or
+ * bytes past the window it covers were taken after all (the window had opened
+ * at the host); what is still missing of them goes to the reassembler now.
+ * Bytes the stream already has are not fed again. */
+static void take_acked(reasm_ctx_t *rc, flow_t *f, int tx_dir, uint32_t ack) {
+    tcp_half_t *tx = &f->tcp[tx_dir];
+    reasm_dir_t *rd = &f->rd[tx_dir];
+    uint32_t next = rd->base_seq + (uint32_t)rd->next;
+    if (tx->has_zwp && (int32_t)(ack - tx->zwp_seq) > 0) {
+        tx->has_zwp = 0;
+        if (rd->started && !rd->closed && (int32_t)(tx->zwp_seq - next) >= 0)
+            reasm_segment(rc, rd, tx->zwp_seq, &tx->zwp_byte, 1, 0);
+        next = rd->base_seq + (uint32_t)rd->next;
+    }
+    if (tx->held && (int32_t)(ack - tx->held_seq) > 0) {
+        uint32_t n = (uint32_t)(ack - tx->held_seq);
+        if (n > tx->held_len) n = tx->held_len;
+        uint32_t skip = (int32_t)(next - tx->held_seq) > 0 ? (uint32_t)(next - tx->held_seq) : 0;
+        if (rd->started && !rd->closed && skip < n)
+            reasm_segment(rc, rd, tx->held_seq + skip, tx->held + skip, n - skip, 0);
+        tx->held_len -= n;
+        tx->held_seq += n;
+        if (tx->held_len) {
+            memmove(tx->held, tx->held + n, tx->held_len);
+        } else {
+            free(tx->held);
+            tx->held = NULL;
+        }
+    }
+}
+
+/* A segment's urgent pointer (URG flag): with tcp.urgent oob or gap, the byte
+ * before the pointer (RFC 6093 3.1: the pointer is the byte after the urgent
+ * data, as hosts implement it) is noted, to be cut out at delivery. It may lie
+ * in a later segment. At most 4 pending per direction; more stay inline. */
+static void note_urgent(eng_t *e, flow_t *f, int dir, uint32_t seq, uint32_t dlen, uint16_t urp) {
+    tcp_half_t *h = &f->tcp[dir];
+    reasm_dir_t *rd = &f->rd[dir];
+    int pol = e->cfg.tcp_urgent;
+    if (once(h, TW_URG))
+        eng_weird(e, &f->pub, "tcp_urgent_data", "%s segment of %u bytes with the URG flag, urgent pointer %u (tcp.urgent=%s)",
+                  dir ? "resp" : "orig", dlen, urp,
+                  pol == TCP_URG_DROP ? "drop: segment ignored" : pol == TCP_URG_OOB ? "oob: the urgent byte removed"
+                  : pol == TCP_URG_GAP ? "gap: the urgent byte is a gap" : "inline: kept in the stream");
+    if ((pol != TCP_URG_OOB && pol != TCP_URG_GAP) || urp == 0) return;
+    uint32_t u = seq + urp - 1;
+    if (rd->started && (int32_t)(u - (rd->base_seq + (uint32_t)rd->next)) < 0) return; /* passed */
+    int i = 0;
+    while (i < h->n_urg && (int32_t)(u - h->urg_seq[i]) > 0) i++;
+    if (i < h->n_urg && h->urg_seq[i] == u) return; /* sent again */
+    if (h->n_urg == 4) return;
+    memmove(h->urg_seq + i + 1, h->urg_seq + i, (size_t)(h->n_urg - i) * sizeof u);
+    h->urg_seq[i] = u;
+    h->n_urg++;
+}
+
 /* every byte before this direction's FIN delivered (or no FIN offset known) */
 static int fin_complete(const reasm_dir_t *rd) {
     return !rd->has_fin || rd->closed || rd->next >= rd->fin_off;
@@ -312,6 +478,7 @@ void tcp_input(eng_t *e, pkt_t *p) {
         }
         if (flags & TH_ACK) me->synack = 1;
     }
+    if ((flags & TH_ACK) && !(flags & TH_RST)) note_edge(f, dir, seq, ack, win, flags & TH_SYN);
     update_states(f, dir, flags, plen);
 
     if (!f->pub.skipped) {
@@ -350,11 +517,69 @@ void tcp_input(eng_t *e, pkt_t *p) {
             peer->syn_data = NULL;
         }
         int rflags = ((flags & TH_SYN) ? REASM_SYN : 0) | ((flags & TH_FIN) ? REASM_FIN : 0) |
-                     ((flags & TH_RST) ? REASM_RST : 0) | (f->tcp[!dir].win0 ? REASM_PEER_WIN0 : 0);
+                     ((flags & TH_RST) ? REASM_RST : 0);
+        int feed = 1;
+        if (dlen && !(flags & (TH_SYN | TH_RST))) {
+            /* what the receiver takes of this segment */
+            tcp_half_t *rx = &f->tcp[!dir];
+            if ((flags & TH_URG) && p->l4_len >= 20) {
+                note_urgent(e, f, dir, seq, dlen, (uint16_t)(p->l4[18] << 8 | p->l4[19]));
+                if (e->cfg.tcp_urgent == TCP_URG_DROP) feed = 0;
+            }
+            int sc = adv_scale(f, !dir);
+            if (!feed) {
+            } else if (rx->win0 && rx->ack_seen && dlen == 1 && !(flags & TH_FIN) &&
+                       (int32_t)(seq - rx->last_ack) >= 0) {
+                /* a zero-window probe: the host drops it (no room); kept until
+                 * acknowledged (the window had opened after all) */
+                me->has_zwp = 1;
+                me->zwp_seq = seq;
+                me->zwp_byte = payload[0];
+                rc->probes++;
+                dlen = 0;
+                if (once(me, TW_ZWP))
+                    eng_weird(e, &f->pub, "tcp_zero_window_probe",
+                              "%s 1-byte segment seq %u into a zero window: not stream data unless acknowledged",
+                              dir ? "resp" : "orig", seq);
+            } else if (sc >= 0 && rx->has_edge && !me->no_window && (int32_t)(seq + dlen - rx->win_edge) > 0) {
+                /* past the window the receiver offered: within 2^scale bytes (the
+                 * advertised window's granularity) delivered; beyond, not stream
+                 * data unless the receiver acknowledges it */
+                uint32_t past = (uint32_t)(seq + dlen - rx->win_edge);
+                uint32_t offered = (int32_t)(rx->win_edge - rx->last_ack) > 0 ? rx->win_edge - rx->last_ack : 0;
+                if (past > WINDOW_BLIND && past > offered) {
+                    me->no_window = 1;
+                    if (me->held) take_acked(rc, f, dir, me->held_seq + me->held_len);
+                    eng_weird(e, &f->pub, "tcp_packet_out_of_window",
+                              "%s seq %u, %u bytes past the window the receiver offered: the capture misses "
+                              "its acknowledgements, the window of this direction is no longer judged",
+                              dir ? "resp" : "orig", seq, past);
+                } else if (past <= (1u << sc)) {
+                    if (once(me, TW_MARGIN))
+                        eng_weird(e, &f->pub, "tcp_data_within_window_margin",
+                                  "%s %u bytes past the window (margin %u bytes): delivered",
+                                  dir ? "resp" : "orig", past, 1u << sc);
+                } else {
+                    uint32_t keep = (int32_t)(rx->win_edge - seq) > 0 ? (uint32_t)(rx->win_edge - seq) : 0;
+                    if (keep > dlen) keep = dlen;
+                    hold_bytes(me, seq + keep, payload + keep, dlen - keep);
+                    if (once(me, TW_WINDOW))
+                        eng_weird(e, &f->pub, "tcp_packet_out_of_window",
+                                  "%s seq %u, %u bytes, %u past the window the receiver offered (acknowledged %u, window %u): "
+                                  "those bytes are not stream data unless acknowledged",
+                                  dir ? "resp" : "orig", seq, dlen, dlen - keep < past ? dlen - keep : past,
+                                  rx->last_ack, rx->last_win);
+                    dlen = keep;
+                    rflags &= ~REASM_FIN; /* past the window too */
+                }
+            }
+        }
         /* the peer's mid-stream hold ends when this side speaks: keeps the order */
         if (plen || (flags & (TH_FIN | TH_RST))) reasm_settle(rc, &f->rd[!dir]);
-        if (plen || (flags & (TH_SYN | TH_FIN)))
+        if (feed && (plen || (flags & (TH_SYN | TH_FIN))))
             reasm_segment(rc, &f->rd[dir], seq, payload, dlen, rflags);
+        if ((flags & TH_ACK) && !(flags & TH_RST) && (f->tcp[!dir].has_zwp || f->tcp[!dir].held))
+            take_acked(rc, f, !dir, ack);
         if (rc->retransmitted != rexmit) hist_count(f, dir, 'T', &me->n_rexmit);
         if ((flags & TH_ACK) && f->rd[!dir].started && !(flags & TH_RST) &&
             reasm_ack(rc, &f->rd[!dir], ack) && !f->tcp[!dir].ack_wait) {
