@@ -544,11 +544,15 @@ static void chunk_free(ord_chunk_t *c) {
     free(c);
 }
 
+/* (t, w) before (u, v): lines are ordered by tag, ties by worker */
+static int key_before(int64_t t, int w, int64_t u, int v) { return t < u || (t == u && w < v); }
+
 /* with o->mu held: write the waiting lines in the order of their tags (ties:
  * the lower worker first), as long as no worker can still write a line that
  * goes before them; all: every line (the run ended), or when more than o->cap
  * bytes wait, the earliest ones anyway (counted in o->late if that was too
- * early) */
+ * early). The worker m with the earliest line writes all its lines before the
+ * next worker's bound at once, runs of one stream in one fwrite. */
 static int ord_emit(wk_out_t *o, int all) {
     int rc = 0;
     for (;;) {
@@ -562,26 +566,59 @@ static int ord_emit(wk_out_t *o, int all) {
             }
         }
         if (m < 0) return rc;
-        if (!all && o->held <= o->cap)
-            for (int v = 0; v < o->nw; v++) {
-                if (o->fifo[v].head) continue; /* its lines come after its head's */
-                int64_t p = o->fifo[v].progress;
-                if (tm > p || (tm == p && m > v)) return rc;
+        int forced = !all && o->held > o->cap;
+        /* the bound: another worker's first waiting line, or, for one with
+         * nothing waiting, its clock (unless every line goes out) */
+        int bw = -1;
+        int64_t bt = 0;
+        for (int v = 0; v < o->nw; v++) {
+            if (v == m) continue;
+            const ord_chunk_t *c = o->fifo[v].head;
+            int64_t k;
+            if (c) k = c->l[c->pos].t;
+            else if (all || forced) continue;
+            else k = o->fifo[v].progress;
+            if (bw < 0 || key_before(k, v, bt, bw)) {
+                bw = v;
+                bt = k;
             }
+        }
         ord_fifo_t *f = &o->fifo[m];
-        ord_chunk_t *c = f->head;
-        const ord_line_t *ln = &c->l[c->pos++];
-        if (o->wrote && (tm < o->last_t || (tm == o->last_t && m < o->last_w))) o->late++;
-        o->wrote = 1;
-        o->last_t = tm;
-        o->last_w = m;
-        if (out_put(o, ln->sidx, c->text + ln->off, ln->len) != 0) rc = -1;
-        o->held -= ln->len;
-        if (c->pos == c->nl) {
+        int wrote = 0;
+        while (f->head) {
+            ord_chunk_t *c = f->head;
+            int run_s = -1;
+            uint32_t run_off = 0, run_len = 0;
+            while (c->pos < c->nl) {
+                const ord_line_t *ln = &c->l[c->pos];
+                if (bw >= 0 && !key_before(ln->t, m, bt, bw)) break;
+                if (o->wrote && key_before(ln->t, m, o->last_t, o->last_w)) o->late++;
+                o->wrote = 1;
+                o->last_t = ln->t;
+                o->last_w = m;
+                if (run_s >= 0 && (ln->sidx != run_s || ln->off != run_off + run_len)) {
+                    if (out_put(o, run_s, c->text + run_off, run_len) != 0) rc = -1;
+                    run_s = -1;
+                }
+                if (run_s < 0) {
+                    run_s = ln->sidx;
+                    run_off = ln->off;
+                    run_len = 0;
+                }
+                run_len += ln->len;
+                o->held -= ln->len;
+                c->pos++;
+                wrote = 1;
+                if (forced && o->held <= o->cap) break;
+            }
+            if (run_s >= 0 && out_put(o, run_s, c->text + run_off, run_len) != 0) rc = -1;
+            if (c->pos < c->nl) break;
             f->head = c->next;
             if (!f->head) f->tail = NULL;
             chunk_free(c);
+            if (forced && o->held <= o->cap) break;
         }
+        if (!wrote) return rc; /* the earliest line must wait for a worker's clock */
     }
 }
 
