@@ -38,7 +38,7 @@ static const cfg_key_t keys[] = {
     {"tcp.check_delivered_overlaps", K_BOOL, "true", O(tcp_delivered_overlaps),
      "keep each direction's last 4 KiB delivered (once its peer has spoken, while tcp.overlap or weird has a subscriber) so that a retransmission differing from bytes already delivered is a conflict (tcp.overlap, weird tcp_overlap_conflict); false: 8 KiB less per TCP flow, such conflicts unseen"},
     {"tcp.overlap_by_host", K_HOSTS, "", NOFF,
-     "overlap policies by receiving host, ADDRESS[/LEN]=POLICY separated by commas (10.0.0.0/8=windows,192.168.1.5=linux,2001:db8::/32=bsd): the bytes a host receives follow its policy, the longest prefix wins, other hosts follow tcp.overlap; at most 4096 entries"},
+     "overlap policies by receiving host, ADDRESS[/LEN]=POLICY separated by commas (10.0.0.0/8=windows,192.168.1.5=linux,2001:db8::/32=bsd): the bytes a host receives follow its policy, the longest prefix wins, other hosts follow tcp.overlap; at most 4096 entries; @FILE reads them from a file (one or more a line, # comments)"},
     {"tcp.checksum", K_VERIFY, "off", O(tcp_checksum),
      "verify: drop TCP segments with a wrong checksum (weird bad_tcp_checksum), as the host does; off by default: offloading leaves partial checksums in captures"},
     {"tcp.urgent", K_URGENT, "inline", O(tcp_urgent),
@@ -66,7 +66,7 @@ static const cfg_key_t keys[] = {
     {"ip.frag_policy", K_FRAGPOL, "bsd", O(frag_policy),
      "which bytes a host keeps where IPv4 fragments overlap: first, last, bsd, bsd-right, linux, windows or solaris (docs/decoders.md, IP fragments); IPv6 overlaps always drop the datagram"},
     {"ip.frag_policy_by_host", K_HOSTS, "", NOFF,
-     "ip.frag_policy per destination: PREFIX=POLICY separated by commas (10.0.0.0/8=windows,10.1.2.3=linux), longest prefix wins; other destinations get ip.frag_policy"},
+     "ip.frag_policy per destination: PREFIX=POLICY separated by commas (10.0.0.0/8=windows,10.1.2.3=linux), longest prefix wins; other destinations get ip.frag_policy; @FILE reads them from a file (one or more a line, # comments)"},
     {"stream.max_line", K_BYTES, "16KiB", O(max_line),
      "longest line (or protocol unit) a line-based decoder buffers, 64 to 16MiB; a longer one is a weird"},
     {"http.max_body", K_BODY, "unlimited", O(http_max_body), "decoded body bytes delivered per HTTP message"},
@@ -257,7 +257,7 @@ static const char *expect(kind_t k) {
     case K_SECONDS: return "seconds, such as 30, 0.5 or 250ms";
     case K_BOOL: return "true or false";
     case K_OVERLAP: return "a policy: first, last, linux, old-linux, bsd, bsd-right, old-solaris, solaris, hpux10, hpux11, irix, macos, vista, windows or windows2k3";
-    case K_HOSTS: return "ADDRESS[/LEN]=POLICY entries separated by commas";
+    case K_HOSTS: return "ADDRESS[/LEN]=POLICY entries separated by commas, or @FILE";
     case K_VERIFY: return "off or verify";
     case K_URGENT: return "inline, drop, oob or gap";
     case K_FRAGPOL: return "first, last, bsd, bsd-right, linux, windows or solaris";
@@ -288,15 +288,65 @@ static int valid_key(const char *k) {
     return 1;
 }
 
+/* "@FILE" for a table of hosts: the file's entries, one or more a line
+ * (separated by commas), '#' to the end of a line a comment, blank lines and
+ * spaces ignored; returned as "e1,e2,..." (malloc'd), or NULL with err set */
+#define HOSTS_FILE_MAX (256 * 1024)
+static char *read_hosts_file(const char *path, char *err, size_t errlen) {
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *out = malloc(HOSTS_FILE_MAX + 1);
+    size_t n = 0;
+    int c, comment = 0, sep = 1; /* sep: the last byte written is a comma (or none yet) */
+    while (out && (c = getc(fp)) != EOF) {
+        if (c == '\n') comment = 0;
+        if (comment || c == ' ' || c == '\t' || c == '\r') continue;
+        if (c == '#') {
+            comment = 1;
+            continue;
+        }
+        if (c == '\n' || c == ',') {
+            if (!sep) out[n++] = ',';
+            sep = 1;
+            continue;
+        }
+        if (n >= HOSTS_FILE_MAX) {
+            snprintf(err, errlen, "%s: more than %d bytes of entries", path, HOSTS_FILE_MAX);
+            free(out);
+            out = NULL;
+            break;
+        }
+        out[n++] = (char)c;
+        sep = 0;
+    }
+    if (!out && n == 0 && !err[0]) snprintf(err, errlen, "out of memory");
+    if (out && ferror(fp)) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        free(out);
+        out = NULL;
+    }
+    fclose(fp);
+    if (!out) return NULL;
+    if (n && out[n - 1] == ',') n--;
+    out[n] = 0;
+    return out;
+}
+
 int eng_config_set(eng_t *e, const char *key, const char *value, char *err, size_t errlen) {
     for (int i = 0; i < NKEYS; i++) {
         if (strcmp(keys[i].name, key)) continue;
         eng_cfg_t c = e->cfg;
         if (keys[i].kind == K_HOSTS) {
-            char herr[256];
-            int bad = !strcmp(key, "ip.frag_policy_by_host")
-                          ? frag_policy_hosts(&e->frag_hosts, value, herr, sizeof herr)
-                          : hosttable_parse(&e->tcp_hosts, value, reasm_policy_names, herr, sizeof herr);
+            char herr[320] = "";
+            char *text = value[0] == '@' ? read_hosts_file(value + 1, herr, sizeof herr) : NULL;
+            const char *v = value[0] == '@' ? text : value;
+            int bad = !v || (!strcmp(key, "ip.frag_policy_by_host")
+                                 ? frag_policy_hosts(&e->frag_hosts, v, herr, sizeof herr)
+                                 : hosttable_parse(&e->tcp_hosts, v, reasm_policy_names, herr, sizeof herr));
+            free(text);
             if (bad) {
                 snprintf(err, errlen, "bad value for %s: %s", key, herr);
                 return -1;

@@ -107,6 +107,22 @@ run http6-before --set tcp.overlap=linux --set tcp.overlap_by_host=2001:db8:1::2
 [ "$(conflicts 'kept old (policy vista)')" = 1 ] && pass "by host, IPv6: the weird names vista" || fail "by host v6 weird" "$(cat "$T/o/weird.log")"
 run http6-before --set tcp.overlap=first --set tcp.overlap_by_host=2001:db8::1=linux
 [ "$(field uri http)" = "/$old_before" ] && pass "by host, IPv6: the client's entry does not apply to the request" || fail "by host v6 client" "$(field uri http)"
+# the table from a file (@FILE): one or more entries a line, comments, blank lines
+printf '# overlap policies by host\n10.0.0.0/8=bsd   # the LAN\n\n10.0.0.0/24=windows, 10.0.0.2/31=solaris\n2001:db8::/32=linux\n' >"$T/hosts.txt"
+run http-before --set "tcp.overlap_by_host=@$T/hosts.txt"
+[ "$(field uri http)" = "/$old_before" ] && [ "$(conflicts 'kept old (policy solaris)')" = 1 ] \
+    && pass "by host, @FILE: the file's entries (the /31 solaris) as given inline" || fail "by host @FILE" "$(field uri http)"
+printf '10.0.0.0/8=bsd\n10.0.0.2=nope\n' >"$T/bad-hosts.txt"
+msg=$("$ENG" -r "$T/p/http-before.pcap" -q --set "tcp.overlap_by_host=@$T/bad-hosts.txt" 2>&1 >/dev/null); rc=$?
+case "$rc:$msg" in
+    2:*"entry 2 '10.0.0.2=nope'"*) pass "by host, @FILE: a bad entry names it (exit 2)" ;;
+    *) fail "by host @FILE bad" "exit $rc: $msg" ;;
+esac
+msg=$("$ENG" -r "$T/p/http-before.pcap" -q --set "tcp.overlap_by_host=@$T/absent.txt" 2>&1 >/dev/null); rc=$?
+case "$rc:$msg" in
+    2:*"cannot read $T/absent.txt"*) pass "by host, @FILE: a file that cannot be read is a usage error" ;;
+    *) fail "by host @FILE absent" "exit $rc: $msg" ;;
+esac
 # with worker threads each worker has the table
 run http-before -j 2 --set tcp.overlap=first --set tcp.overlap_by_host=10.0.0.2=linux
 [ "$(field uri http)" = "/$new_before" ] && pass "by host, -j 2: the same" || fail "by host -j 2" "$(field uri http)"
