@@ -211,12 +211,16 @@ void eng_free(eng_t *e) {
  * without it. Repeated until the budget holds. */
 static void memcap_cut(eng_t *e, flow_t *f) {
     uint64_t held = f->mem.held;
-    e->mem.cuts++;
+    uint64_t k = ++e->mem.cuts, p = 1;
     e->mem.cut_bytes += held;
-    eng_weird(e, &f->pub, "memcap_flow_cut",
-              "engine.memcap (%llu bytes) reached with %llu held in all: this flow held %llu",
-              (unsigned long long)e->mem.limit, (unsigned long long)e->mem.used,
-              (unsigned long long)held);
+    /* a weird at the 1st, 10th, 100th, ... cut: under a flood every new kilobyte
+     * costs a cut, and weird.log must not grow with it (all are counted) */
+    while (p < k && p <= UINT64_MAX / 10) p *= 10;
+    if (p == k)
+        eng_weird(e, &f->pub, "memcap_flow_cut",
+                  "engine.memcap (%llu bytes) reached with %llu held in all: this flow held %llu (cut %llu of the run)",
+                  (unsigned long long)e->mem.limit, (unsigned long long)e->mem.used,
+                  (unsigned long long)held, (unsigned long long)k);
     if (f->pub.ended) return;
     if (f->pub.proto != 6) { /* datagram decoders hold no stream: their state goes */
         flow_release_decoders(e, f, 1);
