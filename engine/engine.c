@@ -160,6 +160,7 @@ void eng_feed(eng_t *e, int64_t ts, int linktype, const uint8_t *pkt, uint32_t c
 void eng_finish(eng_t *e) {
     if (!e->started) eng_start(e);
     if (e->finished) return;
+    frag_finish(e); /* incomplete datagrams are said, not dropped silently */
     flow_end_all(e, "eof");
     for (int i = 0; i < e->nunsup; i++) {
         const char *nm = pcap_datalink_val_to_name(e->unsup[i].linktype);

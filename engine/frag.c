@@ -219,6 +219,15 @@ void frag_expire(eng_t *e, int64_t now) {
     }
 }
 
+void frag_finish(eng_t *e) {
+    frag_table_t *t = e->frags;
+    while (t && t->head) {
+        frag_set_t *s = t->head;
+        report_set(e, s, "frag_incomplete_at_end", "the input ended");
+        drop_set(e, t, s);
+    }
+}
+
 /* make room for `need` more accounted bytes, dropping the oldest sets other
  * than `keep`; 1 when it fits */
 static int make_room(eng_t *e, frag_table_t *t, uint64_t need, frag_set_t *keep) {

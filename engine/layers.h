@@ -54,6 +54,8 @@ frag_table_t *frag_new(void);
 void frag_free(frag_table_t *t);
 /* drop fragment sets older than ip.frag_timeout (weird frag_timeout) */
 void frag_expire(eng_t *e, int64_t now);
+/* end of input: drop every incomplete datagram (weird frag_incomplete_at_end) */
+void frag_finish(eng_t *e);
 /* offer one fragment (IPv4 or IPv6); when it completes a datagram, fills
  * out->l4/l4_len/l4_wire (pointing into the table's memory) and returns 1 */
 int frag_add(eng_t *e, pkt_t *out, uint32_t id, uint32_t frag_off, int more,
