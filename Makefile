@@ -10,7 +10,7 @@ CC       ?= gcc
 PKGS     := luajit libpcap zlib libedit libmagic nettle gnutls
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -MMD -MP \
+CFLAGS   += -std=gnu11 -Wall -Wextra -Wshadow -Wformat-security -Wno-unused-parameter -fPIC -MMD -MP \
             -D_GNU_SOURCE -Iengine -Idecoders
 LDLIBS   += -lm -lpthread
 # `make run` and `make test` build on every core; the test suites run one after another

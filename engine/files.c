@@ -395,7 +395,7 @@ static void extract_fail(eng_t *e, eng_file_t *fl, const char *what, int err) {
              fl->ex_name, strerror(err));
     if (!e->extract_dead) {
         fprintf(stderr, "engine: files.extract: %s (no more files are extracted)\n", detail);
-        eng_weird(e, fl->flow, "file_extract_failed", detail);
+        eng_weird(e, fl->flow, "file_extract_failed", "%s", detail);
     }
     e->extract_dead = 1;
     fl->ex_cut = 1;
