@@ -18,7 +18,7 @@
 -- In both modes, the loops of Lua files that scripts load (-s, -e, require of a
 -- file outside <home>) run interpreted unless lua.jit_scripts=true, so that the
 -- watchdog can stop a runaway loop (a hook does not run inside compiled code);
--- the rest of their code is compiled as usual.
+-- the rest of their code is compiled as usual, but for recursion (below).
 --
 -- The sandbox keeps scripts from doing by mistake or by habit what a traffic
 -- engine's policy should not do; it is not a boundary against a script written
@@ -98,6 +98,16 @@ return function(opts)
 
   -- scripts' own Lua files run interpreted (see above)
   if opts.jit_off then
+    -- A function that calls itself (or a ring of functions that call each
+    -- other) in tail position is a loop without a loop instruction: LuaJIT
+    -- links such a trace to itself once the recursion was unrolled
+    -- `recunroll` times (default 2), and the hook never runs again. With the
+    -- bound out of reach, recording goes on unrolling until the trace is too
+    -- long and aborts; the function then runs interpreted and the watchdog
+    -- stops it. Only recursion loses compilation (no shipped script recurses
+    -- on a hot path).
+    local ok_opt, jopt = pcall(require, "jit.opt")
+    if ok_opt then jopt.start("recunroll=1000000000") end
     local searchers = package.loaders
     local lua_searcher = searchers[2]
     searchers[2] = function(name)

@@ -108,6 +108,29 @@ check "compiled-style loop: stopped, exit 0" [ $rc -eq 0 ]
 check "compiled-style loop: the run went on to every request" grep -qx "requests $nreq	errors 1" "$T/out"
 check "compiled-style loop: message with file:line" grep -q "loop.lua:4: handler exceeded lua.handler_timeout_ms (100 ms)" "$T/err"
 
+# ---- runaway tail recursion (LuaJIT would link it into a looping trace, with
+# no loop instruction for the interpreted-loops rule to catch): stopped too,
+# for a function calling itself and for two calling each other
+cat >"$T/tailrec.lua" <<'EOF'
+local n = 0
+local function spin(x) if x < 0 then return x end return spin(x + 1) end
+local ping, pong
+function ping(x) return pong(x + 1) end
+function pong(x) if x < 0 then return x end return ping(x + 1) end
+engine.on("http.request", function()
+  n = n + 1
+  if n == 1 then spin(0) elseif n == 2 then ping(0) end
+end)
+engine.on("engine.done", function() print("requests " .. n, "errors " .. engine.stats().handler_errors) end)
+EOF
+timeout 60 "$ENG" -r "$PCAP" -s "$T/tailrec.lua" --set lua.handler_timeout_ms=100 >"$T/out" 2>"$T/err"
+rc=$?
+check "tail recursion: stopped, exit 0" [ $rc -eq 0 ]
+check "tail recursion: the run went on to every request, two errors" grep -qx "requests $nreq	errors 2" "$T/out"
+check "tail recursion: self-call named with file:line" grep -q "tailrec.lua:2: handler exceeded lua.handler_timeout_ms (100 ms)" "$T/err"
+check "tail recursion: mutual calls named with file:line" grep -q "tailrec.lua:[45]: handler exceeded lua.handler_timeout_ms (100 ms)" "$T/err"
+check "tail recursion: not the last resort" sh -c "! grep -q 'could not be interrupted' '$T/err'"
+
 # ---- a handler that times out again and again is switched off
 cat >"$T/strike.lua" <<'EOF'
 local n = 0
