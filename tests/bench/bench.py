@@ -349,8 +349,10 @@ def seed_table(out, build, benchrun, a):
     for line in r.stdout.splitlines():
         m = re.match(r"newflow (\w+) ns=(\d+) min=(\d+) max=(\d+)", line)
         if m:
-            what = ("new flow (a SYN on a fresh 5-tuple)" if m.group(1) == "syn" else
-                    "new flow + decoder (SYN + GET line: HTTP detected, decoder attached)")
+            what = {"syn": "new flow (a SYN on a fresh 5-tuple, 200k kept open)",
+                    "decoder": "new flow + decoder (SYN + GET line: HTTP detected, decoder attached; 200k kept open)",
+                    "churn": "a flow's whole life (SYN + whole request; flow.max=1024 evicts the oldest)"
+                    }.get(m.group(1), m.group(1))
             seedv = f"{NEWFLOW_SEED_NS} ns" if m.group(1) == "decoder" else ""
             ratio = f"{NEWFLOW_SEED_NS / int(m.group(2)):.2f}" if m.group(1) == "decoder" else ""
             p(f"| {what} | {m.group(2)} ({m.group(3)}-{m.group(4)}) ns | | | {seedv} | | {ratio} | |")

@@ -359,9 +359,8 @@ static int run_seed(int argc, char **argv) {
  * decoder (its init) and the decoder reads the request line: a flow with its decoder at
  * work, two packets. (A first packet with data but no SYN is held by the reassembler until
  * the peer speaks, tcp.c, so it would not reach the decoder.) */
-static size_t mkframe(uint8_t *f, int syn) {
-    static const char req[] = "GET / HTTP/1.1\r\n";
-    size_t pl = syn ? 0 : sizeof req - 1;
+static size_t mkframe(uint8_t *f, int syn, const char *req) {
+    size_t pl = syn ? 0 : strlen(req);
     memset(f, 0, 54);
     f[0] = 2; f[6] = 2; f[12] = 8;
     uint8_t *ip = f + 14, *tcp = f + 34;
@@ -381,15 +380,28 @@ static size_t mkframe(uint8_t *f, int syn) {
 
 static int run_newflow(int argc, char **argv) {
     int runs = argc >= 2 && !strcmp(argv[0], "-n") ? atoi(argv[1]) : 3;
+    const char *only = getenv("BENCHRUN_NEWFLOW"); /* syn, decoder or churn alone (profiling) */
     if (runs < 1 || runs > 99) die("bad -n");
     const int N = 200000;
-    for (int syn = 1; syn >= 0; syn--) {
+    /* way 1 "syn", 0 "decoder": 200k flows kept open (the table grows to hold them, every
+     * flow on fresh memory). way 2 "churn": SYN + request with flow.max=1024, so each new
+     * flow evicts the oldest (a half-open one, its decoder ended): a flow's whole life, on
+     * a warm table and recycled memory, which is what a fresh flow per iteration measures */
+    for (int way = 1; way >= -1; way--) {
+        int syn = way == 1, churn = way == -1;
+        if (only && strcmp(only, syn ? "syn" : churn ? "churn" : "decoder")) continue;
         double v[99];
         for (int r = 0; r < runs; r++) {
             uint8_t f[128], g[128];
-            size_t len = mkframe(f, 1), glen = mkframe(g, 0);
+            /* churn: a whole request (its blank line), so the flow's end is no weird */
+            size_t len = mkframe(f, 1, ""),
+                   glen = mkframe(g, 0, churn ? "GET / HTTP/1.1\r\nHost: a\r\n\r\n" : "GET / HTTP/1.1\r\n");
             counter_t cnt = {0, 0};
             eng_t *e = eng_new();
+            if (churn) {
+                char err[128];
+                if (eng_config_set(e, "flow.max", "1024", err, sizeof err)) die(err);
+            }
             subscribe(e, "http", &cnt);
             int64_t ts = 1700000000LL * 1000000000LL;
             double t0 = now_s();
@@ -411,13 +423,19 @@ static int run_newflow(int argc, char **argv) {
                 fprintf(stderr, "debug: flows %" PRIu64 " delivered %" PRIu64 " service %" PRIu64 " weirds %" PRIu64 "\n",
                         eng_stats(e)->flows, eng_stats(e)->tcp_bytes_delivered,
                         eng_stats(e)->events_fired[ENG_EV_FLOW_SERVICE], eng_stats(e)->weirds);
+            if (getenv("BENCHRUN_DEBUG"))
+                for (int k = 0; eng_weird_name(e, k, NULL); k++) {
+                    uint64_t c = 0;
+                    const char *wn = eng_weird_name(e, k, &c);
+                    fprintf(stderr, "debug: weird %s %" PRIu64 "\n", wn, c);
+                }
             if (!syn && eng_stats(e)->events_fired[ENG_EV_HTTP_REQUEST] + eng_stats(e)->events_fired[ENG_EV_FLOW_SERVICE] < (uint64_t)N)
                 die("newflow: the HTTP decoder was not attached");
             v[r] = (t1 - t0) * 1e9 / N;
             eng_free(e); /* not timed: ending 200k flows */
         }
         qsort(v, (size_t)runs, sizeof v[0], cmp_d);
-        printf("newflow %s ns=%.0f min=%.0f max=%.0f\n", syn ? "syn" : "decoder", v[runs / 2], v[0],
+        printf("newflow %s ns=%.0f min=%.0f max=%.0f\n", syn ? "syn" : churn ? "churn" : "decoder", v[runs / 2], v[0],
                v[runs - 1]);
     }
     return 0;
