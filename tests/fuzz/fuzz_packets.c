@@ -1,8 +1,9 @@
 /* fuzz_packets.c - arbitrary bytes as packets through the whole core.
  *
  * Input layout: byte 0 picks the link type (modulo the list below), the TCP
- * overlap policy (its high nibble) and, with bit 0x40, a per-host policy
- * table (tcp.overlap_by_host); then records of
+ * overlap policy (its high nibble) and, with bit 0x40, per-host policy
+ * tables (tcp.overlap_by_host, ip.frag_policy_by_host); byte 0 plus the last
+ * byte pick ip.frag_policy; then records of
  *   [2 bytes length, big-endian][1 byte time step][length bytes of frame]
  * Small limits (flow.max, tcp.max_ooo_bytes, fragments) make eviction, gap
  * and cap paths reachable. Every event kind has a subscriber that reads every
@@ -44,6 +45,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     eng_config_set(e, "tcp.overlap", pols[data[0] >> 4], err, sizeof err);
     if (data[0] & 0x40)
         eng_config_set(e, "tcp.overlap_by_host", "10.0.0.0/8=linux,10.0.0.2=solaris,0.0.0.0/1=windows,::/1=bsd",
+                       err, sizeof err);
+    /* every fragment policy, picked by the first and last bytes together (the first alone
+     * already picks the link and the TCP policy), and with bit 0x40 a per-host table too */
+    static const char *const fpols[] = {"bsd", "first", "last", "bsd-right", "linux", "windows", "solaris"};
+    eng_config_set(e, "ip.frag_policy", fpols[(data[0] + data[size - 1]) % 7], err, sizeof err);
+    if (data[0] & 0x40)
+        eng_config_set(e, "ip.frag_policy_by_host", "10.0.0.0/8=linux,10.0.0.2=first,0.0.0.0/1=windows,::/1=solaris",
                        err, sizeof err);
     for (int k = 0; k < eng_event_count(); k++) eng_on(e, k, on_event, NULL);
     int link = links[data[0] % (sizeof links / sizeof links[0])];
