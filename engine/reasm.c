@@ -244,17 +244,9 @@ static void deliver_contig(reasm_ctx_t *c, reasm_dir_t *d) {
     }
 }
 
-/* the held zero-window probe byte (always at next) */
-static void release_probe(reasm_ctx_t *c, reasm_dir_t *d) {
-    if (!d->has_probe) return;
-    d->has_probe = 0;
-    if (d->probe_off == d->next) deliver(c, d, &d->probe_byte, 1);
-}
-
 /* the hole before the first buffered range becomes a gap */
 static void skip_hole(reasm_ctx_t *c, reasm_dir_t *d) {
     d->hold = 0; /* a held direction's first range is at offset 0: no gap */
-    release_probe(c, d);
     if (!d->segs) return;
     gap_to(c, d, d->segs->off);
     deliver_contig(c, d);
@@ -277,7 +269,6 @@ static void rebase(reasm_dir_t *d, uint32_t k) {
     }
     if (d->has_fin) d->fin_off += k;
     if (d->acked) d->acked += k;
-    if (d->has_probe) d->probe_off += k;
 }
 
 static void enforce_limits(reasm_ctx_t *c, reasm_dir_t *d) {
@@ -336,7 +327,6 @@ static void note_fin(reasm_ctx_t *c, reasm_dir_t *d, int64_t fin) {
         mem(c, d, -(int64_t)cut);
         dropped = 1;
     }
-    if (d->has_probe && d->probe_off >= d->fin_off) d->has_probe = 0;
     if (dropped) c->after_fin++;
 }
 
@@ -460,24 +450,9 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
         e = d->fin_off;
     }
     const uint64_t ns = o, ne = e; /* the segment, for the overlap policy */
-    const int pol = reasm_policy_of(c, d);
     if (e <= d->next) {
         c->retransmitted++;
         overlap(c, d, o, e - o, hist_differs(d, o, p, e - o), 0, 1);
-        return;
-    }
-    if ((flags & REASM_PEER_WIN0) && e - o == 1 && o == d->next && !(flags & REASM_FIN) && !d->hold) {
-        /* a zero-window probe: held back until acked, sent again or flushed */
-        c->probes++;
-        if (!d->has_probe) {
-            d->has_probe = 1;
-            d->probe_off = o;
-            d->probe_byte = p[0];
-        } else if (p[0] != d->probe_byte) {
-            int take = reasm_takes_new(pol, o, o + 1, o, o + 1);
-            overlap(c, d, o, 1, 1, take, 0);
-            if (take) d->probe_byte = p[0];
-        }
         return;
     }
     if (o < d->next) { /* starts with bytes already delivered */
@@ -495,18 +470,6 @@ void reasm_segment(reasm_ctx_t *c, reasm_dir_t *d, uint32_t seq, const uint8_t *
 
     /* in order */
     c->in_order++;
-    if (d->has_probe) {
-        d->has_probe = 0;
-        if (p[0] != d->probe_byte) {
-            int take = reasm_takes_new(pol, ns, ne, d->probe_off, d->probe_off + 1);
-            overlap(c, d, o, 1, 1, take, 0);
-            if (!take) {
-                deliver(c, d, &d->probe_byte, 1);
-                p++;
-                o++;
-            }
-        }
-    }
     uint64_t n = e - o;
     if (d->segs && d->segs->off - o < n) n = d->segs->off - o;
     deliver(c, d, p, n);
@@ -532,7 +495,6 @@ void reasm_ack_gaps(reasm_ctx_t *c, reasm_dir_t *d) {
     if (!d->started || d->closed || d->acked <= d->next) return;
     uint64_t a = d->acked;
     if (d->has_fin && a > d->fin_off) a = d->fin_off;
-    release_probe(c, d);
     while (d->next < a) {
         gap_to(c, d, d->segs ? min64(d->segs->off, a) : a);
         deliver_contig(c, d);
@@ -545,7 +507,6 @@ void reasm_flush(reasm_ctx_t *c, reasm_dir_t *d) {
      * with no FIN seen is most likely the FIN itself, lost: not a gap */
     if (!d->has_fin && d->acked == d->next + 1 && !d->segs) d->acked = d->next;
     reasm_ack_gaps(c, d);
-    release_probe(c, d);
     while (d->segs) skip_hole(c, d);
     if (d->has_fin) {
         gap_to(c, d, d->fin_off);
@@ -568,7 +529,6 @@ uint64_t reasm_cut(reasm_ctx_t *c, reasm_dir_t *d) {
         uint64_t to = end_of(d->segs->prev);
         while (d->segs) seg_drop(c, d, d->segs);
         d->hold = 0;
-        d->has_probe = 0;
         gap_to(c, d, to);
     }
     hist_free(c, d);
@@ -579,7 +539,6 @@ void reasm_dir_free(reasm_ctx_t *c, reasm_dir_t *d) {
     while (d->segs) seg_drop(c, d, d->segs);
     if (is_linked(c, d)) unlink_dir(c, d);
     hist_free(c, d);
-    d->has_probe = 0;
     d->closed = 1;
 }
 

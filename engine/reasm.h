@@ -29,8 +29,9 @@
  *    peer sends data, FIN or RST (reasm_settle, so the two directions keep
  *    their order), at a buffer limit, at an ack gap and at flush.
  *  - Sequence numbers are unwrapped to 64-bit offsets, so streams cross 2^32.
- *  - Keep-alives (1 or 0 bytes at next-1) are ignored; a 1-byte zero-window
- *    probe is held back until acknowledged or sent again.
+ *  - Keep-alives (1 or 0 bytes at next-1) are ignored. Zero-window probes
+ *    never get here: tcp.c, which sees the windows, drops them (counted in
+ *    the ctx's probes).
  */
 #ifndef ENGINE_REASM_H
 #define ENGINE_REASM_H
@@ -133,7 +134,6 @@ typedef struct reasm_dir {
     void *sink_ctx;       /* passed to the sink callbacks (the flow) */
     uint64_t next;        /* offset of the next byte to deliver */
     uint64_t fin_off;     /* offset of the FIN, when has_fin */
-    uint64_t probe_off;   /* held-back zero-window probe byte offset */
     uint64_t acked;       /* highest offset the peer acknowledged (0: none) */
     uint32_t base_seq;    /* sequence number of offset 0 */
     uint32_t ooo_bytes;   /* bytes buffered in this direction */
@@ -141,8 +141,6 @@ typedef struct reasm_dir {
     uint8_t started;      /* base_seq is set */
     uint8_t has_fin;
     uint8_t closed;       /* flushed after FIN/RST: later data is ignored */
-    uint8_t has_probe;
-    uint8_t probe_byte;
     uint8_t hold;         /* mid-stream pickup: bytes held, offset 0 may move down */
     uint8_t held;         /* data segments seen while holding */
     uint8_t policy;       /* overlap policy + 1 (reasm_dir_policy); 0: the ctx's */
@@ -156,8 +154,7 @@ typedef struct reasm_dir {
 enum {
     REASM_SYN = 1,
     REASM_FIN = 2,
-    REASM_RST = 4,
-    REASM_PEER_WIN0 = 8 /* the receiver advertised a zero window */
+    REASM_RST = 4
 };
 
 void reasm_ctx_init(reasm_ctx_t *c, const reasm_sink_t *sink);

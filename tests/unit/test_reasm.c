@@ -713,67 +713,6 @@ TEST(keepalive) {
     t_free(t);
 }
 
-static T *probe_setup(void) {
-    T *t = t_new();
-    reasm_syn(&t->c, &t->d[0], 0);
-    send_s(t, 0, 0, 0, 10, 0);
-    reasm_segment(&t->c, &t->d[0], 11, (const uint8_t *)"X", 1, REASM_PEER_WIN0);
-    reasm_segment(&t->c, &t->d[0], 11, (const uint8_t *)"X", 1, REASM_PEER_WIN0);
-    CHECK_EQ_INT(t->r[0].n, 10); /* held back */
-    CHECK_EQ_INT(t->d[0].has_probe, 1);
-    CHECK_EQ_INT(t->c.probes, 2);
-    return t;
-}
-
-TEST(zero_window_probe) {
-    /* the probe's byte sent again with what follows: delivered once */
-    T *t = probe_setup();
-    reasm_segment(&t->c, &t->d[0], 11, (const uint8_t *)"XYZ", 3, 0);
-    CHECK_MEM(t->r[0].out, 10, S, 10);
-    CHECK_EQ_INT(t->r[0].n, 13);
-    CHECK_MEM(t->r[0].out + 10, 3, "XYZ", 3);
-    CHECK(t->r[0].last_p[0] == 'X'); /* straight from the segment */
-    CHECK_EQ_INT(t->r[0].novl, 0);
-    t_free(t);
-
-    /* acknowledged: delivered */
-    t = probe_setup();
-    ack_now(&t->c, &t->d[0], 12);
-    CHECK_EQ_INT(t->r[0].n, 11);
-    CHECK_EQ_INT(t->r[0].out[10], 'X');
-    CHECK_EQ_INT(t->r[0].ngap, 0);
-    reasm_segment(&t->c, &t->d[0], 11, (const uint8_t *)"XY", 2, 0);
-    CHECK_EQ_INT(t->r[0].n, 12);
-    t_free(t);
-
-    /* acknowledged past it: delivered, then a gap */
-    t = probe_setup();
-    ack_now(&t->c, &t->d[0], 16);
-    CHECK_EQ_INT(t->r[0].n, 11);
-    CHECK_EQ_INT(t->r[0].ngap, 1);
-    CHECK_EV(t->r[0].gap[0], 11, 4, 0);
-    t_free(t);
-
-    /* flushed: delivered */
-    t = probe_setup();
-    reasm_flush(&t->c, &t->d[0]);
-    CHECK_EQ_INT(t->r[0].n, 11);
-    CHECK_EQ_INT(t->d[0].has_probe, 0);
-    t_free(t);
-
-    /* sent again with a different byte: overlap with conflict, per policy */
-    for (int policy = 0; policy < 2; policy++) {
-        t = probe_setup();
-        t->c.overlap_policy = policy;
-        reasm_segment(&t->c, &t->d[0], 11, (const uint8_t *)"QYZ", 3, 0);
-        CHECK_EQ_INT(t->r[0].novl, 1);
-        CHECK_EV(t->r[0].ovl[0], 10, 1, 1);
-        CHECK_EQ_INT(t->r[0].n, 13);
-        CHECK_MEM(t->r[0].out + 10, 3, policy == REASM_FIRST ? "XYZ" : "QYZ", 3);
-        t_free(t);
-    }
-}
-
 TEST(max_ooo_gap_and_continue) {
     T *t = t_new();
     t->c.max_ooo = 1000;
@@ -1083,7 +1022,6 @@ int main(void) {
     RUN(rst_then_fin);
     RUN(fin_with_hole);
     RUN(keepalive);
-    RUN(zero_window_probe);
     RUN(max_ooo_gap_and_continue);
     RUN(max_total_oldest_first);
     RUN(ack_past_hole);
