@@ -191,6 +191,19 @@ wait_for() { # grep -E pattern on the screen, up to 5 s
 }
 keys() { tm send-keys -t repl -l -- "$1"; }
 key() { tm send-keys -t repl "$@"; }
+# ready: wait until the last line on the screen is an empty prompt, so that
+# the next keystrokes reach the line editor and not the terminal's own echo
+# while a statement still runs (slow under ASan on a loaded machine).
+ready() {
+    i=0
+    while [ $i -lt 100 ]; do
+        screen | grep -v '^ *$' | tail -1 | grep -Eq '^(engine|   \.\.\.)> ?$' && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+enter() { key Enter; ready; }
 
 tmux_ok=0
 if command -v tmux >/dev/null 2>&1; then
@@ -224,38 +237,40 @@ else
     check "tty: Tab completes globals (collect)" wait_for '^engine> collect$'
     key C-u
 
-    keys 'x = 41'; key Enter
-    keys 'x + 1'; key Enter
+    keys 'x = 41'; enter
+    keys 'x + 1'; enter
     check "tty: expression result" wait_for '^42$'
     key Up
     check "tty: Up recalls the previous line" wait_for '^engine> x \+ 1$'
-    key Enter
+    enter
     twice() { wait_for '^42$' && [ "$(screen | grep -cx 42)" -ge 2 ]; }
     check "tty: recalled line runs again" twice
 
-    keys 'function f()'; key Enter
+    keys 'function f()'; enter
     check "tty: continuation prompt" wait_for '^   \.\.\.> ?$'
-    keys 'return 7'; key Enter
-    keys 'end'; key Enter
-    keys 'f() * 6'; key Enter
+    keys 'return 7'; enter
+    keys 'end'; enter
+    keys 'f() * 6'; enter
     check "tty: multi-line function" wait_for '^42$'
-    keys 'f() * 100'; key Enter
+    keys 'f() * 100'; enter
     check "tty: multi-line function result" wait_for '^700$'
 
-    keys 'error("tty failure")'; key Enter
+    keys 'error("tty failure")'; enter
     check "tty: error message" wait_for 'tty failure'
-    keys 'f() + 1'; key Enter
+    keys 'f() + 1'; enter
     check "tty: prompt works after an error" wait_for '^8$'
 
     keys 'some half-typed garbage'; key C-c
     check "tty: Ctrl-C abandons the line" wait_for '^engine> some half-typed garbage\^C$'
+    ready
     keys 'while true do local s = tostring({}) end'; key Enter
     sleep 0.3; key C-c
     check "tty: Ctrl-C interrupts running code" wait_for 'interrupted'
-    keys 'step(2)'; key Enter
+    ready
+    keys 'step(2)'; enter
     check "tty: step after an interrupt" wait_for '^-- 2 packets read \(2 in all\)'
 
-    keys 'f = flow(1)'; key Enter
+    keys 'f = flow(1)'; enter
     keys 'f.events[1].ev'; key Tab
     check "tty: Tab completes after an index (f.events[1].ev -> f.events[1].event)" \
         wait_for '^engine> f\.events\[1\]\.event$'
