@@ -577,6 +577,53 @@ static int l_skip(lua_State *L) {
     return 0;
 }
 
+/* push v as Lua converts a field (engine.lua's conv): lists and maps become
+ * tables; nesting is bounded (events nest one level today) */
+static void push_value(lua_State *L, const eng_value_t *v, int depth) {
+    switch (v->type) {
+    case ENG_T_STR: lua_pushlstring(L, v->len ? (const char *)v->u.s : "", v->len); return;
+    case ENG_T_INT: lua_pushnumber(L, (lua_Number)v->u.i); return;
+    case ENG_T_NUM: lua_pushnumber(L, v->u.n); return;
+    case ENG_T_BOOL: lua_pushboolean(L, v->u.i != 0); return;
+    case ENG_T_LIST:
+    case ENG_T_MAP: {
+        if (depth >= 8 || !lua_checkstack(L, 4)) break;
+        int map = v->type == ENG_T_MAP;
+        lua_createtable(L, map ? 0 : (int)v->len, map ? (int)v->len : 0);
+        for (uint32_t j = 0; j < v->len; j++) {
+            if (map) {
+                push_value(L, &v->u.list[2 * j], depth + 1);
+                if (lua_isnil(L, -1)) { lua_pop(L, 1); continue; }
+                push_value(L, &v->u.list[2 * j + 1], depth + 1);
+                lua_rawset(L, -3);
+            } else {
+                push_value(L, &v->u.list[j], depth + 1);
+                lua_rawseti(L, -2, (int)j + 1);
+            }
+        }
+        return;
+    }
+    }
+    lua_pushnil(L);
+}
+
+/* boot.field_table(i): field i of the event being dispatched, a list or a map,
+ * as a table. Built here rather than by a Lua loop over the cdata: a handler's
+ * trace that inlined that loop carried the handler's live values into every
+ * side trace of it ("NYI: register coalescing too complex"); a C function
+ * ends the trace and the next one starts after it (trace stitching) */
+static int l_field_table(lua_State *L) {
+    lbr_t *b = upbridge(L);
+    lua_Integer i = luaL_checkinteger(L, 1);
+    const eng_event_t *ev = b->sh.ev;
+    if (!ev || i < 0 || i >= ev->nfields) {
+        lua_pushnil(L);
+        return 1;
+    }
+    push_value(L, &ev->f[i], 0);
+    return 1;
+}
+
 /* ---- life cycle --------------------------------------------------------------- */
 
 static int file_exists(const char *p) {
@@ -842,6 +889,9 @@ lbr_t *lbr_new_worker(eng_t *e, const char *home, const char *outdir, const lbr_
     lua_pushlightuserdata(L, b);
     lua_pushcclosure(L, l_skip, 1);
     lua_setfield(L, -2, "skip");
+    lua_pushlightuserdata(L, b);
+    lua_pushcclosure(L, l_field_table, 1);
+    lua_setfield(L, -2, "field_table");
     if (lua_pcall(L, 1, 1, -3)) {
         first_part(lua_tostring(L, -1), err, errlen);
         lbr_free(b);

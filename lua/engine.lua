@@ -230,32 +230,27 @@ end
 
 -- ---- events: lazily converted, read-only views of the C event -----------------
 
+-- Accessors return (f(x)), not f(x), because they run for every field read and
+-- LuaJIT compiles neither a tail call of a builtin (ffi.string, tonumber,
+-- rawget) at the base of a trace ("NYI: return to lower frame") nor more tail
+-- calls in one trace than jit.opt loopunroll (15: "loop unroll limit
+-- reached", a conn.log record reads 20 flow fields)
 local function conv(v)
   local t = v.type
   if t == 1 then
     if v.len == 0 then return "" end
-    return ffi.string(v.u.s, v.len)
+    return (ffi.string(v.u.s, v.len))
   elseif t == 2 then
-    return tonumber(v.u.i)
+    return (tonumber(v.u.i))
   elseif t == 3 then
-    return tonumber(v.u.n)
+    return (tonumber(v.u.n))
   elseif t == 4 then
     return v.u.i ~= 0
-  elseif t == 5 then
-    local r, l = {}, v.u.list
-    for j = 0, v.len - 1 do r[j + 1] = conv(l[j]) end
-    return r
-  elseif t == 6 then
-    local r, l = {}, v.u.list
-    for j = 0, v.len - 1 do
-      local key = conv(l[2 * j])
-      if key ~= nil then r[key] = conv(l[2 * j + 1]) end
-    end
-    return r
   end
-  return nil
+  return nil -- lists and maps (5, 6) go to field_table
 end
 
+local field_table = boot.field_table
 local EVP = {}
 for k = 0, NK - 1 do
   local fm, name, fl = fieldmap[k], names[k], fieldlist[k]
@@ -268,7 +263,9 @@ for k = 0, NK - 1 do
         error("event '" .. name .. "' read after its handler returned: keep the fields, not ev", 2)
       end
       if i >= cev.nfields then return nil end
-      return conv(cev.f[i])
+      local v = cev.f[i]
+      if v.type >= 5 then return (field_table(i)) end -- lists and maps: built in C (lua_bridge.c)
+      return (conv(v)) -- not a tail call: a trace counts tail calls against loopunroll (15)
     end,
     __newindex = function() error("ev is read-only", 2) end,
     __tostring = function() return "event " .. name end,
@@ -308,45 +305,45 @@ local cidbuf = ffi.new("char[32]")
 local CID_SEED -- flow.community_id_seed, read at the first use (engine.config is ready then)
 local getters = {
   uid = function(p, f) local v = ffi.string(f.uid); rawset(p, "uid", v); return v end,
-  id = function(p, f) return tonumber(f.id) end,
+  id = function(p, f) return (tonumber(f.id)) end,
   proto = function(p, f)
     local n = C.eng_proto_name(f.proto)
     local v = n ~= nil and ffi.string(n) or tostring(f.proto)
     rawset(p, "proto", v)
     return v
   end,
-  orig_h = function(p, f) addrs(p, f); return rawget(p, "_oh") end,
-  resp_h = function(p, f) addrs(p, f); return rawget(p, "_rh") end,
+  orig_h = function(p, f) addrs(p, f); return (rawget(p, "_oh")) end,
+  resp_h = function(p, f) addrs(p, f); return (rawget(p, "_rh")) end,
   ip_proto = function(p, f) return f.proto end,
   orig_p = function(p, f) return f.orig_port end,
   resp_p = function(p, f) return f.resp_port end,
   service = function(p, f)
-    if rawget(p, "_dead") then return rawget(p, "_svc") end
+    if rawget(p, "_dead") then return (rawget(p, "_svc")) end
     local s = f.service
     return s ~= nil and ffi.string(s) or nil
   end,
   start_ts = function(p, f) return ns2s(f.start_ns) end,
   last_ts = function(p, f) return ns2s(f.last_ns) end,
   duration = function(p, f) return tonumber(f.last_ns - f.start_ns) / 1e9 end,
-  orig_bytes = function(p, f) return tonumber(f.bytes[0]) end,
-  resp_bytes = function(p, f) return tonumber(f.bytes[1]) end,
-  orig_pkts = function(p, f) return tonumber(f.pkts[0]) end,
-  orig_ip_bytes = function(p, f) return tonumber(f.ip_bytes[0]) end,
-  resp_ip_bytes = function(p, f) return tonumber(f.ip_bytes[1]) end,
-  resp_pkts = function(p, f) return tonumber(f.pkts[1]) end,
-  missed_bytes = function(p, f) return tonumber(f.missed_bytes) end,
+  orig_bytes = function(p, f) return (tonumber(f.bytes[0])) end,
+  resp_bytes = function(p, f) return (tonumber(f.bytes[1])) end,
+  orig_pkts = function(p, f) return (tonumber(f.pkts[0])) end,
+  orig_ip_bytes = function(p, f) return (tonumber(f.ip_bytes[0])) end,
+  resp_ip_bytes = function(p, f) return (tonumber(f.ip_bytes[1])) end,
+  resp_pkts = function(p, f) return (tonumber(f.pkts[1])) end,
+  missed_bytes = function(p, f) return (tonumber(f.missed_bytes)) end,
   state = function(p, f)
-    if rawget(p, "_dead") then return rawget(p, "_state") end
-    return ffi.string(C.eng_flow_state(f))
+    if rawget(p, "_dead") then return (rawget(p, "_state")) end
+    return (ffi.string(C.eng_flow_state(f)))
   end,
-  history = function(p, f) return ffi.string(f.history) end,
+  history = function(p, f) return (ffi.string(f.history)) end,
   community_id = function(p, f)
     if not CID_SEED then CID_SEED = tonumber(M.config["flow.community_id_seed"]) or 0 end
     local r = C.eng_flow_community_id(f, CID_SEED, cidbuf, 32)
     return r ~= nil and ffi.string(r) or nil
   end,
   services = function(p, f)
-    if rawget(p, "_dead") then return rawget(p, "_svcs") end
+    if rawget(p, "_dead") then return (rawget(p, "_svcs")) end
     local s = ffi.string(f.services)
     return s ~= "" and s or nil
   end,
@@ -398,7 +395,7 @@ end
 local flow_mt = {
   __index = function(p, k)
     local g = getters[k]
-    if g then return g(p, rawget(p, "_f")) end
+    if g then return (g(p, rawget(p, "_f"))) end -- not a tail call (see conv)
     local m = methods[k]
     if m == nil then no_field("flow", k, flow_names) end
     return m
@@ -858,7 +855,7 @@ function M.hash(kind, s)
   if not k then error("engine.hash: unknown kind '" .. tostring(kind) .. "' (md5, sha1, sha256)", 2) end
   if type(s) ~= "string" then error("engine.hash(kind, s): s must be a string", 2) end
   C.eng_digest_hex(k, s, #s, digest_buf)
-  return ffi.string(digest_buf)
+  return (ffi.string(digest_buf))
 end
 
 -- log.rotate=SECONDS (with -o DIR): every SECONDS of network time, at multiples of

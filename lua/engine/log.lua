@@ -272,7 +272,7 @@ function M.new(opts)
   local function encode(stream, rec)
     buf:reset()
     encode_into(buf, stream, rec)
-    return buf:tostring()
+    return (buf:tostring()) -- not a tail call: LuaJIT does not compile a tail call of a builtin at a trace's base
   end
 
   local function failed(msg)
@@ -280,9 +280,11 @@ function M.new(opts)
     error(msg, 0)
   end
 
-  local function out(stream)
-    local f = files[stream]
-    if f then return f end
+  -- the first record of a stream opens it. Kept apart from out(): LuaJIT puts an
+  -- upvalue close (UCLO, not compiled) before every return of a function that
+  -- creates closures, so out() itself would stop every trace through engine.log
+  local function open(stream)
+    local f
     if type(stream) ~= "string" or not find(stream, "^[%w_][%w_%-%.]*$") then
       error("engine.log: bad stream name '" .. tostring(stream) .. "' (letters, digits, _ - .)", 3)
     end
@@ -322,6 +324,12 @@ function M.new(opts)
     end
     files[stream] = f
     return f
+  end
+
+  local function out(stream)
+    local f = files[stream]
+    if f then return f end
+    return open(stream)
   end
 
   function W.write(stream, rec)

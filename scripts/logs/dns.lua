@@ -191,12 +191,17 @@ engine.on("dns.answer", function(flow, ev)
   wait(flow, s.a, r, key)
 end)
 
+-- (a named function, not a closure in the handler: LuaJIT does not compile
+-- a return from a function that creates closures, and this handler runs at
+-- every flow's end)
+local function by_ts(x, y) return x.r.ts < y.r.ts end
+
 engine.on("flow.end", function(flow)
   local s = flow.data.dns
   if not s then return end
   local rest = {}
   for _, w in ipairs(s.q) do rest[#rest + 1] = w end
   for _, w in ipairs(s.a) do rest[#rest + 1] = w end
-  table.sort(rest, function(x, y) return x.r.ts < y.r.ts end)
+  table.sort(rest, by_ts)
   for _, w in ipairs(rest) do write(w) end
 end)

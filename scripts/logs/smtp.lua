@@ -145,7 +145,11 @@ local function split_addrs(v)
   return out
 end
 
--- IPv4 dotted quads and bracketed / bare IPv6 addresses in s, in order
+local function by_pos(x, y) return x.pos < y.pos end
+
+-- IPv4 dotted quads and bracketed / bare IPv6 addresses in s, in order (the
+-- comparator is not a closure here: LuaJIT does not compile a function that
+-- creates one)
 local function ips(s)
   local out = {}
   for a in s:gmatch("%d+%.%d+%.%d+%.%d+") do
@@ -158,7 +162,7 @@ local function ips(s)
   for a in s:gmatch("%[IPv6:([%x:%.]+)%]") do
     out[#out + 1] = { pos = s:find(a, 1, true), a = a:lower() }
   end
-  table.sort(out, function(x, y) return x.pos < y.pos end)
+  table.sort(out, by_pos)
   local l = {}
   for i, x in ipairs(out) do l[i] = x.a end
   return l
