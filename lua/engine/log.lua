@@ -280,9 +280,14 @@ function M.new(opts)
     error(msg, 0)
   end
 
-  -- the first record of a stream opens it. Kept apart from out(): LuaJIT puts an
-  -- upvalue close (UCLO, not compiled) before every return of a function that
-  -- creates closures, so out() itself would stop every trace through engine.log
+  -- the first record of a stream opens it. No function on this path creates a
+  -- closure but these two: LuaJIT puts an upvalue close (UCLO, not compiled)
+  -- before every return of a function that creates closures, and a trace that
+  -- runs into one is aborted
+  local function tsv_json(v) local jb = sbuffer.new(); put_value(jb, v, 0); return (jb:tostring()) end
+  local function tsv_warn(msg) io.stderr:write("engine: warning: ", msg, "\n") end
+  local function isatty1() return ffi.C.isatty(1) == 1 end
+
   local function open(stream)
     local f
     if type(stream) ~= "string" or not find(stream, "^[%w_][%w_%-%.]*$") then
@@ -308,14 +313,13 @@ function M.new(opts)
       if tsvmode then
         f.tsv = require("engine.log_tsv").new { fh = fh, path = path, stream = stream,
           columns = columns[stream], types = types[stream], C = C,
-          json = function(v) local jb = sbuffer.new(); put_value(jb, v, 0); return jb:tostring() end,
-          warn = function(msg) io.stderr:write("engine: warning: ", msg, "\n") end }
+          json = tsv_json, warn = tsv_warn }
       end
     else
       -- a terminal sees every record at once; a pipe or file gets whole buffers
       -- (and, live, a flush every second from the C side)
       if stdout_tty == nil then
-        local ok, r = pcall(function() return ffi.C.isatty(1) == 1 end)
+        local ok, r = pcall(isatty1)
         stdout_tty = ok and r
         if stdout_tty then io.stdout:setvbuf("line") end
       end
